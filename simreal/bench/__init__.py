@@ -1,0 +1,1 @@
+"""Benchmarks that print ratios side by side in one run (never timed asserts)."""

@@ -1,0 +1,196 @@
+"""The ``simreal`` command: thin verbs over library functions.
+
+Each verb's options are one dataclass (CleanRL style): its defaults, its field help
+texts (the ``--help``), and what the run records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def _opt(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class DemoConfig:
+    """Scripted grasp under nominal, randomized and target-profile dynamics, as a table."""
+
+    robot: str = _opt("panda", "robot name (robots/*.yaml) or path to a robot YAML")
+    episodes: int = _opt(30, "seeded episodes per condition")
+    seed: int = _opt(0, "seed of the first episode (episode i uses seed + i)")
+
+
+@dataclass
+class ExpertConfig:
+    """Success rate of the scripted expert on one env, with a 95 % Wilson interval."""
+
+    env: str = _opt("simreal/PandaGrasp-v0", "registered env id")
+    randomization: str = _opt("default", "randomization file name, or 'none' for nominal dynamics")
+    target: str = _opt("", "target profile to run on instead (name or YAML path)")
+    episodes: int = _opt(200, "seeded episodes")
+    seed: int = _opt(1000, "seed of the first episode")
+
+
+@dataclass
+class BenchEnvConfig:
+    """Control steps/s of the grasp env against PyBullet's raw stepping, side by side."""
+
+    env: str = _opt("simreal/PandaGrasp-v0", "registered env id")
+    steps: int = _opt(3000, "control steps per timing")
+    seed: int = _opt(0, "seed for actions and randomization")
+
+
+def _add_options(parser: argparse.ArgumentParser, config: type) -> None:
+    hints = typing.get_type_hints(config)
+    for f in dataclasses.fields(config):
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=hints[f.name], default=f.default,
+                            help=f"{f.metadata['help']} (default: {f.default})".replace("%", "%%"))
+
+
+def _config(config: type, args: argparse.Namespace) -> Any:
+    return config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config)})
+
+
+def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
+    table = Table(title=title)
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _pct(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def run_demo(cfg: DemoConfig) -> int:
+    from .demo import run_demo as demo
+
+    with console.status("running the scripted expert") as status:
+        rows = demo(cfg.robot, cfg.episodes, cfg.seed, progress=lambda c: status.update(f"evaluating: {c}"))
+    table = _table(
+        f"Scripted grasp expert on {cfg.robot} ({cfg.episodes} seeded episodes each)",
+        ["condition", "success", "95% interval", "mean steps"],
+        [(r.condition, _pct(r.result.success_rate),
+          f"{_pct(r.result.interval[0])} - {_pct(r.result.interval[1])}", f"{r.result.mean_length:.1f}")
+         for r in rows],
+    )
+    console.print(table)
+    return 0
+
+
+def run_expert(cfg: ExpertConfig) -> int:
+    import gymnasium as gym
+
+    from .evaluation import evaluate
+    from .policy import ScriptedGraspExpert
+
+    kwargs: dict[str, Any] = {"randomization": None if cfg.randomization == "none" else cfg.randomization}
+    if cfg.target:
+        kwargs = {"randomization": None, "target": cfg.target}
+    env = gym.make(cfg.env, **kwargs)
+    with console.status(f"{cfg.episodes} episodes of {cfg.env}"):
+        result = evaluate(env, ScriptedGraspExpert(), cfg.episodes, cfg.seed)
+    env.close()
+    console.print(f"{cfg.env} {kwargs}: success {result.describe()}, mean steps {result.mean_length:.1f}")
+    return 0
+
+
+def run_bench_env(cfg: BenchEnvConfig) -> int:
+    from .bench.env_speed import measure
+
+    with console.status("timing env, physics share and raw PyBullet loop"):
+        speed = measure(cfg.env, cfg.steps, cfg.seed)
+    rows = [
+        (f"{cfg.env} (randomization on, random actions)", f"{speed.env_rate:,.0f}", "1.00"),
+        ("stepSimulation only, same trajectories", f"{speed.physics_rate:,.0f}",
+         f"{speed.env_rate / speed.physics_rate:.2f}"),
+        ("stepSimulation only, idle arm (fresh world)", f"{speed.raw_idle_rate:,.0f}",
+         f"{speed.env_rate / speed.raw_idle_rate:.2f}"),
+    ]
+    if speed.panda_gym_rate is not None:
+        rows.append(("panda-gym PandaPickAndPlace-v3", f"{speed.panda_gym_rate:,.0f}",
+                     f"{speed.env_rate / speed.panda_gym_rate:.2f}"))
+    else:
+        rows.append(("panda-gym (not installed)", "-", "-"))
+    console.print(_table(f"Control steps per second ({cfg.steps} steps each)",
+                         ["loop", "steps/s", "env / loop"], rows))
+    return 0
+
+
+def run_list(_: Any) -> int:
+    from . import assets
+
+    for kind in ("robot", "scene", "target", "randomization"):
+        console.print(f"[bold]{kind}s[/]: {', '.join(assets.available(kind))}")
+    return 0
+
+
+@dataclass
+class ListConfig:
+    """List the shipped robots, scenes, target profiles and randomization files."""
+
+
+@dataclass
+class SchemaConfig:
+    """Print the dynamics fields usable in target profiles and randomization files."""
+
+
+def run_schema(_: Any) -> int:
+    from .specs.dynamics import schema_markdown
+
+    print(schema_markdown())
+    return 0
+
+
+VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
+    "demo": (DemoConfig, run_demo),
+    "expert": (ExpertConfig, run_expert),
+    "bench env": (BenchEnvConfig, run_bench_env),
+    "list": (ListConfig, run_list),
+    "schema": (SchemaConfig, run_schema),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="simreal", description=__doc__.splitlines()[0])
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for name, (config, handler) in VERBS.items():
+        words = name.split()
+        target = verbs
+        if len(words) == 2:
+            if words[0] not in groups:
+                group = verbs.add_parser(words[0], help=f"{words[0]} commands")
+                groups[words[0]] = group.add_subparsers(dest="subverb", required=True)
+            target = groups[words[0]]
+        text = (config.__doc__ or "").replace("%", "%%")
+        sub = target.add_parser(words[-1], help=text, description=text)
+        _add_options(sub, config)
+        sub.set_defaults(handler=handler, config=config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import simreal  # noqa: F401  (registers the envs, silences PyBullet's banner)
+
+    return args.handler(_config(args.config, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Low-level controllers: end-effector command + measured state -> joint targets.
+
+The grasp env takes any :class:`Controller`; the analytic one here is the reference,
+the learned control head (policy/) implements the same protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import pybullet
+
+from .kinematics import Kinematics
+from .robot import JointCommand, RobotState
+from .specs import RobotSpec
+
+
+class Controller(Protocol):
+    """Maps a Cartesian command to joint targets for one control period."""
+
+    def reset(self, state: RobotState) -> None: ...
+
+    def __call__(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> JointCommand:
+        """``displacement``: desired TCP motion (m, world frame) over the next period;
+        ``gripper_width``: desired finger opening (m)."""
+        ...
+
+
+def orientation_error(current: np.ndarray, desired: np.ndarray) -> np.ndarray:
+    """Rotation vector (rad, world frame) that turns ``current`` into ``desired``."""
+    inv = pybullet.invertTransform((0, 0, 0), current)[1]
+    diff = pybullet.multiplyTransforms((0, 0, 0), desired, (0, 0, 0), inv)[1]
+    x, y, z, w = diff
+    if w < 0:
+        x, y, z, w = -x, -y, -z, -w
+    sin_half = np.sqrt(x * x + y * y + z * z)
+    if sin_half < 1e-9:
+        return np.zeros(3)
+    angle = 2.0 * np.arctan2(sin_half, w)
+    return np.array((x, y, z)) * (angle / sin_half)
+
+
+class DifferentialIKController:
+    """Damped-least-squares differential IK holding the spec's grasp orientation.
+
+    One DLS step per control period from the measured joints: cheap (tens of
+    microseconds) and, closed around the measured state, accurate enough for the small
+    per-period displacements the grasp task commands. Joint motion per period is capped
+    by each joint's velocity limit.
+    """
+
+    def __init__(self, spec: RobotSpec, control_period: float, *, damping: float = 0.05,
+                 orientation_gain: float = 0.5, kinematics: Kinematics | None = None) -> None:
+        self.spec = spec
+        self.kinematics = kinematics or Kinematics(spec)
+        self._orientation_gain = orientation_gain
+        self._max_step = spec.velocity_limits * control_period
+        self._desired = np.asarray(spec.grasp_orientation, dtype=float)
+        self._low = np.asarray(spec.workspace_low)
+        self._high = np.asarray(spec.workspace_high)
+        self._lower, self._upper = spec.lower, spec.upper
+        self._damping_eye = damping**2 * np.eye(6)
+
+    def reset(self, state: RobotState) -> None:
+        """Stateless; present for the Controller protocol."""
+
+    def __call__(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> JointCommand:
+        q = state.joint_positions
+        pos, orn = self.kinematics.tcp_pose(q)
+        target = np.minimum(np.maximum(pos + displacement, self._low), self._high)
+        error = np.concatenate((target - pos, self._orientation_gain * orientation_error(orn, self._desired)))
+        jac = self.kinematics.jacobian(q)
+        dq = jac.T @ np.linalg.solve(jac @ jac.T + self._damping_eye, error)
+        dq = np.minimum(np.maximum(dq, -self._max_step), self._max_step)
+        return JointCommand(np.minimum(np.maximum(q + dq, self._lower), self._upper), float(gripper_width))

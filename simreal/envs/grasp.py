@@ -1,0 +1,137 @@
+"""GraspEnv: the high-level grasp-and-lift task (``simreal/PandaGrasp-v0`` and variants)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.utils import EzPickle
+
+from ..controllers import Controller, DifferentialIKController
+from ..robot import Robot, RobotState
+from ..specs import RobotSpec, SceneSpec
+from .layout import OBS_BOUND, Layout
+from .robot_env import RobotEnv
+
+ControllerFactory = Callable[[RobotSpec, float], Controller]
+
+
+def grasp_layout() -> Layout:
+    """Observation layout of GraspEnv (all in metres, world frame unless noted)."""
+    return Layout((
+        ("ee_position", 3),
+        ("ee_velocity", 3),
+        ("gripper_width", 1),
+        ("object_relative_position", 3),
+        ("object_half_extents", 3),
+        ("object_lift", 1),
+    ))
+
+
+GRASP_ACTION_LAYOUT = Layout((("ee_displacement", 3), ("gripper", 1)))
+
+
+class GraspEnv(RobotEnv, EzPickle):
+    """Pick up the target object and lift it.
+
+    ## Action Space
+    ``Box(-1, 1, (4,), float32)``: ``[dx, dy, dz, g]``. ``dx, dy, dz`` times
+    ``max_displacement`` (default 0.03 m) is the desired tool-centre-point displacement
+    in the world frame over the next control period (50 ms by default). ``g`` sets the
+    gripper opening: -1 fully open (the spec's ``max_width``), +1 fully closed, linear
+    between. The orientation is held top-down by the low-level controller.
+
+    ## Observation Space
+    ``Box(-10, 10, (14,), float32)`` in the order of :func:`grasp_layout`:
+    ``ee_position`` (3, m), ``ee_velocity`` (3, m/s, finite difference),
+    ``gripper_width`` (1, m), ``object_relative_position`` (3, m, object centre minus
+    TCP), ``object_half_extents`` (3, m), ``object_lift`` (1, m, height of the object
+    centre above its resting height). End-effector values come from the measured
+    joints through the nominal kinematics, so encoder bias and noise show up here as on
+    a real robot.
+
+    ## Rewards
+    ``reward_type="dense"`` (default): ``-distance(TCP, object) + 5 * min(lift /
+    lift_height, 1)`` per step, plus 10 on success. ``"sparse"``: 1 on success, else 0.
+
+    ## Episode End
+    Terminates on success (``object_lift >= lift_height``, default 0.08 m;
+    ``info["is_success"]`` is True) or when the object falls off the table. Truncates
+    after 50 steps (registration's ``max_episode_steps``).
+
+    ## Arguments
+    ``robot`` (name or a Robot), ``scene``, ``randomization`` (name of a
+    ``calibration/randomization`` file, sampled per episode from the env's seed; None
+    for nominal dynamics), ``target`` (a target profile: run on a PerturbedTarget),
+    ``controller`` (factory ``(RobotSpec, control_period) -> Controller``; default the
+    differential-IK controller), ``max_displacement``, ``lift_height``, ``reward_type``.
+    ``reset(options={"dynamics": DynamicsParams(...)})`` forces the dynamics of one
+    episode of a simulated robot.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    def __init__(self, robot: str | Robot = "panda", scene: str | SceneSpec = "tabletop",
+                 randomization: str | None = "default", target: str | None = None,
+                 controller: ControllerFactory | None = None, max_displacement: float = 0.03,
+                 lift_height: float = 0.08, reward_type: str = "dense") -> None:
+        EzPickle.__init__(self, robot, scene, randomization, target, controller, max_displacement,
+                          lift_height, reward_type)
+        if reward_type not in ("dense", "sparse"):
+            raise ValueError(f"reward_type must be 'dense' or 'sparse', got {reward_type!r}")
+        super().__init__(robot, scene, randomization, target)
+        self.layout = grasp_layout()
+        self.max_displacement = max_displacement
+        self.lift_height = lift_height
+        self.reward_type = reward_type
+        self.target_object = self.scene.objects[0].name
+        spec, period = self.spec_robot, self.robot.control_period
+        self.controller = (controller(spec, period) if controller is not None
+                           else DifferentialIKController(spec, period, kinematics=self.kinematics))
+        self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (self.layout.size,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+        self._state: RobotState | None = None
+        self._ee = np.zeros(3)
+
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        self._state = self._reset_robot(seed, options)
+        self.controller.reset(self._state)
+        self._ee = self.kinematics.tcp_pose(self._state.joint_positions)[0]
+        obs, _ = self._observe(self._ee)
+        return obs, {"is_success": False}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        a = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
+        width = (1.0 - a[3]) / 2.0 * self.spec_robot.gripper.max_width
+        command = self.controller(self._state, a[:3] * self.max_displacement, width)
+        self.robot.apply(command)
+        self._state = self.robot.step()
+        previous = self._ee
+        self._ee = self.kinematics.tcp_pose(self._state.joint_positions)[0]
+        obs, lift = self._observe(previous)
+        success = bool(lift >= self.lift_height)
+        dropped = bool(lift < -0.05)
+        reward = self._reward(obs, lift, success)
+        return obs, reward, success or dropped, False, {"is_success": success}
+
+    def _observe(self, previous_ee: np.ndarray) -> tuple[np.ndarray, float]:
+        state, ee = self._state, self._ee
+        target = state.objects[self.target_object]
+        rest_z = self.scene.table_height + target.half_extents[2]
+        lift = float(target.position[2] - rest_z)
+        velocity = (ee - previous_ee) / self.robot.control_period
+        obs = np.concatenate((ee, velocity, (state.gripper_width,), target.position - ee,
+                              target.half_extents, (lift,)))
+        return obs.astype(np.float32), lift
+
+    def _reward(self, obs: np.ndarray, lift: float, success: bool) -> float:
+        if self.reward_type == "sparse":
+            return float(success)
+        distance = float(np.linalg.norm(obs[self.layout.slice("object_relative_position")]))
+        return -distance + 5.0 * min(max(lift, 0.0) / self.lift_height, 1.0) + 10.0 * success

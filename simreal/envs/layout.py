@@ -1,0 +1,54 @@
+"""Named layouts of flat observation/action vectors, so checkpoints and tools index by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+OBS_BOUND = 10.0
+"""Observation spaces are Box(-OBS_BOUND, OBS_BOUND): every value is in m, m/s, rad,
+rad/s or action units, far inside these bounds on any arm we model."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """An ordered list of (name, size) blocks making up a flat vector."""
+
+    blocks: tuple[tuple[str, int], ...]
+
+    @property
+    def size(self) -> int:
+        return sum(n for _, n in self.blocks)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.blocks)
+
+    def slice(self, name: str) -> slice:
+        start = 0
+        for block, size in self.blocks:
+            if block == name:
+                return slice(start, start + size)
+            start += size
+        raise KeyError(f"no block '{name}' in layout {self.names}")
+
+    def get(self, vector: np.ndarray, name: str) -> np.ndarray:
+        return vector[..., self.slice(name)]
+
+    def pack(self, **parts: np.ndarray | float) -> np.ndarray:
+        """Concatenate parts given by name, in layout order, checking their sizes."""
+        missing = set(self.names) - set(parts)
+        extra = set(parts) - set(self.names)
+        if missing or extra:
+            raise KeyError(f"layout needs {sorted(missing)} and does not know {sorted(extra)}")
+        out = []
+        for name, size in self.blocks:
+            part = np.atleast_1d(np.asarray(parts[name], dtype=np.float32))
+            if part.shape != (size,):
+                raise ValueError(f"block '{name}' has shape {part.shape}, layout expects ({size},)")
+            out.append(part)
+        return np.concatenate(out)
+
+    def to_json(self) -> list[list[object]]:
+        return [[name, size] for name, size in self.blocks]

@@ -1,0 +1,89 @@
+"""RobotEnv: the part every simreal task env shares — which Robot, randomization, reset."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from .. import assets
+from ..kinematics import Kinematics
+from ..robot import ResetRequest, Robot, RobotState
+from ..sim import DomainRandomizer, SimRobot
+from ..specs import DynamicsParams, SceneSpec
+from ..targets import PerturbedTarget
+
+
+def build_robot(robot: str | Robot, scene: str | SceneSpec, target: str | None) -> Robot:
+    """A SimRobot by robot name, a PerturbedTarget by profile, or a given Robot as is."""
+    scene_spec = assets.scene_spec(scene) if isinstance(scene, str) else scene
+    if target is not None:
+        built = PerturbedTarget(target, scene_spec)
+        if isinstance(robot, str) and built.spec.name != robot:
+            built.close()
+            raise ValueError(f"target profile '{target}' is for robot '{built.spec.name}', not '{robot}'")
+        return built
+    if isinstance(robot, str):
+        return SimRobot(assets.robot_spec(robot), scene_spec)
+    if not isinstance(robot, Robot):
+        raise TypeError(f"robot must be a robot name or implement the Robot protocol, got {type(robot).__name__}")
+    return robot
+
+
+class RobotEnv(gym.Env[np.ndarray, np.ndarray]):
+    """Base of the task envs: owns the Robot, the randomizer and the nominal kinematics.
+
+    Randomness (dynamics, object placement, the robot's sensor noise) all derives from
+    ``self.np_random``, so ``reset(seed=s)`` fixes the whole episode.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+
+    def __init__(self, robot: str | Robot = "panda", scene: str | SceneSpec = "tabletop",
+                 randomization: str | None = None, target: str | None = None) -> None:
+        if randomization is not None and (target is not None or not isinstance(robot, str)):
+            raise ValueError("randomization needs a simulated robot: give a robot name, not a target or Robot")
+        self.scene = assets.scene_spec(scene) if isinstance(scene, str) else scene
+        self.robot = build_robot(robot, self.scene, target)
+        self.spec_robot = self.robot.spec
+        self.kinematics = Kinematics(self.spec_robot)
+        self.randomizer = (
+            DomainRandomizer(assets.randomization_spec(randomization), self.spec_robot.dof)
+            if randomization is not None else None
+        )
+        self.dynamics: DynamicsParams | None = None
+
+    def _reset_robot(self, seed: int | None, options: dict[str, Any] | None) -> RobotState:
+        super().reset(seed=seed)
+        options = options or {}
+        if isinstance(self.robot, SimRobot):
+            dynamics = options.get("dynamics")
+            if dynamics is None and self.randomizer is not None:
+                dynamics = self.randomizer.sample(self.np_random)
+            self.robot.set_dynamics(dynamics or DynamicsParams())
+            self.dynamics = dynamics or DynamicsParams()
+        request = ResetRequest(self._sample_placements())
+        return self.robot.reset(request, seed=int(self.np_random.integers(2**31)))
+
+    def _sample_placements(self) -> dict[str, tuple[float, float, float]]:
+        """Uniform (x, y, yaw) per object in the spawn region, kept apart by rejection."""
+        s, rng = self.scene, self.np_random
+        placed: dict[str, tuple[float, float, float]] = {}
+        for obj in s.objects:
+            for _ in range(100):
+                x, y = rng.uniform(s.spawn_low, s.spawn_high)
+                if all(np.hypot(x - px, y - py) >= s.min_separation for px, py, _ in placed.values()):
+                    break
+            placed[obj.name] = (float(x), float(y), float(rng.uniform(*s.spawn_yaw)))
+        return placed
+
+    def close(self) -> None:
+        robot = getattr(self, "robot", None)
+        if robot is not None:
+            robot.close()
+            self.robot = None
+        kinematics = getattr(self, "kinematics", None)
+        if kinematics is not None:
+            kinematics.close()
+        super().close()

@@ -1,0 +1,64 @@
+"""Seeded evaluation of a policy on an env, with Wilson confidence intervals."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+Policy = Callable[[np.ndarray], np.ndarray]
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (95 % for z = 1.96)."""
+    if trials <= 0:
+        raise ValueError("trials must be positive")
+    p = successes / trials
+    denom = 1.0 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Outcome of ``episodes`` seeded episodes: success rate, its 95 % Wilson interval,
+    mean episode length (steps) and mean return."""
+
+    episodes: int
+    successes: int
+    mean_length: float
+    mean_return: float
+
+    @property
+    def success_rate(self) -> float:
+        return self.successes / self.episodes
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.successes, self.episodes)
+
+    def describe(self) -> str:
+        low, high = self.interval
+        return f"{self.success_rate:.1%} [{low:.1%}, {high:.1%}] over {self.episodes} episodes"
+
+
+def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int = 0) -> EvaluationResult:
+    """Run ``episodes`` episodes with seeds ``seed, seed + 1, ...``; success is
+    ``info["is_success"]`` at the episode's last step."""
+    successes, lengths, returns = 0, [], []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        done, length, total = False, 0, 0.0
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(policy(obs))
+            done = terminated or truncated
+            length += 1
+            total += float(reward)
+        successes += bool(info.get("is_success", False))
+        lengths.append(length)
+        returns.append(total)
+    return EvaluationResult(episodes, successes, float(np.mean(lengths)), float(np.mean(returns)))

@@ -1,0 +1,203 @@
+"""SimRobot: a Robot backed by a PyBullet world whose dynamics can be set per episode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet
+
+from ..assets import urdf_path
+from ..robot import JointCommand, ObjectPose, ResetRequest, RobotState
+from ..specs import DynamicsParams, RobotSpec, SceneSpec, SpecError
+from .latency import CommandDelay
+from .world import World
+
+
+@dataclass
+class _Body:
+    """PyBullet indices of the robot: arm joints, gripper joints and links."""
+
+    uid: int
+    arm: list[int]
+    gripper: list[int]
+    gripper_links: list[int]
+    ee_link: int
+    link_masses: dict[int, float]
+
+
+def _index_robot(world: World, spec: RobotSpec) -> _Body:
+    uid = world.load_urdf(urdf_path(spec), spec.base_position)
+    client = world.client
+    joints, links = {}, {}
+    for j in range(client.getNumJoints(uid)):
+        info = client.getJointInfo(uid, j)
+        joints[info[1].decode()] = j
+        links[info[12].decode()] = j
+
+    def lookup(table: dict[str, int], name: str, field: str) -> int:
+        if name not in table:
+            raise SpecError(spec.source, field, name, f"a name in {spec.urdf} ({', '.join(table)})")
+        return table[name]
+
+    arm = [lookup(joints, j.name, f"arm_joints[{i}].name") for i, j in enumerate(spec.arm)]
+    gripper = [lookup(joints, n, "gripper.joints") for n in spec.gripper.joints]
+    gripper_links = [lookup(links, n, "gripper.links") for n in spec.gripper.links]
+    masses = {link: client.getDynamicsInfo(uid, link)[0] for link in range(-1, len(joints))}
+    return _Body(uid, arm, gripper, gripper_links, lookup(links, spec.ee_link, "ee_link"), masses)
+
+
+class SimRobot:
+    """A simulated arm in a table-top scene. Implements the Robot protocol.
+
+    Dynamics (``DynamicsParams``) take effect at the next :meth:`reset`. Joint readings
+    carry the encoder offset and noise of those dynamics; commands are read in the same
+    (biased) encoder frame, as on a real arm with mis-calibrated encoders.
+    """
+
+    def __init__(self, spec: RobotSpec, scene: SceneSpec,
+                 dynamics: DynamicsParams | None = None) -> None:
+        self.spec = spec
+        self.scene = scene
+        self.world = World(scene)
+        self.control_period = self.world.control_period
+        self._body = _index_robot(self.world, spec)
+        self._objects: dict[str, int] = {}
+        self._half_extents: dict[str, np.ndarray] = {}
+        self._rng = np.random.default_rng()
+        self._time = 0.0
+        self._pending = dynamics or DynamicsParams()
+        self.dynamics = self._pending
+        self._apply_dynamics(self._pending)
+
+    # --- dynamics -----------------------------------------------------------------
+
+    def set_dynamics(self, dynamics: DynamicsParams) -> None:
+        """Use these dynamics from the next reset on."""
+        offsets = dynamics.joint_offset
+        if offsets and len(offsets) != self.spec.dof:
+            raise ValueError(f"joint_offset has {len(offsets)} values, {self.spec.name} has {self.spec.dof} joints")
+        self._pending = dynamics
+
+    def _apply_dynamics(self, d: DynamicsParams) -> None:
+        client, body = self.world.client, self._body
+        for link in body.arm:
+            mass = body.link_masses[link] * d.link_mass_scale
+            if link == body.arm[-1]:
+                mass += d.payload_mass
+            client.changeDynamics(body.uid, link, mass=mass, jointDamping=d.joint_damping)
+        for link in body.gripper_links:
+            client.changeDynamics(body.uid, link, lateralFriction=d.finger_friction)
+        # lists, not arrays: PyBullet parses Python floats much faster
+        self._gains = [self.spec.position_gain * d.actuator_gain] * self.spec.dof
+        self._vgains = [self.spec.velocity_gain] * self.spec.dof
+        self._forces = [j.force * d.force_limit for j in self.spec.arm]
+        self._gripper_forces = [self.spec.gripper.force * d.gripper_force] * len(body.gripper)
+        self._offsets = np.asarray(d.offsets(self.spec.dof))
+        self._lower, self._upper = self.spec.lower, self.spec.upper
+        self.dynamics = d
+
+    def _make_objects(self, d: DynamicsParams) -> None:
+        """Build fresh object bodies (fresh bodies carry no contact history: see reset)."""
+        client = self.world.client
+        for uid in self._objects.values():
+            client.removeBody(uid)
+        self._objects = {
+            obj.name: self.world.make_object(obj, d.object_size_scale, obj.mass * d.object_mass_scale,
+                                             obj.friction * d.object_friction_scale)
+            for obj in self.scene.objects
+        }
+        self._half_extents = {
+            o.name: np.array(o.half_extents) * d.object_size_scale for o in self.scene.objects
+        }
+
+    # --- Robot protocol ---------------------------------------------------------------
+
+    def reset(self, request: ResetRequest | None = None, *, seed: int | None = None) -> RobotState:
+        """Home pose (in encoder frame), open gripper, objects placed, dynamics applied."""
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        if self._pending is not self.dynamics:
+            self._apply_dynamics(self._pending)
+        # Bullet keeps contact manifolds (and their warm-start impulses) across teleports;
+        # new object bodies make every episode start from the same physics state.
+        self._make_objects(self.dynamics)
+        self._place_objects(request or ResetRequest())
+        home = np.asarray(self.spec.home, dtype=float)
+        true_home = np.clip(home - self._offsets, self.spec.lower, self.spec.upper)
+        client, body = self.world.client, self._body
+        client.resetJointStatesMultiDof(body.uid, body.arm, [[q] for q in true_home], [[0.0]] * len(body.arm))
+        open_cmd = JointCommand(home, self.spec.gripper.max_width)
+        for joint, value in zip(body.gripper, self._gripper_targets(open_cmd.gripper), strict=True):
+            client.resetJointState(body.uid, joint, value, 0.0)
+        self._delay: CommandDelay[JointCommand] = CommandDelay(self.dynamics.latency_steps, open_cmd)
+        self._time = 0.0
+        self._gripper_target = None
+        self._drive(open_cmd)
+        return self._read_state()
+
+    def apply(self, command: JointCommand) -> None:
+        self._delay.push(command)
+
+    def step(self) -> RobotState:
+        self._drive(self._delay.pop())
+        self.world.step()
+        self._time += self.control_period
+        return self._read_state()
+
+    def close(self) -> None:
+        self.world.close()
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _place_objects(self, request: ResetRequest) -> None:
+        s = self.scene
+        default_xy = [(lo + hi) / 2 for lo, hi in zip(s.spawn_low, s.spawn_high, strict=True)]
+        for i, obj in enumerate(s.objects):
+            x, y, yaw = request.object_placements.get(
+                obj.name, (default_xy[0], default_xy[1] + 0.15 * i, 0.0))
+            z = s.table_height + self._half_extents[obj.name][2]
+            self.world.place(self._objects[obj.name], x, y, z, yaw)
+
+    def _gripper_targets(self, width: float) -> list[float]:
+        drive = self.spec.gripper.drive_value(width)
+        return [drive * m for m in self.spec.gripper.multipliers]
+
+    def _drive(self, command: JointCommand) -> None:
+        targets = np.minimum(np.maximum(np.asarray(command.positions) - self._offsets, self._lower), self._upper)
+        cid, body = self.world.id, self._body
+        pybullet.setJointMotorControlArray(
+            body.uid, body.arm, pybullet.POSITION_CONTROL, targetPositions=targets.tolist(),
+            positionGains=self._gains, velocityGains=self._vgains, forces=self._forces,
+            physicsClientId=cid)
+        if command.gripper != self._gripper_target:  # motor targets persist in PyBullet
+            self._gripper_target = command.gripper
+            pybullet.setJointMotorControlArray(
+                body.uid, body.gripper, pybullet.POSITION_CONTROL,
+                targetPositions=self._gripper_targets(command.gripper),
+                forces=self._gripper_forces, physicsClientId=cid)
+
+    def _read_state(self) -> RobotState:
+        cid, body, d = self.world.id, self._body, self.dynamics
+        states = pybullet.getJointStates(body.uid, body.arm + body.gripper, physicsClientId=cid)
+        dof = self.spec.dof
+        q = np.array([s[0] for s in states[:dof]]) + self._offsets
+        dq = np.array([s[1] for s in states[:dof]])
+        if d.position_noise:
+            q += self._rng.normal(0.0, d.position_noise, dof)
+        if d.velocity_noise:
+            dq += self._rng.normal(0.0, d.velocity_noise, dof)
+        gripper = self.spec.gripper
+        drive = sum(s[0] / m for s, m in zip(states[dof:], gripper.multipliers, strict=True)) / len(states[dof:])
+        return RobotState(self._time, q, dq, float(gripper.width(drive)), self._object_poses())
+
+    def _object_poses(self) -> dict[str, ObjectPose]:
+        cid, noise = self.world.id, self.dynamics.object_position_noise
+        poses = {}
+        for name, uid in self._objects.items():
+            pos, orn = pybullet.getBasePositionAndOrientation(uid, physicsClientId=cid)
+            pos = np.array(pos)
+            if noise:
+                pos += self._rng.normal(0.0, noise, 3)
+            poses[name] = ObjectPose(pos, np.array(orn), self._half_extents[name])
+        return poses

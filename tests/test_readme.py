@@ -1,0 +1,30 @@
+"""The README's promises: its two commands, CI calling the test one, and the schema table."""
+
+from pathlib import Path
+
+from simreal.specs.dynamics import schema_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_opens_with_the_two_commands():
+    first_block = README.split("```")[1]
+    commands = [line.split("#")[0].strip() for line in first_block.splitlines()[1:] if line.strip()]
+    assert commands == ["make demo", "make test"]
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "make test" in ci.splitlines()[-1]
+
+
+def test_setup_installs_torch_before_the_package():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    torch = makefile.index("pip install --quiet torch==2.13.0")
+    package = makefile.index("pip install --quiet -e '.[dev]'")
+    assert torch < package
+
+
+def test_readme_schema_table_matches_the_code():
+    assert schema_markdown() in README
