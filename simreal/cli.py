@@ -26,9 +26,9 @@ def _opt(default: Any, help: str) -> Any:
 
 @dataclass
 class DemoConfig:
-    """Scripted grasp under nominal, randomized and target-profile dynamics, as a table."""
+    """Shipped source policy and scripted expert on sim and zero-shot on each target, as a table."""
 
-    robot: str = _opt("panda", "robot name (robots/*.yaml) or path to a robot YAML")
+    policy: str = _opt("panda_grasp", "shipped policy (simreal/pretrained/<name>)")
     episodes: int = _opt(30, "seeded episodes per condition")
     seed: int = _opt(0, "seed of the first episode (episode i uses seed + i)")
 
@@ -56,8 +56,12 @@ class BenchEnvConfig:
 def _add_options(parser: argparse.ArgumentParser, config: type) -> None:
     hints = typing.get_type_hints(config)
     for f in dataclasses.fields(config):
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=hints[f.name], default=f.default,
-                            help=f"{f.metadata['help']} (default: {f.default})".replace("%", "%%"))
+        text = f"{f.metadata['help']} (default: {f.default})".replace("%", "%%")
+        flag = f"--{f.name.replace('_', '-')}"
+        if hints[f.name] is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=text)
+        else:
+            parser.add_argument(flag, type=hints[f.name], default=f.default, help=text)
 
 
 def _config(config: type, args: argparse.Namespace) -> Any:
@@ -77,17 +81,20 @@ def _pct(value: float) -> str:
     return f"{value:.1%}"
 
 
+def _rate(result: Any) -> str:
+    low, high = result.interval
+    return f"{result.success_rate:.0%} [{low:.0%}, {high:.0%}]"
+
+
 def run_demo(cfg: DemoConfig) -> int:
     from .demo import run_demo as demo
 
-    with console.status("running the scripted expert") as status:
-        rows = demo(cfg.robot, cfg.episodes, cfg.seed, progress=lambda c: status.update(f"evaluating: {c}"))
+    with console.status("evaluating") as status:
+        rows = demo(cfg.policy, cfg.episodes, cfg.seed, progress=lambda c: status.update(f"evaluating: {c}"))
     table = _table(
-        f"Scripted grasp expert on {cfg.robot} ({cfg.episodes} seeded episodes each)",
-        ["condition", "success", "95% interval", "mean steps"],
-        [(r.condition, _pct(r.result.success_rate),
-          f"{_pct(r.result.interval[0])} - {_pct(r.result.interval[1])}", f"{r.result.mean_length:.1f}")
-         for r in rows],
+        f"Grasp-and-lift success, {cfg.episodes} seeded episodes each (95% Wilson interval)",
+        ["condition", "source policy (learned high level + head)", "scripted expert + IK"],
+        [(r.condition, _rate(r.policy), _rate(r.expert)) for r in rows],
     )
     console.print(table)
     return 0
@@ -132,6 +139,52 @@ def run_bench_env(cfg: BenchEnvConfig) -> int:
     return 0
 
 
+def run_train(cfg: Any) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .learn.train import train
+
+    columns = (TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("starting", total=1.0)
+        result = train(cfg, progress=lambda stage, fraction: bar.update(task, description=stage, completed=fraction))
+        bar.update(task, description="done", completed=1.0)
+    m = result.metrics
+    low, high = m["success_interval_95"]
+    rows = [
+        ("grasp success (held-out, randomized)", f"{m['success_rate']:.1%} [{low:.1%}, {high:.1%}]",
+         f"{m['eval_episodes']} episodes"),
+        ("wall time", f"{m['wall_time_s'] / 60:.1f} min", f"{m['env_steps']:,} env steps (head data + high level)"),
+        ("head tracking error", f"{m['tracking_mm']['head']['tracking_error_mm']:.1f} mm",
+         f"IK: {m['tracking_mm']['ik']['tracking_error_mm']:.1f} mm"),
+        ("expert success via head", f"{m['tracking_mm']['head']['success_rate']:.1%}",
+         f"via IK: {m['tracking_mm']['ik']['success_rate']:.1%}"),
+        ("PPO fine-tune kept", str(m["rl_kept"]), ""),
+        ("checkpoint", str(result.checkpoint), ""),
+    ]
+    console.print(_table(f"simreal train: {cfg.robot}", ["", "value", "note"], rows))
+    return 0
+
+
+def run_bench_train(cfg: Any) -> int:
+    from .bench.train_speed import measure
+
+    with console.status("simreal train, then SB3 PPO (IK, no warm start) for the same wall time"):
+        bench = measure(cfg)
+    ours, base = bench.simreal_result, bench.baseline_result
+    rows = [
+        ("simreal train (relabeled head + DAgger + PPO)", f"{bench.simreal_wall_s / 60:.1f} min", _rate(ours)),
+        (f"SB3 PPO, IK controller, no warm start ({bench.baseline_steps:,} steps)",
+         f"{bench.baseline_wall_s / 60:.1f} min", _rate(base)),
+    ]
+    ratio = ours.success_rate / base.success_rate if base.successes else float("inf")
+    console.print(_table(f"Source training on {cfg.robot}, {cfg.eval_episodes} held-out randomized episodes",
+                         ["method", "wall time", "success [95% interval]"], rows))
+    console.print(f"success ratio simreal / PPO baseline: {ratio:.1f}x")
+    return 0
+
+
 def run_list(_: Any) -> int:
     from . import assets
 
@@ -157,10 +210,18 @@ def run_schema(_: Any) -> int:
     return 0
 
 
+def _train_config() -> type:
+    from .learn.train import TrainConfig
+
+    return TrainConfig
+
+
 VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "demo": (DemoConfig, run_demo),
     "expert": (ExpertConfig, run_expert),
     "bench env": (BenchEnvConfig, run_bench_env),
+    "bench train": (_train_config(), run_bench_train),
+    "train": (_train_config(), run_train),
     "list": (ListConfig, run_list),
     "schema": (SchemaConfig, run_schema),
 }

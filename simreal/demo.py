@@ -1,9 +1,10 @@
 """The end-to-end demo on built-in defaults.
 
-Today: the scripted grasp expert (through the analytic controller) on nominal dynamics,
-under the default domain randomization, and on every shipped target profile of the
-robot — showing that the task is solvable and what each "real robot" does to an
-un-adapted controller. Later issues extend it to train -> adapt -> deploy.
+Today: the shipped source policy (learned high level + learned control head, trained
+in simulation by ``simreal train``) and, for reference, the scripted expert through the
+analytic controller, each evaluated on nominal dynamics, under the default domain
+randomization, and zero-shot on every shipped target profile of the robot. Later issues
+extend it with adaptation on the target and deployment over the bridge.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 
-from . import assets
+from . import assets, pretrained
 from .envs import EPISODE_STEPS, GraspEnv
 from .evaluation import EvaluationResult, evaluate
 from .policy import ScriptedGraspExpert
@@ -22,39 +23,43 @@ from .policy import ScriptedGraspExpert
 @dataclass(frozen=True)
 class DemoRow:
     condition: str
-    dynamics: str
-    result: EvaluationResult
+    expert: EvaluationResult
+    policy: EvaluationResult
 
 
 def conditions(robot: str) -> list[tuple[str, dict[str, object]]]:
     """(label, GraspEnv kwargs) for nominal, randomized and each target of ``robot``."""
     rows: list[tuple[str, dict[str, object]]] = [
-        ("nominal", {"robot": robot, "randomization": None}),
-        ("randomized (default)", {"robot": robot, "randomization": "default"}),
+        ("sim, nominal", {"randomization": None}),
+        ("sim, randomized (default)", {"randomization": "default"}),
     ]
     for name in assets.available("target"):
-        if assets.target_profile(name).robot == assets.robot_spec(robot).name:
-            rows.append((f"target: {name}", {"robot": robot, "randomization": None, "target": name}))
+        if assets.target_profile(name).robot == robot:
+            rows.append((f"target: {name} (zero-shot)", {"randomization": None, "target": name}))
     return rows
 
 
-def run_demo(robot: str = "panda", episodes: int = 30, seed: int = 0,
+def _score(policy: Callable, episodes: int, seed: int, **kwargs: object) -> EvaluationResult:
+    env = gym.wrappers.TimeLimit(GraspEnv(**kwargs), EPISODE_STEPS)
+    try:
+        return evaluate(env, policy, episodes, seed)
+    finally:
+        env.close()
+
+
+def run_demo(policy_name: str = "panda_grasp", episodes: int = 30, seed: int = 0,
              progress: Callable[[str], None] | None = None) -> list[DemoRow]:
-    """Evaluate the scripted expert under each condition with seeded episodes."""
+    """Evaluate the shipped policy and the scripted expert under each condition."""
+    source = pretrained.load(policy_name)
+    robot = source.spec.name
     expert = ScriptedGraspExpert()
     rows = []
     for label, kwargs in conditions(robot):
         if progress:
             progress(label)
-        env = GraspEnv(**kwargs)
-        try:
-            result = evaluate(_limited(env), expert, episodes, seed)
-        finally:
-            env.close()
-        dynamics = str(kwargs.get("target") or kwargs.get("randomization") or "nominal")
-        rows.append(DemoRow(label, dynamics, result))
+        rows.append(DemoRow(
+            label,
+            _score(expert, episodes, seed, robot=robot, **kwargs),
+            _score(source.act, episodes, seed, robot=robot, controller=source.controller_factory(), **kwargs),
+        ))
     return rows
-
-
-def _limited(env: GraspEnv) -> gym.Env:
-    return gym.wrappers.TimeLimit(env, EPISODE_STEPS)

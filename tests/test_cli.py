@@ -6,8 +6,8 @@ from simreal.cli import build_parser, main
 def test_demo_prints_a_summary_table(capsys):
     assert main(["demo", "--episodes", "2"]) == 0
     out = capsys.readouterr().out
-    for condition in ("nominal", "randomized (default)", "target: laggy", "95% interval"):
-        assert condition in out
+    for text in ("sim, nominal", "randomized (default)", "target: laggy", "source policy", "scripted expert"):
+        assert text in out
 
 
 def test_bench_env_prints_rates_and_ratios(capsys):

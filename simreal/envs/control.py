@@ -31,7 +31,7 @@ class ControlEnv(RobotEnv, EzPickle):
 
     ## Action Space
     ``Box(-1, 1, (dof + 1,), float32)``: the first ``dof`` values times
-    ``max_joint_step`` (default 0.1 rad) are joint position targets relative to the
+    ``max_joint_step`` (default 0.15 rad) are joint position targets relative to the
     measured joint positions; the last sets the gripper opening (-1 open, +1 closed), as
     in GraspEnv.
 
@@ -62,7 +62,7 @@ class ControlEnv(RobotEnv, EzPickle):
 
     def __init__(self, robot: str | Robot = "panda", scene: str | SceneSpec = "tabletop",
                  randomization: str | None = "default", target: str | None = None,
-                 max_displacement: float = 0.03, max_joint_step: float = 0.1, history: int = 2) -> None:
+                 max_displacement: float = 0.03, max_joint_step: float = 0.15, history: int = 4) -> None:
         EzPickle.__init__(self, robot, scene, randomization, target, max_displacement, max_joint_step, history)
         super().__init__(robot, scene, randomization, target)
         dof = self.spec_robot.dof

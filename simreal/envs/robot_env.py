@@ -42,10 +42,12 @@ class RobotEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def __init__(self, robot: str | Robot = "panda", scene: str | SceneSpec = "tabletop",
                  randomization: str | None = None, target: str | None = None) -> None:
-        if randomization is not None and (target is not None or not isinstance(robot, str)):
-            raise ValueError("randomization needs a simulated robot: give a robot name, not a target or Robot")
         self.scene = assets.scene_spec(scene) if isinstance(scene, str) else scene
         self.robot = build_robot(robot, self.scene, target)
+        if randomization is not None and not hasattr(self.robot, "set_dynamics"):
+            self.robot.close()
+            raise ValueError("randomization needs a simulated robot (a robot name or a SimRobot), "
+                             f"not {self.robot!r}; pass randomization=None")
         self.spec_robot = self.robot.spec
         self.kinematics = Kinematics(self.spec_robot)
         self.randomizer = (
@@ -57,7 +59,7 @@ class RobotEnv(gym.Env[np.ndarray, np.ndarray]):
     def _reset_robot(self, seed: int | None, options: dict[str, Any] | None) -> RobotState:
         super().reset(seed=seed)
         options = options or {}
-        if isinstance(self.robot, SimRobot):
+        if hasattr(self.robot, "set_dynamics"):
             dynamics = options.get("dynamics")
             if dynamics is None and self.randomizer is not None:
                 dynamics = self.randomizer.sample(self.np_random)

@@ -1,0 +1,1 @@
+"""Learning: hindsight relabeling of the control head, source training, adaptation."""

@@ -1,0 +1,85 @@
+"""Exploratory data collection on any Robot: the expert (or a policy) plus noise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..controllers import Controller, DifferentialIKController
+from ..envs import GraspEnv
+from ..policy import ScriptedGraspExpert
+from ..recording import RecordingRobot, Trajectory
+from ..robot import JointCommand, Robot, RobotState
+from ..specs import RobotSpec
+
+
+class NoisyController:
+    """Adds Gaussian noise (std ``sigma`` rad) to another controller's joint targets."""
+
+    def __init__(self, base: Controller, spec: RobotSpec, rng: np.random.Generator, sigma: float = 0.0) -> None:
+        self.base = base
+        self.spec = spec
+        self.rng = rng
+        self.sigma = sigma
+
+    def reset(self, state: RobotState) -> None:
+        self.base.reset(state)
+
+    def __call__(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> JointCommand:
+        command = self.base(state, displacement, gripper_width)
+        if not self.sigma:
+            return command
+        noisy = command.positions + self.rng.normal(0.0, self.sigma, self.spec.dof)
+        return JointCommand(np.clip(noisy, self.spec.lower, self.spec.upper), command.gripper)
+
+
+@dataclass(frozen=True)
+class ExplorationConfig:
+    """Per episode the joint noise std is drawn from ``joint_noise`` (rad); each step
+    the high-level action is replaced with ``random_action_prob`` by a uniform random one
+    scaled by one of ``random_action_scales`` (small moves matter for precise grasps)."""
+
+    joint_noise: tuple[float, float] = (0.0, 0.01)
+    random_action_prob: float = 0.2
+    random_action_scales: tuple[float, ...] = (0.05, 0.2, 1.0)
+    episode_steps: int = 50
+
+
+ControllerFactory = Callable[[RobotSpec, float], Controller]
+
+
+def collect_grasp_trajectories(robot: Robot, episodes: int, seed: int,
+                               randomization: str | None = None,
+                               controller: ControllerFactory | None = None,
+                               policy: Callable[[np.ndarray], np.ndarray] | None = None,
+                               config: ExplorationConfig | None = None) -> list[Trajectory]:
+    """Run grasp episodes on ``robot`` with exploration and return what was recorded.
+
+    ``policy`` defaults to the scripted expert, ``controller`` to differential IK.
+    """
+    config = config or ExplorationConfig()
+    rng = np.random.default_rng(seed)
+    recorder = RecordingRobot(robot)
+    noisy: list[NoisyController] = []
+
+    def make_controller(spec: RobotSpec, period: float) -> Controller:
+        base = controller(spec, period) if controller else DifferentialIKController(spec, period)
+        noisy.append(NoisyController(base, spec, rng))
+        return noisy[-1]
+
+    env = GraspEnv(robot=recorder, randomization=randomization, controller=make_controller)
+    act = policy or ScriptedGraspExpert(env.max_displacement)
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        noisy[0].sigma = float(rng.uniform(*config.joint_noise))
+        for _ in range(config.episode_steps):
+            action = act(obs)
+            if rng.random() < config.random_action_prob:
+                action = rng.uniform(-1.0, 1.0, 4) * rng.choice(config.random_action_scales)
+            obs, _, terminated, _, _ = env.step(action)
+            if terminated:
+                break
+    env.kinematics.close()
+    return recorder.take()

@@ -1,0 +1,113 @@
+"""Source training end to end at toy scale, checkpoints and resume."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from simreal import assets
+from simreal.learn.train import TrainConfig, train
+from simreal.policy.checkpoint import CheckpointMismatch, load_checkpoint
+from simreal.policy.hierarchical import HierarchicalPolicy
+
+
+def tiny(run_dir, **overrides) -> TrainConfig:
+    base = TrainConfig(run_dir=str(run_dir), head_episodes=8, head_chunk=4, head_epochs=2, dagger_scale=0.02,
+                       rl_steps=256, rl_chunk=256, validation_episodes=2, eval_episodes=3,
+                       report_episodes=2)
+    return dataclasses.replace(base, **overrides)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    return train(tiny(run_dir)), run_dir
+
+
+def test_tiny_training_writes_the_run_folder(tiny_run):
+    result, run_dir = tiny_run
+    for name in ("metrics.json", "learning_curve.png", "progress.json", "final/manifest.json"):
+        assert (run_dir / name).exists(), name
+    assert list((run_dir / "tb").rglob("events.out.tfevents*")), "tensorboard logs"
+    assert 0.0 <= result.metrics["success_rate"] <= 1.0
+    assert result.metrics["env_steps"] > 256
+
+
+def test_checkpoint_round_trip_gives_identical_actions(tiny_run):
+    result, run_dir = tiny_run
+    loaded, manifest = HierarchicalPolicy.load(run_dir / "final", assets.robot_spec("panda"))
+    obs = np.random.default_rng(0).normal(0, 0.2, (32, 14)).astype(np.float32)
+    np.testing.assert_array_equal(result.policy.act(obs), loaded.act(obs))
+    x = torch.randn(16, loaded.head.layout.size)
+    torch.testing.assert_close(result.policy.head(x), loaded.head(x), rtol=0, atol=0)
+    assert manifest.seed == 0 and manifest.metrics["eval_episodes"] == 3
+
+
+def test_checkpoint_for_another_robot_is_refused(tiny_run):
+    _, run_dir = tiny_run
+    with pytest.raises(CheckpointMismatch, match="xarm6"):
+        HierarchicalPolicy.load(run_dir / "final", assets.robot_spec("xarm6"))
+
+
+def test_frozen_high_level_stays_frozen(tiny_run):
+    policy = tiny_run[0].policy
+    policy.freeze_high_level()
+    policy.train()
+    assert policy.trainable_parameters()["high_level"] == 0
+    assert policy.trainable_parameters()["head"] > 0
+    assert not policy.high_level.training and policy.head.training
+
+
+def test_existing_run_needs_resume(tiny_run):
+    _, run_dir = tiny_run
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(tiny(run_dir))
+
+
+def test_resume_after_a_crash_continues_where_it_stopped(tmp_path):
+    seen = []
+
+    def crash_in_dagger(stage, fraction):
+        seen.append(stage)
+        if stage == "DAgger" and fraction > 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny(tmp_path), progress=crash_in_dagger)
+    resumed = []
+    result = train(tiny(tmp_path, resume=True), progress=lambda stage, fraction: resumed.append(stage))
+    assert "head data" in seen and "head data" not in resumed and "head fit" not in resumed
+    assert resumed.count("DAgger") == 4  # the first iteration was saved before the crash
+    manifest, _ = load_checkpoint(tmp_path / "final")
+    assert manifest.metrics["success_rate"] == result.metrics["success_rate"]
+
+
+def test_resume_with_other_options_is_refused(tmp_path):
+    train(tiny(tmp_path, rl_steps=0))
+    with pytest.raises(ValueError, match="other options"):
+        train(tiny(tmp_path, rl_steps=0, seed=3, resume=True))
+
+
+def test_shipped_policy_grasps_under_randomization():
+    """The shipped source policy: >= 85 % on 50 seeded randomized episodes."""
+    import gymnasium as gym
+
+    from simreal import pretrained
+    from simreal.evaluation import evaluate
+
+    policy = pretrained.load("panda_grasp")
+    env = gym.wrappers.TimeLimit(policy.make_env(randomization="default"), 50)
+    result = evaluate(env, policy.act, episodes=50, seed=2_000_000)
+    env.close()
+    assert result.success_rate >= 0.85, result.describe()
+
+
+def test_shipped_policy_is_small_and_records_its_origin():
+    from simreal import pretrained
+
+    folder = pretrained.path("panda_grasp")
+    assert sum(f.stat().st_size for f in folder.iterdir()) < 5 * 2**20
+    manifest, _ = load_checkpoint(folder)
+    assert manifest.seed is not None and "train" in manifest.command
+    assert manifest.metrics["success_rate"] >= 0.9
