@@ -83,7 +83,7 @@ def _pct(value: float) -> str:
 
 def _rate(result: Any) -> str:
     low, high = result.interval
-    return f"{result.success_rate:.0%} [{low:.0%}, {high:.0%}]"
+    return f"{result.success_rate:.1%} [{low:.1%}, {high:.1%}]"
 
 
 def run_demo(cfg: DemoConfig) -> int:
@@ -156,13 +156,15 @@ def run_train(cfg: Any) -> int:
         ("grasp success (held-out, randomized)", f"{m['success_rate']:.1%} [{low:.1%}, {high:.1%}]",
          f"{m['eval_episodes']} episodes"),
         ("wall time", f"{m['wall_time_s'] / 60:.1f} min", f"{m['env_steps']:,} env steps (head data + high level)"),
-        ("head tracking error", f"{m['tracking_mm']['head']['tracking_error_mm']:.1f} mm",
-         f"IK: {m['tracking_mm']['ik']['tracking_error_mm']:.1f} mm"),
-        ("expert success via head", f"{m['tracking_mm']['head']['success_rate']:.1%}",
-         f"via IK: {m['tracking_mm']['ik']['success_rate']:.1%}"),
         ("PPO fine-tune kept", str(m["rl_kept"]), ""),
         ("checkpoint", str(result.checkpoint), ""),
     ]
+    for condition, t in m["tracking"].items():
+        head, ik = t["head"], t["ik"]
+        rows += [(f"head tracking error, {condition}", f"{head['tracking_error_mm']:.1f} mm",
+                  f"IK: {ik['tracking_error_mm']:.1f} mm"),
+                 (f"expert success via head, {condition}", f"{head['success_rate']:.1%}",
+                  f"via IK: {ik['success_rate']:.1%}")]
     console.print(_table(f"simreal train: {cfg.robot}", ["", "value", "note"], rows))
     return 0
 
@@ -178,10 +180,10 @@ def run_bench_train(cfg: Any) -> int:
         (f"SB3 PPO, IK controller, no warm start ({bench.baseline_steps:,} steps)",
          f"{bench.baseline_wall_s / 60:.1f} min", _rate(base)),
     ]
-    ratio = ours.success_rate / base.success_rate if base.successes else float("inf")
+    ratio = f"{ours.success_rate / base.success_rate:.1f}x" if base.successes else "n/a (baseline has 0 successes)"
     console.print(_table(f"Source training on {cfg.robot}, {cfg.eval_episodes} held-out randomized episodes",
                          ["method", "wall time", "success [95% interval]"], rows))
-    console.print(f"success ratio simreal / PPO baseline: {ratio:.1f}x")
+    console.print(f"success ratio simreal / PPO baseline: {ratio}")
     return 0
 
 

@@ -247,16 +247,19 @@ def _finish(folder: RunFolder, config: TrainConfig, state: dict, trainer: HighLe
     final = evaluate(env, policy.act, config.eval_episodes, config.eval_seed)
     env.close()
     note("tracking report", 0.0)
-    ik = tracking_report(None, config.robot, config.randomization, config.report_episodes, config.eval_seed)
-    learned = tracking_report(head_controller(head), config.robot, config.randomization,
-                              config.report_episodes, config.eval_seed)
+    tracking = {
+        label: {name: asdict(tracking_report(ctrl, config.robot, randomization, config.report_episodes,
+                                             config.eval_seed))
+                for name, ctrl in (("ik", None), ("head", head_controller(head)))}
+        for label, randomization in (("nominal", None), ("randomized", config.randomization))
+    }
     wall = time.time() - state["started"]
     low, high = final.interval
     metrics = {
         "success_rate": final.success_rate, "success_interval_95": [low, high], "eval_episodes": final.episodes,
         "eval_seed": config.eval_seed, "env_steps": state.get("env_steps", 0), "wall_time_s": wall,
         "head_fit": state.get("head_fit"), "rl_kept": state.get("rl_kept"),
-        "tracking_mm": {"ik": asdict(ik), "head": asdict(learned)}, "curve": state["curve"],
+        "tracking": tracking, "curve": state["curve"],
     }
     randomization = asdict(assets.randomization_spec(config.randomization))
     path = policy.save(folder.root / "final", metrics=metrics, seed=config.seed, command=state["command"],

@@ -216,6 +216,7 @@ def save_checkpoint(path: str | Path, manifest: Manifest, weights: dict[str, dic
             file = tmp / f"{module}.safetensors"
             cpu = {name: t.detach().to("cpu", copy=True).contiguous() for name, t in tensors.items()}
             safetensors.torch.save_file(cpu, str(file), metadata={"format": "pt"})
+            file.chmod(0o666 & ~_umask())  # safetensors writes owner-only files
             _fsync(file)
         (tmp / MANIFEST).write_text(text, encoding="utf-8")
         _fsync(tmp / MANIFEST)
