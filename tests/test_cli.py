@@ -6,7 +6,7 @@ from simreal.cli import build_parser, main
 def test_demo_prints_a_summary_table(capsys):
     assert main(["demo", "--episodes", "2"]) == 0
     out = capsys.readouterr().out
-    for text in ("sim, nominal", "randomized (default)", "target: laggy", "source policy", "scripted expert"):
+    for text in ("sim, nominal", "randomized", "target: laggy", "target: weak_motors", "source policy", "expert"):
         assert text in out
 
 
