@@ -29,6 +29,8 @@ class DemoConfig:
     """Shipped source policy and scripted expert on sim and zero-shot on each target, as a table."""
 
     policy: str = _opt("panda_grasp", "shipped policy (simreal/pretrained/<name>)")
+    target: str = _opt("weak_motors", "target profile the demo adapts the head to")
+    budget: int = _opt(2000, "target transitions for the adaptation")
     episodes: int = _opt(30, "seeded episodes per condition")
     seed: int = _opt(0, "seed of the first episode (episode i uses seed + i)")
 
@@ -87,16 +89,25 @@ def _rate(result: Any) -> str:
 
 
 def run_demo(cfg: DemoConfig) -> int:
+    from .demo import run_adaptation
     from .demo import run_demo as demo
 
     with console.status("evaluating") as status:
         rows = demo(cfg.policy, cfg.episodes, cfg.seed, progress=lambda c: status.update(f"evaluating: {c}"))
-    table = _table(
-        f"Grasp-and-lift success, {cfg.episodes} seeded episodes each (95% Wilson interval)",
+        report = run_adaptation(cfg.policy, cfg.target, cfg.episodes, cfg.budget, cfg.seed,
+                                progress=lambda message: status.update(f"adapting to {cfg.target}: {message}"))
+    console.print(_table(
+        f"1. Grasp-and-lift success, {cfg.episodes} seeded episodes each (95% Wilson interval)",
         ["condition", "source policy (learned high level + head)", "scripted expert + IK"],
         [(r.condition, _rate(r.policy), _rate(r.expert)) for r in rows],
-    )
-    console.print(table)
+    ))
+    verdict = "negative transfer, source head kept" if report["negative_transfer"] else "kept"
+    console.print(_table(
+        f"2. Adapting the control head to {cfg.target} (high level frozen, relabel method)",
+        ["stage", "success on the target", "target transitions"],
+        [("source policy, zero-shot", _rate_dict(report["zero_shot"]), "0"),
+         (f"adapted head ({verdict})", _rate_dict(report["adapted"]), f"{report['target_transitions']:,}")],
+    ))
     return 0
 
 
@@ -187,6 +198,37 @@ def run_bench_train(cfg: Any) -> int:
     return 0
 
 
+def run_adapt(cfg: Any) -> int:
+    from .learn.adapt import adapt, save_outputs
+
+    with console.status("adapting") as status:
+        result = adapt(cfg, progress=lambda message: status.update(message))
+        paths = save_outputs(result, cfg.out_dir)
+    r = result.report
+    rows = [(label, _rate_dict(r[key])) for key, label in (
+        ("in_sim", "source policy in sim (randomized)"), ("zero_shot", "zero-shot on target"),
+        ("adapted", f"adapted head ({r['method']}, {r['target_transitions']:,} transitions)"),
+        ("from_scratch", "from-scratch head, same budget")) if r[key] is not None]
+    console.print(_table(f"Transfer to {r['target']['name']} ({cfg.eval_episodes} seeded episodes each)",
+                         ["", "success [95% interval]"], rows))
+    ratio = r["transfer_ratio"]
+    console.print(f"jumpstart {r['jumpstart']:+.2f}; transitions to {r['threshold']:.0%} success: "
+                  f"adapted {r['time_to_threshold']}, from scratch {r['scratch_time_to_threshold']}; "
+                  f"transfer ratio {'n/a' if ratio is None else f'{ratio:.2f}'}")
+    console.print(f"report: {paths['report']}, plot: {paths['plot']}")
+    if not result.accepted:
+        console.print(f"[bold red]negative transfer[/]: the adapted head is not better than zero-shot with "
+                      f"confidence (p = {r['p_value_adapted_better']:.3f}); the source head is kept.")
+        return 3
+    console.print(f"adapted policy: {paths['checkpoint']}")
+    return 0
+
+
+def _rate_dict(summary: dict) -> str:
+    low, high = summary["interval_95"]
+    return f"{summary['success_rate']:.1%} [{low:.1%}, {high:.1%}]"
+
+
 def run_list(_: Any) -> int:
     from . import assets
 
@@ -218,12 +260,19 @@ def _train_config() -> type:
     return TrainConfig
 
 
+def _adapt_config() -> type:
+    from .learn.adapt import AdaptConfig
+
+    return AdaptConfig
+
+
 VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "demo": (DemoConfig, run_demo),
     "expert": (ExpertConfig, run_expert),
     "bench env": (BenchEnvConfig, run_bench_env),
     "bench train": (_train_config(), run_bench_train),
     "train": (_train_config(), run_train),
+    "adapt": (_adapt_config(), run_adapt),
     "list": (ListConfig, run_list),
     "schema": (SchemaConfig, run_schema),
 }

@@ -29,3 +29,26 @@ def learning_curve(points: Sequence[dict], path: Path, title: str) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def adaptation_curve(report: dict, path: Path) -> Path:
+    """Target success vs target transitions for the adapted and the from-scratch head."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label in (("curve", f"{report['method']} (from source head)"), ("scratch_curve", "from scratch")):
+        points = report.get(key) or []
+        if not points:
+            continue
+        xs = [p["transitions"] for p in points]
+        ax.plot(xs, [p["success"] for p in points], marker="o", label=label)
+        ax.fill_between(xs, [p["interval"][0] for p in points], [p["interval"][1] for p in points], alpha=0.15)
+    ax.axhline(report["threshold"], color="gray", linestyle="--", linewidth=1, label="90 % of in-sim success")
+    ax.set_xlabel("target transitions")
+    ax.set_ylabel("target success rate (validation)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"adaptation to {report['target']['name']}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -4,9 +4,10 @@ from simreal.cli import build_parser, main
 
 
 def test_demo_prints_a_summary_table(capsys):
-    assert main(["demo", "--episodes", "2"]) == 0
+    assert main(["demo", "--episodes", "2", "--budget", "200"]) == 0
     out = capsys.readouterr().out
-    for text in ("sim, nominal", "randomized", "target: laggy", "target: weak_motors", "source policy", "expert"):
+    for text in ("sim, nominal", "randomized", "target: laggy", "target: weak_motors", "source policy", "expert",
+                 "Adapting the control head", "zero-shot", "adapted head"):
         assert text in out
 
 

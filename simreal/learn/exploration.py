@@ -16,32 +16,42 @@ from ..specs import RobotSpec
 
 
 class NoisyController:
-    """Adds Gaussian noise (std ``sigma`` rad) to another controller's joint targets."""
+    """Explores around another controller: its joint-target offsets from the measured
+    joints are scaled by ``gain`` and Gaussian noise (std ``sigma`` rad) is added.
 
-    def __init__(self, base: Controller, spec: RobotSpec, rng: np.random.Generator, sigma: float = 0.0) -> None:
+    The gain matters on robots whose motors are weaker or stronger than the source's:
+    hindsight relabeling can only learn offsets that were actually tried.
+    """
+
+    def __init__(self, base: Controller, spec: RobotSpec, rng: np.random.Generator, sigma: float = 0.0,
+                 gain: float = 1.0) -> None:
         self.base = base
         self.spec = spec
         self.rng = rng
         self.sigma = sigma
+        self.gain = gain
 
     def reset(self, state: RobotState) -> None:
         self.base.reset(state)
 
     def __call__(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> JointCommand:
         command = self.base(state, displacement, gripper_width)
-        if not self.sigma:
+        if not self.sigma and self.gain == 1.0:
             return command
-        noisy = command.positions + self.rng.normal(0.0, self.sigma, self.spec.dof)
+        q = state.joint_positions
+        noisy = q + self.gain * (command.positions - q) + self.rng.normal(0.0, self.sigma, self.spec.dof)
         return JointCommand(np.clip(noisy, self.spec.lower, self.spec.upper), command.gripper)
 
 
 @dataclass(frozen=True)
 class ExplorationConfig:
-    """Per episode the joint noise std is drawn from ``joint_noise`` (rad); each step
+    """Per episode the joint noise std is drawn from ``joint_noise`` (rad) and the offset
+    gain from ``gain`` (see NoisyController); each step
     the high-level action is replaced with ``random_action_prob`` by a uniform random one
     scaled by one of ``random_action_scales`` (small moves matter for precise grasps)."""
 
     joint_noise: tuple[float, float] = (0.0, 0.01)
+    gain: tuple[float, float] = (1.0, 1.0)
     random_action_prob: float = 0.2
     random_action_scales: tuple[float, ...] = (0.05, 0.2, 1.0)
     episode_steps: int = 50
@@ -74,6 +84,7 @@ def collect_grasp_trajectories(robot: Robot, episodes: int, seed: int,
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
         noisy[0].sigma = float(rng.uniform(*config.joint_noise))
+        noisy[0].gain = float(rng.uniform(*config.gain))
         for _ in range(config.episode_steps):
             action = act(obs)
             if rng.random() < config.random_action_prob:
@@ -83,3 +94,19 @@ def collect_grasp_trajectories(robot: Robot, episodes: int, seed: int,
                 break
     env.kinematics.close()
     return recorder.take()
+
+
+def collect_transitions(robot: Robot, budget: int, seed: int, policy: Callable[[np.ndarray], np.ndarray],
+                        controller: ControllerFactory, config: ExplorationConfig) -> list[Trajectory]:
+    """Whole episodes on ``robot`` until ``budget`` control steps, the last one cut to fit."""
+    trajectories: list[Trajectory] = []
+    used, episode = 0, 0
+    while used < budget:
+        new = collect_grasp_trajectories(robot, 1, seed + episode, controller=controller, policy=policy,
+                                         config=config)
+        episode += 1
+        for trajectory in new:
+            keep = min(len(trajectory), budget - used)
+            trajectories.append(Trajectory(trajectory.states[:keep + 1], trajectory.commands[:keep]))
+            used += keep
+    return trajectories

@@ -70,13 +70,35 @@ def _relabel_one(trajectory: Trajectory, spec: RobotSpec, config: HeadConfig,
 
 @dataclass(frozen=True)
 class FitConfig:
-    """Supervised fitting of a head: Adam, MSE on actions, a held-out validation split."""
+    """Supervised fitting of a head: Adam, MSE on actions, a held-out validation split.
+
+    ``freeze_layers`` keeps the first k linear layers fixed; ``layer_lr_decay`` gives
+    each earlier layer that factor times the learning rate of the layer after it.
+    """
 
     epochs: int = 30
     batch_size: int = 256
     learning_rate: float = 1e-3
     validation_fraction: float = 0.1
     refit_normalization: bool = True
+    freeze_layers: int = 0
+    layer_lr_decay: float = 1.0
+
+
+def parameter_groups(head: ControlHead, config: FitConfig) -> list[dict]:
+    """Adam parameter groups implementing layer freezing and per-layer learning rates."""
+    linears = [m for m in head.net if isinstance(m, torch.nn.Linear)]
+    if not 0 <= config.freeze_layers < len(linears):
+        raise ValueError(f"freeze_layers must be in [0, {len(linears) - 1}] for this head, got {config.freeze_layers}")
+    groups = []
+    for i, layer in enumerate(linears):
+        trainable = i >= config.freeze_layers
+        for p in layer.parameters():
+            p.requires_grad_(trainable)
+        if trainable:
+            lr = config.learning_rate * config.layer_lr_decay ** (len(linears) - 1 - i)
+            groups.append({"params": list(layer.parameters()), "lr": lr})
+    return groups
 
 
 def fit_head(head: ControlHead, data: RelabeledData, config: FitConfig | None = None,
@@ -90,8 +112,7 @@ def fit_head(head: ControlHead, data: RelabeledData, config: FitConfig | None = 
     val, train = order[:n_val], order[n_val:]
     if config.refit_normalization:
         head.set_normalization(x[train])
-    params = [p for p in head.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=config.learning_rate)
+    optimizer = torch.optim.Adam(parameter_groups(head, config))
     for _ in range(config.epochs):
         head.train()
         for batch in torch.randperm(len(train), generator=generator).split(config.batch_size):

@@ -1,0 +1,229 @@
+"""Adaptation: retrain the control head on a target robot with the high level frozen.
+
+``adapt()`` is the one entry point for every method; it measures the transfer honestly
+(in-sim, zero-shot, adapted and from-scratch success with 95 % Wilson intervals on the
+same seeded target episodes, plus jumpstart, time-to-threshold and transfer ratio) and
+keeps the source head when the adapted one is not better than zero-shot with
+confidence (negative transfer).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import torch
+
+from .. import assets, pretrained
+from ..envs import EPISODE_STEPS, GraspEnv
+from ..evaluation import EvaluationResult, evaluate
+from ..policy.head import ControlHead
+from ..policy.hierarchical import HierarchicalPolicy
+from ..targets import PerturbedTarget
+from .exploration import ExplorationConfig, collect_transitions
+from .relabel import FitConfig, RelabeledData, fit_head, relabel
+from .source_head import head_controller
+from .transfer import better_with_confidence, time_to_threshold, transfer_ratio
+
+METHODS = ("relabel",)
+PLANNED_METHODS = ("finetune-rl", "residual", "progressive")
+
+
+def _opt(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class AdaptConfig:
+    """Adapt a policy's control head to a target robot (high level frozen)."""
+
+    policy: str = _opt("panda_grasp", "shipped policy name or checkpoint folder")
+    target: str = _opt("weak_motors", "target profile name or path to a profile YAML")
+    budget: int = _opt(2000, "target transitions (control steps) the adaptation may use")
+    method: str = _opt("relabel", f"adaptation method: {', '.join(METHODS)}")
+    rounds: int = _opt(4, "collect-then-fit rounds the budget is split into")
+    seed: int = _opt(0, "seed of every random choice")
+    eval_episodes: int = _opt(100, "seeded target episodes per final evaluation")
+    validation_episodes: int = _opt(30, "seeded target episodes to validate after each round")
+    eval_seed: int = _opt(3_000_000, "first seed of the evaluation episodes")
+    epochs: int = _opt(40, "supervised epochs per round")
+    learning_rate: float = _opt(3e-4, "learning rate of the last head layer")
+    freeze_layers: int = _opt(0, "keep the first k head layers fixed")
+    layer_lr_decay: float = _opt(1.0, "each earlier layer trains at this factor of the next one's rate")
+    joint_noise: float = _opt(0.03, "max std (rad) of exploration noise on joint targets")
+    gain_max: float = _opt(3.0, "max exploration gain on joint-target offsets")
+    from_scratch: bool = _opt(True, "also train a randomly initialised head with the same budget")
+    out_dir: str = _opt("runs/adapt", "where report.json, the PNG and the adapted checkpoint go")
+
+
+def load_policy(name_or_path: str) -> HierarchicalPolicy:
+    """A shipped policy by name or a checkpoint folder by path."""
+    if Path(name_or_path).is_dir():
+        return HierarchicalPolicy.load(name_or_path)[0]
+    return pretrained.load(name_or_path)
+
+
+def high_level_digest(policy: HierarchicalPolicy) -> str:
+    """SHA-256 over the high level's tensors: proves it is bit-identical after adaptation."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(policy.high_level.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class AdaptResult:
+    report: dict
+    policy: HierarchicalPolicy
+    accepted: bool
+
+
+class _Adapter:
+    """Everything one adaptation run shares: policy, target, seeds, evaluation."""
+
+    def __init__(self, config: AdaptConfig, progress: Callable[[str], None]) -> None:
+        if config.method not in METHODS:
+            planned = f" ({config.method} is planned, not built yet)" if config.method in PLANNED_METHODS else ""
+            raise ValueError(f"unknown adaptation method {config.method!r}{planned}; available: {', '.join(METHODS)}")
+        self.config = config
+        self.note = progress
+        self.policy = load_policy(config.policy)
+        self.policy.freeze_high_level()
+        self.profile = assets.target_profile(config.target)
+        self.profile.check_robot(self.policy.spec.name, self.policy.spec.dof)
+        self.exploration = ExplorationConfig(joint_noise=(0.0, config.joint_noise), gain=(0.8, config.gain_max),
+                                             random_action_prob=0.1)
+
+    def evaluate(self, head: ControlHead, episodes: int, seed: int, on_target: bool = True) -> EvaluationResult:
+        kwargs = ({"randomization": None, "target": self.profile.source} if on_target
+                  else {"randomization": "default"})
+        env = gym.wrappers.TimeLimit(
+            GraspEnv(robot=self.policy.spec.name, controller=head_controller(head), **kwargs), EPISODE_STEPS)
+        try:
+            return evaluate(env, self.policy.act, episodes, seed)
+        finally:
+            env.close()
+
+    def relabel_rounds(self, head: ControlHead, label: str, seed: int,
+                       fresh: bool = False) -> tuple[ControlHead, list[dict]]:
+        """Collect on the target with the current head, relabel, refit; validate each round.
+
+        A ``fresh`` (randomly initialised) head also fits its input normalisation.
+        """
+        cfg = self.config
+        fit = FitConfig(epochs=cfg.epochs, learning_rate=cfg.learning_rate, refit_normalization=fresh,
+                        freeze_layers=cfg.freeze_layers, layer_lr_decay=cfg.layer_lr_decay)
+        target = PerturbedTarget(self.profile)
+        data: RelabeledData | None = None
+        curve, used = [], 0
+        try:
+            for r in range(cfg.rounds):
+                self.note(f"{label}: round {r + 1}/{cfg.rounds}")
+                share = cfg.budget * (r + 1) // cfg.rounds - used
+                trajectories = collect_transitions(target, share, seed + 10_000 * r, self.policy.act,
+                                                   head_controller(head), self.exploration)
+                used += sum(len(t) for t in trajectories)
+                new = relabel(trajectories, self.policy.spec, head.config)
+                data = new if data is None else data.extend(new)
+                fit_head(head, data, fit, seed=seed + r)
+                result = self.evaluate(head, cfg.validation_episodes, cfg.eval_seed + 500_000)
+                curve.append({"transitions": used, "success": result.success_rate,
+                              "interval": list(result.interval)})
+        finally:
+            target.close()
+        return head.eval(), curve
+
+
+def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None) -> AdaptResult:
+    """Adapt ``config.policy``'s head to ``config.target``; see the module docstring."""
+    note = progress or (lambda message: None)
+    torch.set_num_threads(1)
+    run = _Adapter(config, note)
+    cfg, policy = config, run.policy
+    digest = high_level_digest(policy)
+    source_head = policy.head
+    note("in-sim and zero-shot evaluation")
+    in_sim = run.evaluate(source_head, cfg.eval_episodes, cfg.eval_seed, on_target=False)
+    zero_shot = run.evaluate(source_head, cfg.eval_episodes, cfg.eval_seed)
+    adapted_head, curve = run.relabel_rounds(copy.deepcopy(source_head), "adapting", cfg.seed)
+    note("evaluating the adapted head")
+    adapted = run.evaluate(adapted_head, cfg.eval_episodes, cfg.eval_seed)
+    scratch, scratch_curve = None, []
+    if cfg.from_scratch:
+        torch.manual_seed(cfg.seed)
+        fresh = ControlHead(policy.spec.dof, source_head.config)
+        start = run.evaluate(fresh, cfg.validation_episodes, cfg.eval_seed + 500_000)
+        scratch_head, scratch_curve = run.relabel_rounds(fresh, "from scratch", cfg.seed + 1, fresh=True)
+        scratch_curve.insert(0, {"transitions": 0, "success": start.success_rate, "interval": list(start.interval)})
+        scratch = run.evaluate(scratch_head, cfg.eval_episodes, cfg.eval_seed)
+    curve.insert(0, {"transitions": 0, "success": zero_shot.success_rate, "interval": list(zero_shot.interval)})
+    better, p_value = better_with_confidence(adapted, zero_shot)
+    if better:
+        policy.head = adapted_head
+    if high_level_digest(policy) != digest:
+        raise RuntimeError("the high level changed during adaptation; this is a bug")
+    report = _report(cfg, run, in_sim, zero_shot, adapted, scratch, curve, scratch_curve, better, p_value, digest)
+    return AdaptResult(report, policy, better)
+
+
+def _summary(result: EvaluationResult | None) -> dict | None:
+    if result is None:
+        return None
+    return {"success_rate": result.success_rate, "interval_95": list(result.interval),
+            "episodes": result.episodes, "successes": result.successes}
+
+
+def _report(cfg: AdaptConfig, run: _Adapter, in_sim: EvaluationResult, zero_shot: EvaluationResult,
+            adapted: EvaluationResult, scratch: EvaluationResult | None, curve: list[dict],
+            scratch_curve: list[dict], accepted: bool, p_value: float, digest: str) -> dict:
+    threshold = 0.9 * in_sim.success_rate
+    points = [(c["transitions"], c["success"]) for c in curve]
+    scratch_points = [(c["transitions"], c["success"]) for c in scratch_curve]
+    return {
+        "config": asdict(cfg),
+        "target": {"name": run.profile.name, "source": run.profile.source, "description": run.profile.description},
+        "method": cfg.method,
+        "in_sim": _summary(in_sim),
+        "zero_shot": _summary(zero_shot),
+        "adapted": _summary(adapted),
+        "from_scratch": _summary(scratch),
+        "target_transitions": curve[-1]["transitions"],
+        "jumpstart": zero_shot.success_rate - (scratch_curve[0]["success"] if scratch_curve else 0.0),
+        "threshold": threshold,
+        "time_to_threshold": time_to_threshold(points, threshold),
+        "scratch_time_to_threshold": time_to_threshold(scratch_points, threshold) if scratch_points else None,
+        "transfer_ratio": transfer_ratio(points, scratch_points) if scratch_points else None,
+        "negative_transfer": not accepted,
+        "p_value_adapted_better": p_value,
+        "high_level_sha256": digest,
+        "curve": curve,
+        "scratch_curve": scratch_curve,
+    }
+
+
+def save_outputs(result: AdaptResult, out_dir: str | Path) -> dict[str, Path]:
+    """report.json, adaptation.png and (when accepted) the adapted checkpoint."""
+    import json
+
+    from ..plots import adaptation_curve
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"report": out / "report.json", "plot": out / "adaptation.png"}
+    tmp = out / ".report.json.tmp"
+    tmp.write_text(json.dumps(result.report, indent=2, default=float))
+    tmp.replace(paths["report"])
+    adaptation_curve(result.report, paths["plot"])
+    if result.accepted:
+        report = result.report
+        metrics = {k: report[k] for k in ("in_sim", "zero_shot", "adapted", "target_transitions")}
+        paths["checkpoint"] = result.policy.save(
+            out / "adapted", metrics=metrics, seed=report["config"]["seed"], command=["simreal", "adapt"],
+            extra={"adapted_to": report["target"], "method": report["method"]})
+    return paths

@@ -1,0 +1,71 @@
+"""Adaptation: relabel retrains the head on a target, the high level stays bit-identical,
+negative transfer is caught and the source head kept."""
+
+import dataclasses
+
+import pytest
+
+from simreal.cli import main
+from simreal.learn.adapt import AdaptConfig, adapt, high_level_digest, load_policy
+from simreal.learn.transfer import better_with_confidence, transfer_ratio
+from simreal.evaluation import EvaluationResult
+
+SMALL = AdaptConfig(target="weak_motors", budget=600, rounds=2, eval_episodes=30, validation_episodes=6,
+                    from_scratch=False)
+
+
+@pytest.fixture(scope="module")
+def weak_motors_run():
+    return adapt(SMALL)
+
+
+def test_relabel_beats_zero_shot_on_weak_motors(weak_motors_run):
+    report = weak_motors_run.report
+    assert weak_motors_run.accepted and not report["negative_transfer"]
+    assert report["adapted"]["success_rate"] > report["zero_shot"]["success_rate"]
+    assert report["adapted"]["success_rate"] >= 0.9 * report["in_sim"]["success_rate"]
+    assert report["target_transitions"] <= 600
+
+
+def test_high_level_is_bit_identical_after_adaptation(weak_motors_run):
+    source = load_policy("panda_grasp")
+    assert high_level_digest(weak_motors_run.policy) == high_level_digest(source)
+    assert weak_motors_run.report["high_level_sha256"] == high_level_digest(source)
+    assert weak_motors_run.policy.trainable_parameters()["high_level"] == 0
+
+
+def test_harmful_setting_is_negative_transfer_and_keeps_the_source_head(tmp_path, capsys):
+    """A learning rate of 1.0 wrecks the head: the guard must refuse it and exit non-zero."""
+    code = main(["adapt", "--target", "weak_motors", "--budget", "200", "--rounds", "1", "--eval-episodes", "20",
+                 "--validation-episodes", "4", "--learning-rate", "1.0", "--no-from-scratch",
+                 "--out-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code != 0
+    assert "negative transfer" in out
+    assert (tmp_path / "report.json").exists() and not (tmp_path / "adapted").exists()
+
+
+def test_guard_keeps_the_source_head_object():
+    harmful = dataclasses.replace(SMALL, budget=200, rounds=1, eval_episodes=20, validation_episodes=4,
+                                  learning_rate=1.0)
+    result = adapt(harmful)
+    source = load_policy("panda_grasp")
+    assert not result.accepted
+    for name, tensor in source.head.state_dict().items():
+        assert (result.policy.head.state_dict()[name] == tensor).all(), name
+
+
+def test_unknown_or_unbuilt_method_is_a_clear_error():
+    with pytest.raises(ValueError, match="planned"):
+        adapt(dataclasses.replace(SMALL, method="progressive"))
+    with pytest.raises(ValueError, match="available: relabel"):
+        adapt(dataclasses.replace(SMALL, method="magic"))
+
+
+def test_confidence_test_and_transfer_ratio():
+    better = EvaluationResult(100, 95, 20.0, 0.0)
+    worse = EvaluationResult(100, 60, 30.0, 0.0)
+    assert better_with_confidence(better, worse)[0]
+    assert not better_with_confidence(worse, better)[0]
+    assert not better_with_confidence(EvaluationResult(100, 62, 0, 0), worse)[0]  # within noise
+    assert transfer_ratio([(0, 0.5), (100, 1.0)], [(0, 0.0), (100, 1.0)]) == pytest.approx(1.5)
