@@ -11,48 +11,46 @@ import dataclasses
 import sys
 import typing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from .options import option
+
 console = Console()
-
-
-def _opt(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass
 class DemoConfig:
     """Shipped source policy and scripted expert on sim and zero-shot on each target, as a table."""
 
-    policy: str = _opt("panda_grasp", "shipped policy (simreal/pretrained/<name>)")
-    target: str = _opt("weak_motors", "target profile the demo adapts the head to")
-    budget: int = _opt(2000, "target transitions for the adaptation")
-    episodes: int = _opt(30, "seeded episodes per condition")
-    seed: int = _opt(0, "seed of the first episode (episode i uses seed + i)")
+    policy: str = option("panda_grasp", "shipped policy (simreal/pretrained/<name>)")
+    target: str = option("weak_motors", "target profile the demo adapts the head to")
+    budget: int = option(2000, "target transitions for the adaptation")
+    episodes: int = option(30, "seeded episodes per condition")
+    seed: int = option(0, "seed of the first episode (episode i uses seed + i)")
 
 
 @dataclass
 class ExpertConfig:
     """Success rate of the scripted expert on one env, with a 95 % Wilson interval."""
 
-    env: str = _opt("simreal/PandaGrasp-v0", "registered env id")
-    randomization: str = _opt("default", "randomization file name, or 'none' for nominal dynamics")
-    target: str = _opt("", "target profile to run on instead (name or YAML path)")
-    episodes: int = _opt(200, "seeded episodes")
-    seed: int = _opt(1000, "seed of the first episode")
+    env: str = option("simreal/PandaGrasp-v0", "registered env id")
+    randomization: str = option("default", "randomization file name, or 'none' for nominal dynamics")
+    target: str = option("", "target profile to run on instead (name or YAML path)")
+    episodes: int = option(200, "seeded episodes")
+    seed: int = option(1000, "seed of the first episode")
 
 
 @dataclass
 class BenchEnvConfig:
     """Control steps/s of the grasp env against PyBullet's raw stepping, side by side."""
 
-    env: str = _opt("simreal/PandaGrasp-v0", "registered env id")
-    steps: int = _opt(3000, "control steps per timing")
-    seed: int = _opt(0, "seed for actions and randomization")
+    env: str = option("simreal/PandaGrasp-v0", "registered env id")
+    steps: int = option(3000, "control steps per timing")
+    seed: int = option(0, "seed for actions and randomization")
 
 
 def _add_options(parser: argparse.ArgumentParser, config: type) -> None:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import gymnasium as gym
 import torch
@@ -28,37 +27,34 @@ from ..targets import PerturbedTarget
 from .exploration import ExplorationConfig, collect_transitions
 from .relabel import FitConfig, RelabeledData, fit_head, relabel
 from .source_head import head_controller
+from ..options import option
 from .transfer import better_with_confidence, time_to_threshold, transfer_ratio
 
 METHODS = ("relabel",)
 PLANNED_METHODS = ("finetune-rl", "residual", "progressive")
 
 
-def _opt(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass
 class AdaptConfig:
     """Adapt a policy's control head to a target robot (high level frozen)."""
 
-    policy: str = _opt("panda_grasp", "shipped policy name or checkpoint folder")
-    target: str = _opt("weak_motors", "target profile name or path to a profile YAML")
-    budget: int = _opt(2000, "target transitions (control steps) the adaptation may use")
-    method: str = _opt("relabel", f"adaptation method: {', '.join(METHODS)}")
-    rounds: int = _opt(4, "collect-then-fit rounds the budget is split into")
-    seed: int = _opt(0, "seed of every random choice")
-    eval_episodes: int = _opt(100, "seeded target episodes per final evaluation")
-    validation_episodes: int = _opt(30, "seeded target episodes to validate after each round")
-    eval_seed: int = _opt(3_000_000, "first seed of the evaluation episodes")
-    epochs: int = _opt(40, "supervised epochs per round")
-    learning_rate: float = _opt(3e-4, "learning rate of the last head layer")
-    freeze_layers: int = _opt(0, "keep the first k head layers fixed")
-    layer_lr_decay: float = _opt(1.0, "each earlier layer trains at this factor of the next one's rate")
-    joint_noise: float = _opt(0.03, "max std (rad) of exploration noise on joint targets")
-    gain_max: float = _opt(3.0, "max exploration gain on joint-target offsets")
-    from_scratch: bool = _opt(True, "also train a randomly initialised head with the same budget")
-    out_dir: str = _opt("runs/adapt", "where report.json, the PNG and the adapted checkpoint go")
+    policy: str = option("panda_grasp", "shipped policy name or checkpoint folder")
+    target: str = option("weak_motors", "target profile name or path to a profile YAML")
+    budget: int = option(2000, "target transitions (control steps) the adaptation may use")
+    method: str = option("relabel", f"adaptation method: {', '.join(METHODS)}")
+    rounds: int = option(4, "collect-then-fit rounds the budget is split into")
+    seed: int = option(0, "seed of every random choice")
+    eval_episodes: int = option(100, "seeded target episodes per final evaluation")
+    validation_episodes: int = option(30, "seeded target episodes to validate after each round")
+    eval_seed: int = option(3_000_000, "first seed of the evaluation episodes")
+    epochs: int = option(40, "supervised epochs per round")
+    learning_rate: float = option(3e-4, "learning rate of the last head layer")
+    freeze_layers: int = option(0, "keep the first k head layers fixed")
+    layer_lr_decay: float = option(1.0, "each earlier layer trains at this factor of the next one's rate")
+    joint_noise: float = option(0.03, "max std (rad) of exploration noise on joint targets")
+    gain_max: float = option(3.0, "max exploration gain on joint-target offsets")
+    from_scratch: bool = option(True, "also train a randomly initialised head with the same budget")
+    out_dir: str = option("runs/adapt", "where report.json, the PNG and the adapted checkpoint go")
 
 
 def load_policy(name_or_path: str) -> HierarchicalPolicy:
@@ -114,14 +110,19 @@ class _Adapter:
                        fresh: bool = False) -> tuple[ControlHead, list[dict]]:
         """Collect on the target with the current head, relabel, refit; validate each round.
 
-        A ``fresh`` (randomly initialised) head also fits its input normalisation.
+        Returns the head that validated best (the starting head included, so a round
+        that hurts is never returned) and the validation curve, which starts at 0
+        transitions. A ``fresh`` (randomly initialised) head also fits its input
+        normalisation.
         """
         cfg = self.config
         fit = FitConfig(epochs=cfg.epochs, learning_rate=cfg.learning_rate, refit_normalization=fresh,
                         freeze_layers=cfg.freeze_layers, layer_lr_decay=cfg.layer_lr_decay)
         target = PerturbedTarget(self.profile)
         data: RelabeledData | None = None
-        curve, used = [], 0
+        used = 0
+        curve = [self._validate(head, used)]
+        best = (curve[0]["success"], copy.deepcopy(head.state_dict()))
         try:
             for r in range(cfg.rounds):
                 self.note(f"{label}: round {r + 1}/{cfg.rounds}")
@@ -132,13 +133,17 @@ class _Adapter:
                 new = relabel(trajectories, self.policy.spec, head.config)
                 data = new if data is None else data.extend(new)
                 fit_head(head, data, fit, seed=seed + r)
-                result = self.evaluate(head, cfg.validation_episodes, cfg.eval_seed + 500_000)
-                curve.append({"transitions": used, "success": result.success_rate,
-                              "interval": list(result.interval)})
+                curve.append(self._validate(head, used))
+                if curve[-1]["success"] >= best[0]:  # ties go to the head trained on more data
+                    best = (curve[-1]["success"], copy.deepcopy(head.state_dict()))
         finally:
             target.close()
+        head.load_state_dict(best[1])
         return head.eval(), curve
 
+    def _validate(self, head: ControlHead, transitions: int) -> dict:
+        result = self.evaluate(head, self.config.validation_episodes, self.config.eval_seed + 500_000)
+        return {"transitions": transitions, "success": result.success_rate, "interval": list(result.interval)}
 
 def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None) -> AdaptResult:
     """Adapt ``config.policy``'s head to ``config.target``; see the module docstring."""
@@ -158,11 +163,8 @@ def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None) ->
     if cfg.from_scratch:
         torch.manual_seed(cfg.seed)
         fresh = ControlHead(policy.spec.dof, source_head.config)
-        start = run.evaluate(fresh, cfg.validation_episodes, cfg.eval_seed + 500_000)
         scratch_head, scratch_curve = run.relabel_rounds(fresh, "from scratch", cfg.seed + 1, fresh=True)
-        scratch_curve.insert(0, {"transitions": 0, "success": start.success_rate, "interval": list(start.interval)})
         scratch = run.evaluate(scratch_head, cfg.eval_episodes, cfg.eval_seed)
-    curve.insert(0, {"transitions": 0, "success": zero_shot.success_rate, "interval": list(zero_shot.interval)})
     better, p_value = better_with_confidence(adapted, zero_shot)
     if better:
         policy.head = adapted_head

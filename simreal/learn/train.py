@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from .. import assets
 from ..evaluation import EvaluationResult, evaluate
 from ..policy.hierarchical import HierarchicalPolicy
 from ..policy.head import ControlHead, HeadConfig
+from ..options import option
 from ..plots import learning_curve
 from .high_level import HighLevelTrainConfig, HighLevelTrainer, make_grasp_env
 from .relabel import FitConfig, RelabeledData
@@ -36,29 +37,25 @@ from .source_head import collect_head_data, head_controller, tracking_report, tr
 Progress = Callable[[str, float], None]
 
 
-def _opt(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass
 class TrainConfig:
     """Train a source policy (control head + high level) in simulation."""
 
-    robot: str = _opt("panda", "robot name or YAML path")
-    randomization: str = _opt("default", "randomization file used throughout training")
-    seed: int = _opt(0, "seed of every random choice in the run")
-    run_dir: str = _opt("runs/train", "run folder: checkpoints, metrics.json, learning_curve.png, tb/")
-    head_episodes: int = _opt(1200, "expert episodes collected for the control head")
-    head_chunk: int = _opt(200, "episodes per saved chunk of head data")
-    head_epochs: int = _opt(40, "supervised epochs for the control head")
-    dagger_scale: float = _opt(1.0, "multiplies the episodes of every DAgger iteration")
-    rl_steps: int = _opt(20_000, "PPO fine-tuning steps after DAgger (0 to skip)")
-    rl_chunk: int = _opt(5_000, "PPO steps between validations and saved checkpoints")
-    validation_episodes: int = _opt(50, "seeded validation episodes after each DAgger iteration / PPO chunk")
-    eval_episodes: int = _opt(200, "held-out seeded episodes for the final evaluation")
-    eval_seed: int = _opt(1_000_000, "seed of the first held-out evaluation episode")
-    report_episodes: int = _opt(50, "episodes of the head tracking report (IK vs head)")
-    resume: bool = _opt(False, "continue the run in run_dir after an interruption")
+    robot: str = option("panda", "robot name or YAML path")
+    randomization: str = option("default", "randomization file used throughout training")
+    seed: int = option(0, "seed of every random choice in the run")
+    run_dir: str = option("runs/train", "run folder: checkpoints, metrics.json, learning_curve.png, tb/")
+    head_episodes: int = option(1200, "expert episodes collected for the control head")
+    head_chunk: int = option(200, "episodes per saved chunk of head data")
+    head_epochs: int = option(40, "supervised epochs for the control head")
+    dagger_scale: float = option(1.0, "multiplies the episodes of every DAgger iteration")
+    rl_steps: int = option(20_000, "PPO fine-tuning steps after DAgger (0 to skip)")
+    rl_chunk: int = option(5_000, "PPO steps between validations and saved checkpoints")
+    validation_episodes: int = option(50, "seeded validation episodes after each DAgger iteration / PPO chunk")
+    eval_episodes: int = option(200, "held-out seeded episodes for the final evaluation")
+    eval_seed: int = option(1_000_000, "seed of the first held-out evaluation episode")
+    report_episodes: int = option(50, "episodes of the head tracking report (IK vs head)")
+    resume: bool = option(False, "continue the run in run_dir after an interruption")
 
 
 class RunFolder:
