@@ -69,3 +69,37 @@ def test_confidence_test_and_transfer_ratio():
     assert not better_with_confidence(worse, better)[0]
     assert not better_with_confidence(EvaluationResult(100, 62, 0, 0), worse)[0]  # within noise
     assert transfer_ratio([(0, 0.5), (100, 1.0)], [(0, 0.0), (100, 1.0)]) == pytest.approx(1.5)
+
+
+def test_residual_head_starts_as_the_source_and_trains_only_the_residual():
+    import torch
+
+    from simreal.policy.residual import ResidualHead
+
+    source = load_policy("panda_grasp").head
+    residual = ResidualHead(source)
+    x = torch.randn(8, source.layout.size)
+    torch.testing.assert_close(residual(x), source(x), rtol=0, atol=0)
+    trainable = {n for n, p in residual.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith("net.") for n in trainable)
+    residual.train()
+    assert not residual.source.training
+
+
+def test_residual_adaptation_beats_zero_shot_and_round_trips(tmp_path):
+    import numpy as np
+
+    from simreal.learn.adapt import save_outputs
+    from simreal.policy.hierarchical import HierarchicalPolicy
+
+    result = adapt(dataclasses.replace(SMALL, method="residual", learning_rate=1e-3))
+    report = result.report
+    assert result.accepted, report["adapted"]
+    assert report["adapted"]["success_rate"] > report["zero_shot"]["success_rate"]
+    source = load_policy("panda_grasp").head
+    for name, tensor in source.state_dict().items():  # the source column is untouched
+        assert (result.policy.head.source.state_dict()[name] == tensor).all(), name
+    paths = save_outputs(result, tmp_path)
+    loaded, _ = HierarchicalPolicy.load(paths["checkpoint"])
+    x = np.random.default_rng(0).normal(0, 1, result.policy.head.layout.size)
+    np.testing.assert_allclose(loaded.head.numpy_forward()(x), result.policy.head.numpy_forward()(x), atol=1e-12)

@@ -23,6 +23,7 @@ from ..envs import EPISODE_STEPS, GraspEnv
 from ..evaluation import EvaluationResult, evaluate
 from ..policy.head import ControlHead
 from ..policy.hierarchical import HierarchicalPolicy
+from ..policy.residual import ResidualHead
 from ..targets import PerturbedTarget
 from .exploration import ExplorationConfig, collect_transitions
 from .relabel import FitConfig, RelabeledData, fit_head, relabel
@@ -30,8 +31,8 @@ from .source_head import head_controller
 from ..options import option
 from .transfer import better_with_confidence, time_to_threshold, transfer_ratio
 
-METHODS = ("relabel",)
-PLANNED_METHODS = ("finetune-rl", "residual", "progressive")
+METHODS = ("relabel", "residual")
+PLANNED_METHODS = ("finetune-rl", "progressive")
 
 
 @dataclass
@@ -41,14 +42,15 @@ class AdaptConfig:
     policy: str = option("panda_grasp", "shipped policy name or checkpoint folder")
     target: str = option("weak_motors", "target profile name or path to a profile YAML")
     budget: int = option(2000, "target transitions (control steps) the adaptation may use")
-    method: str = option("relabel", f"adaptation method: {', '.join(METHODS)}")
+    method: str = option("relabel", "relabel (fine-tune the whole head) or residual (train a zero-initialised "
+                                     "residual MLP on top of the frozen source head); both learn from relabeled data")
     rounds: int = option(4, "collect-then-fit rounds the budget is split into")
     seed: int = option(0, "seed of every random choice")
     eval_episodes: int = option(100, "seeded target episodes per final evaluation")
     validation_episodes: int = option(30, "seeded target episodes to validate after each round")
     eval_seed: int = option(3_000_000, "first seed of the evaluation episodes")
     epochs: int = option(40, "supervised epochs per round")
-    learning_rate: float = option(3e-4, "learning rate of the last head layer")
+    learning_rate: float = option(3e-4, "learning rate of the last trainable layer")
     freeze_layers: int = option(0, "keep the first k head layers fixed")
     layer_lr_decay: float = option(1.0, "each earlier layer trains at this factor of the next one's rate")
     joint_noise: float = option(0.03, "max std (rad) of exploration noise on joint targets")
@@ -156,7 +158,10 @@ def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None) ->
     note("in-sim and zero-shot evaluation")
     in_sim = run.evaluate(source_head, cfg.eval_episodes, cfg.eval_seed, on_target=False)
     zero_shot = run.evaluate(source_head, cfg.eval_episodes, cfg.eval_seed)
-    adapted_head, curve = run.relabel_rounds(copy.deepcopy(source_head), "adapting", cfg.seed)
+    start = copy.deepcopy(source_head)
+    if cfg.method == "residual":
+        start = ResidualHead(start)
+    adapted_head, curve = run.relabel_rounds(start, "adapting", cfg.seed)
     note("evaluating the adapted head")
     adapted = run.evaluate(adapted_head, cfg.eval_episodes, cfg.eval_seed)
     scratch, scratch_curve = None, []

@@ -69,6 +69,20 @@ class ControlHead(nn.Module):
         return NumpyMLP(self)
 
 
+def _numpy_layers(net: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray]]:
+    with torch.no_grad():
+        return [(m.weight.numpy().T.astype(np.float64), m.bias.numpy().astype(np.float64))
+                for m in net if isinstance(m, nn.Linear)]
+
+
+def numpy_pre_activation(layers: list[tuple[np.ndarray, np.ndarray]], h: np.ndarray) -> np.ndarray:
+    """Tanh MLP in numpy, without the output non-linearity."""
+    for weight, bias in layers[:-1]:
+        h = np.tanh(h @ weight + bias)
+    weight, bias = layers[-1]
+    return h @ weight + bias
+
+
 class NumpyMLP:
     """The head's forward pass in numpy: ~5x faster than torch for one sample."""
 
@@ -76,16 +90,10 @@ class NumpyMLP:
         with torch.no_grad():
             self.mean = head.input_mean.numpy().astype(np.float64)
             self.scale = 1.0 / head.input_std.numpy().astype(np.float64)
-            linears = [m for m in head.net if isinstance(m, nn.Linear)]
-            self.layers = [(m.weight.numpy().T.astype(np.float64), m.bias.numpy().astype(np.float64))
-                           for m in linears]
+        self.layers = _numpy_layers(head.net)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        h = (x - self.mean) * self.scale
-        for weight, bias in self.layers[:-1]:
-            h = np.tanh(h @ weight + bias)
-        weight, bias = self.layers[-1]
-        return np.tanh(h @ weight + bias)
+        return np.tanh(numpy_pre_activation(self.layers, (x - self.mean) * self.scale))
 
 
 def gripper_command(width: float, spec: RobotSpec) -> float:

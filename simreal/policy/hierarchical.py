@@ -16,6 +16,7 @@ from ..specs import RobotSpec
 from .checkpoint import Manifest, check_compatible, load_checkpoint, save_checkpoint
 from .head import ControlHead, HeadConfig, HeadController
 from .high_level import HighLevelConfig, HighLevelPolicy
+from .residual import ResidualHead
 
 KIND = "hierarchical_policy"
 
@@ -27,7 +28,7 @@ class HierarchicalPolicy(nn.Module):
     parameters and stays in eval mode, whatever ``train()`` is called on the whole.
     """
 
-    def __init__(self, high_level: HighLevelPolicy, head: ControlHead, spec: RobotSpec) -> None:
+    def __init__(self, high_level: HighLevelPolicy, head: ControlHead | ResidualHead, spec: RobotSpec) -> None:
         super().__init__()
         self.high_level = high_level
         self.head = head
@@ -74,13 +75,23 @@ class HierarchicalPolicy(nn.Module):
         manifest = Manifest(
             kind=KIND, robot=self.spec.name, robot_fingerprint=self.spec.fingerprint(),
             observation_layout=tuple(grasp_layout().blocks), action_layout=tuple(GRASP_ACTION_LAYOUT.blocks),
-            modules={"high_level": self.high_level.config.to_json(),
-                     "head": {"type": "mlp", "dof": self.head.dof, **self.head.config.to_json()}},
+            modules=self._module_descriptions(),
             randomization=randomization, metrics=metrics, seed=seed, command=tuple(command),
             package_version=__version__, extra=extra or {},
         )
-        weights = {"high_level": _cpu_state(self.high_level), "head": _cpu_state(self.head)}
+        weights = {"high_level": _cpu_state(self.high_level)}
+        if isinstance(self.head, ResidualHead):
+            weights.update(head=_cpu_state(self.head.source), head_residual=_cpu_state(self.head.net))
+        else:
+            weights["head"] = _cpu_state(self.head)
         return save_checkpoint(path, manifest, weights)
+
+    def _module_descriptions(self) -> dict[str, dict]:
+        modules = {"high_level": self.high_level.config.to_json(),
+                   "head": {"type": "mlp", "dof": self.head.dof, **self.head.config.to_json()}}
+        if isinstance(self.head, ResidualHead):
+            modules["head_residual"] = {"type": "residual_mlp", "hidden": list(self.head.hidden)}
+        return modules
 
     @classmethod
     def load(cls, path: str | Path, spec: RobotSpec | None = None) -> tuple[HierarchicalPolicy, Manifest]:
@@ -97,6 +108,9 @@ class HierarchicalPolicy(nn.Module):
         head = ControlHead(dof, HeadConfig.from_json(head_json))
         high.load_state_dict(weights["high_level"])
         head.load_state_dict(weights["head"])
+        if "head_residual" in manifest.modules:
+            head = ResidualHead(head, tuple(manifest.modules["head_residual"]["hidden"]))
+            head.net.load_state_dict(weights["head_residual"])
         policy = cls(high.eval(), head.eval(), spec)
         return policy, manifest
 
