@@ -227,6 +227,24 @@ def _rate_dict(summary: dict) -> str:
     return f"{summary['success_rate']:.1%} [{low:.1%}, {high:.1%}]"
 
 
+def run_bench_adapt(cfg: Any) -> int:
+    from .bench.adapt_speed import measure
+
+    with console.status("adapting") as status:
+        rows = measure(cfg, progress=lambda message: status.update(f"adapting: {message}"))
+    table_rows = []
+    for r in rows:
+        reached = "never" if r.transitions_to_threshold is None else f"{r.transitions_to_threshold:,.0f}"
+        low, high = r.adapted_interval
+        verdict = "negative transfer" if r.negative_transfer else "kept"
+        table_rows.append((r.target, r.method, f"{r.zero_shot:.1%}", f"{r.adapted:.1%} [{low:.1%}, {high:.1%}]",
+                           reached, verdict))
+    console.print(_table(
+        f"Adaptation per target ({cfg.budget:,} transitions budget, {cfg.eval_episodes} seeded episodes each)",
+        ["target", "method", "zero-shot", "adapted", "transitions to 90% of in-sim", "head"], table_rows))
+    return 0
+
+
 def run_list(_: Any) -> int:
     from . import assets
 
@@ -271,6 +289,7 @@ VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "bench train": (_train_config(), run_bench_train),
     "train": (_train_config(), run_train),
     "adapt": (_adapt_config(), run_adapt),
+    "bench adapt": (_adapt_config(), run_bench_adapt),
     "list": (ListConfig, run_list),
     "schema": (SchemaConfig, run_schema),
 }

@@ -14,10 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import gymnasium as gym
-
 from . import assets, pretrained
-from .envs import EPISODE_STEPS, GraspEnv
+from .envs import time_limited_grasp_env
 from .evaluation import EvaluationResult, evaluate
 from .policy import ScriptedGraspExpert
 
@@ -42,7 +40,7 @@ def conditions(robot: str) -> list[tuple[str, dict[str, object]]]:
 
 
 def _score(policy: Callable, episodes: int, seed: int, **kwargs: object) -> EvaluationResult:
-    env = gym.wrappers.TimeLimit(GraspEnv(**kwargs), EPISODE_STEPS)
+    env = time_limited_grasp_env(**kwargs)
     try:
         return evaluate(env, policy, episodes, seed)
     finally:

@@ -92,7 +92,7 @@ def test_residual_adaptation_beats_zero_shot_and_round_trips(tmp_path):
     from simreal.learn.adapt import save_outputs
     from simreal.policy.hierarchical import HierarchicalPolicy
 
-    result = adapt(dataclasses.replace(SMALL, method="residual", learning_rate=1e-3))
+    result = adapt(dataclasses.replace(SMALL, method="residual"))
     report = result.report
     assert result.accepted, report["adapted"]
     assert report["adapted"]["success_rate"] > report["zero_shot"]["success_rate"]
@@ -103,3 +103,12 @@ def test_residual_adaptation_beats_zero_shot_and_round_trips(tmp_path):
     loaded, _ = HierarchicalPolicy.load(paths["checkpoint"])
     x = np.random.default_rng(0).normal(0, 1, result.policy.head.layout.size)
     np.testing.assert_allclose(loaded.head.numpy_forward()(x), result.policy.head.numpy_forward()(x), atol=1e-12)
+
+
+def test_bench_adapt_rows_per_target_and_method():
+    from simreal.bench.adapt_speed import measure
+
+    tiny = dataclasses.replace(SMALL, budget=300, rounds=1, eval_episodes=10, validation_episodes=4)
+    rows = measure(tiny, targets=["weak_motors"], methods=["relabel", "residual"])
+    assert [(r.target, r.method) for r in rows] == [("weak_motors", "relabel"), ("weak_motors", "residual")]
+    assert all(0.0 <= r.adapted <= 1.0 and r.adapted_interval[0] <= r.adapted for r in rows)

@@ -1,5 +1,6 @@
 """Gymnasium envs; registered under the ``simreal/`` namespace on import of ``simreal``."""
 
+import gymnasium as gym
 from gymnasium.envs.registration import register, registry
 
 from .control import ControlEnv, control_layout
@@ -13,6 +14,11 @@ EPISODE_STEPS = 50
 def env_ids() -> list[str]:
     """Every env id simreal registers."""
     return [f"simreal/{title}{task}-v0" for title in ROBOT_IDS.values() for task in ("Grasp", "Control")]
+
+
+def time_limited_grasp_env(**kwargs: object) -> gym.Env:
+    """``GraspEnv(**kwargs)`` with the registered episode length (as ``gym.make`` would give)."""
+    return gym.wrappers.TimeLimit(GraspEnv(**kwargs), EPISODE_STEPS)
 
 
 def register_envs() -> None:
@@ -35,4 +41,5 @@ __all__ = [
     "env_ids",
     "grasp_layout",
     "register_envs",
+    "time_limited_grasp_env",
 ]

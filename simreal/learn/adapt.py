@@ -15,23 +15,22 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import gymnasium as gym
 import torch
 
 from .. import assets, pretrained
-from ..envs import EPISODE_STEPS, GraspEnv
+from ..envs import time_limited_grasp_env
 from ..evaluation import EvaluationResult, evaluate
-from ..policy.head import ControlHead
+from ..options import option
+from ..policy.head import ControlHead, head_controller
 from ..policy.hierarchical import HierarchicalPolicy
 from ..policy.residual import ResidualHead
 from ..targets import PerturbedTarget
 from .exploration import ExplorationConfig, collect_transitions
 from .relabel import FitConfig, RelabeledData, fit_head, relabel
-from .source_head import head_controller
-from ..options import option
 from .transfer import better_with_confidence, time_to_threshold, transfer_ratio
 
 METHODS = ("relabel", "residual")
+METHOD_DEFAULTS = {"relabel": {"epochs": 40, "learning_rate": 3e-4}, "residual": {"epochs": 15, "learning_rate": 1e-3}}
 PLANNED_METHODS = ("finetune-rl", "progressive")
 
 
@@ -49,8 +48,9 @@ class AdaptConfig:
     eval_episodes: int = option(100, "seeded target episodes per final evaluation")
     validation_episodes: int = option(30, "seeded target episodes to validate after each round")
     eval_seed: int = option(3_000_000, "first seed of the evaluation episodes")
-    epochs: int = option(40, "supervised epochs per round")
-    learning_rate: float = option(3e-4, "learning rate of the last trainable layer")
+    epochs: int = option(0, "supervised epochs per round; 0 = the method's default (relabel 40, residual 15)")
+    learning_rate: float = option(0.0, "learning rate of the last trainable layer; 0 = the method's default "
+                                       "(relabel 3e-4, residual 1e-3)")
     freeze_layers: int = option(0, "keep the first k head layers fixed")
     layer_lr_decay: float = option(1.0, "each earlier layer trains at this factor of the next one's rate")
     joint_noise: float = option(0.03, "max std (rad) of exploration noise on joint targets")
@@ -101,8 +101,7 @@ class _Adapter:
     def evaluate(self, head: ControlHead, episodes: int, seed: int, on_target: bool = True) -> EvaluationResult:
         kwargs = ({"randomization": None, "target": self.profile.source} if on_target
                   else {"randomization": "default"})
-        env = gym.wrappers.TimeLimit(
-            GraspEnv(robot=self.policy.spec.name, controller=head_controller(head), **kwargs), EPISODE_STEPS)
+        env = time_limited_grasp_env(robot=self.policy.spec.name, controller=head_controller(head), **kwargs)
         try:
             return evaluate(env, self.policy.act, episodes, seed)
         finally:
@@ -118,7 +117,9 @@ class _Adapter:
         normalisation.
         """
         cfg = self.config
-        fit = FitConfig(epochs=cfg.epochs, learning_rate=cfg.learning_rate, refit_normalization=fresh,
+        defaults = METHOD_DEFAULTS[cfg.method]
+        fit = FitConfig(epochs=cfg.epochs or defaults["epochs"],
+                        learning_rate=cfg.learning_rate or defaults["learning_rate"], refit_normalization=fresh,
                         freeze_layers=cfg.freeze_layers, layer_lr_decay=cfg.layer_lr_decay)
         target = PerturbedTarget(self.profile)
         data: RelabeledData | None = None

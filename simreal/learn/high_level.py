@@ -18,12 +18,11 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.logger import Logger
 
-from ..envs import EPISODE_STEPS, GraspEnv
+from ..envs import time_limited_grasp_env
 from ..evaluation import EvaluationResult, evaluate
 from ..policy import ScriptedGraspExpert
-from ..policy.head import ControlHead
+from ..policy.head import ControlHead, head_controller
 from ..policy.high_level import HighLevelConfig, HighLevelPolicy
-from .source_head import head_controller
 
 
 @dataclass(frozen=True)
@@ -43,8 +42,7 @@ class HighLevelTrainConfig:
 
 
 def make_grasp_env(head: ControlHead, robot: str, randomization: str | None) -> gym.Env:
-    return gym.wrappers.TimeLimit(
-        GraspEnv(robot=robot, randomization=randomization, controller=head_controller(head)), EPISODE_STEPS)
+    return time_limited_grasp_env(robot=robot, randomization=randomization, controller=head_controller(head))
 
 
 class HighLevelTrainer:

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 import torch
 
 from .. import assets
 from ..controllers import Controller
-from ..envs import EPISODE_STEPS, GraspEnv
+from ..envs import time_limited_grasp_env
 from ..policy import ScriptedGraspExpert
-from ..policy.head import ControlHead, HeadConfig, HeadController
+from ..policy.head import ControlHead, HeadConfig
 from ..sim import SimRobot
 from .exploration import collect_grasp_trajectories
 from .relabel import FitConfig, RelabeledData, fit_head, relabel
@@ -51,8 +50,7 @@ class TrackingResult:
 def tracking_report(controller: Callable[..., Controller] | None, robot: str, randomization: str | None,
                     episodes: int, seed: int) -> TrackingResult:
     """Mean |achieved - commanded| TCP displacement per step while the expert grasps."""
-    env = gym.wrappers.TimeLimit(GraspEnv(robot=robot, randomization=randomization, controller=controller),
-                                 EPISODE_STEPS)
+    env = time_limited_grasp_env(robot=robot, randomization=randomization, controller=controller)
     expert = ScriptedGraspExpert()
     scale = env.unwrapped.max_displacement
     errors, successes = [], 0
@@ -68,8 +66,3 @@ def tracking_report(controller: Callable[..., Controller] | None, robot: str, ra
         successes += bool(info["is_success"])
     env.close()
     return TrackingResult(successes / episodes, float(np.mean(errors)) * 1000.0)
-
-
-def head_controller(head: ControlHead) -> Callable[..., Controller]:
-    """Controller factory for GraspEnv using this head."""
-    return lambda spec, period: HeadController(head, spec)

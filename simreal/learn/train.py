@@ -27,12 +27,12 @@ from stable_baselines3.common.logger import configure
 from .. import assets
 from ..evaluation import EvaluationResult, evaluate
 from ..policy.hierarchical import HierarchicalPolicy
-from ..policy.head import ControlHead, HeadConfig
+from ..policy.head import ControlHead, HeadConfig, head_controller
 from ..options import option
 from ..plots import learning_curve
 from .high_level import HighLevelTrainConfig, HighLevelTrainer, make_grasp_env
 from .relabel import FitConfig, RelabeledData
-from .source_head import collect_head_data, head_controller, tracking_report, train_head
+from .source_head import collect_head_data, tracking_report, train_head
 
 Progress = Callable[[str, float], None]
 

@@ -9,6 +9,7 @@ gripper command passes through: grippers run their own closed-loop controller.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -126,3 +127,8 @@ class HeadController:
         self._actions[0, -1] = grip
         targets = np.minimum(np.maximum(q + action * cfg.max_joint_step, self.spec.lower), self.spec.upper)
         return JointCommand(targets, float(gripper_width))
+
+
+def head_controller(head: ControlHead) -> Callable[[RobotSpec, float], HeadController]:
+    """Controller factory for ``GraspEnv(controller=...)`` driving the robot through ``head``."""
+    return lambda spec, period: HeadController(head, spec)

@@ -14,7 +14,7 @@ from ..envs import GRASP_ACTION_LAYOUT, GraspEnv, grasp_layout
 from ..robot import Robot
 from ..specs import RobotSpec
 from .checkpoint import Manifest, check_compatible, load_checkpoint, save_checkpoint
-from .head import ControlHead, HeadConfig, HeadController
+from .head import ControlHead, HeadConfig, HeadController, head_controller
 from .high_level import HighLevelConfig, HighLevelPolicy
 from .residual import ResidualHead
 
@@ -43,7 +43,7 @@ class HierarchicalPolicy(nn.Module):
 
     def controller_factory(self) -> Callable[[RobotSpec, float], HeadController]:
         """For ``GraspEnv(controller=...)``: the head as the env's low-level controller."""
-        return lambda spec, period: HeadController(self.head, spec)
+        return head_controller(self.head)
 
     def make_env(self, robot: str | Robot | None = None, **kwargs: object) -> GraspEnv:
         """A GraspEnv on ``robot`` (default: this policy's robot) driven through the head."""
