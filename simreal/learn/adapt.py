@@ -161,14 +161,17 @@ def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None) ->
     zero_shot = run.evaluate(source_head, cfg.eval_episodes, cfg.eval_seed)
     start = copy.deepcopy(source_head)
     if cfg.method == "residual":
-        start = ResidualHead(start)
+        with torch.random.fork_rng():  # the residual's initialisation depends on the seed alone
+            torch.manual_seed(cfg.seed)
+            start = ResidualHead(start)
     adapted_head, curve = run.relabel_rounds(start, "adapting", cfg.seed)
     note("evaluating the adapted head")
     adapted = run.evaluate(adapted_head, cfg.eval_episodes, cfg.eval_seed)
     scratch, scratch_curve = None, []
     if cfg.from_scratch:
-        torch.manual_seed(cfg.seed)
-        fresh = ControlHead(policy.spec.dof, source_head.config)
+        with torch.random.fork_rng():
+            torch.manual_seed(cfg.seed)
+            fresh = ControlHead(policy.spec.dof, source_head.config)
         scratch_head, scratch_curve = run.relabel_rounds(fresh, "from scratch", cfg.seed + 1, fresh=True)
         scratch = run.evaluate(scratch_head, cfg.eval_episodes, cfg.eval_seed)
     better, p_value = better_with_confidence(adapted, zero_shot)
