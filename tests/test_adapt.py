@@ -57,7 +57,7 @@ def test_guard_keeps_the_source_head_object():
 
 def test_unknown_or_unbuilt_method_is_a_clear_error():
     with pytest.raises(ValueError, match="planned"):
-        adapt(dataclasses.replace(SMALL, method="progressive"))
+        adapt(dataclasses.replace(SMALL, method="finetune-rl"))
     with pytest.raises(ValueError, match="available: relabel"):
         adapt(dataclasses.replace(SMALL, method="magic"))
 
@@ -112,3 +112,28 @@ def test_bench_adapt_rows_per_target_and_method():
     rows = measure(tiny, targets=["weak_motors"], methods=["relabel", "residual"])
     assert [(r.target, r.method) for r in rows] == [("weak_motors", "relabel"), ("weak_motors", "residual")]
     assert all(0.0 <= r.adapted <= 1.0 and r.adapted_interval[0] <= r.adapted for r in rows)
+
+
+def test_progressive_head_starts_as_the_source_and_round_trips(tmp_path):
+    import numpy as np
+    import torch
+
+    from simreal.policy.hierarchical import HierarchicalPolicy
+    from simreal.policy.progressive import ProgressiveHead
+
+    policy = load_policy("panda_grasp")
+    head = ProgressiveHead(policy.head)
+    x = torch.randn(8, head.layout.size)
+    torch.testing.assert_close(head(x), policy.head(x), rtol=0, atol=0)
+    assert all(not p.requires_grad for p in head.source.parameters())
+    with torch.no_grad():  # move off the identity so the round trip compares real weights
+        for p in [*head.net.parameters(), *head.lateral.parameters()]:
+            p.add_(0.05 * torch.randn_like(p))
+    policy.head = head
+    path = policy.save(tmp_path / "progressive", metrics={}, seed=0, command=["test"])
+    loaded, manifest = HierarchicalPolicy.load(path)
+    assert "head_progressive" in manifest.modules
+    v = np.random.default_rng(1).normal(0, 1, head.layout.size)
+    np.testing.assert_allclose(loaded.head.numpy_forward()(v), head.numpy_forward()(v), atol=1e-12)
+    np.testing.assert_allclose(head.numpy_forward()(v), head(torch.tensor(v, dtype=torch.float32)).detach().numpy(),
+                               atol=1e-5)

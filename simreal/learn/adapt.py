@@ -23,15 +23,21 @@ from ..evaluation import EvaluationResult, evaluate
 from ..options import option
 from ..policy.head import ControlHead, head_controller
 from ..policy.hierarchical import HierarchicalPolicy
+from ..policy.progressive import ProgressiveHead
 from ..policy.residual import ResidualHead
 from ..targets import PerturbedTarget
 from .exploration import ExplorationConfig, collect_transitions
 from .relabel import FitConfig, RelabeledData, fit_head, relabel
 from .transfer import better_with_confidence, time_to_threshold, transfer_ratio
 
-METHODS = ("relabel", "residual")
-METHOD_DEFAULTS = {"relabel": {"epochs": 40, "learning_rate": 3e-4}, "residual": {"epochs": 15, "learning_rate": 1e-3}}
-PLANNED_METHODS = ("finetune-rl", "progressive")
+METHODS = ("relabel", "residual", "progressive")
+METHOD_DEFAULTS = {
+    "relabel": {"epochs": 40, "learning_rate": 3e-4},
+    "residual": {"epochs": 15, "learning_rate": 1e-3},
+    "progressive": {"epochs": 15, "learning_rate": 1e-3},
+}
+ADAPTER_METHODS = {"residual": ResidualHead, "progressive": ProgressiveHead}
+PLANNED_METHODS = ("finetune-rl",)
 
 
 @dataclass
@@ -41,8 +47,9 @@ class AdaptConfig:
     policy: str = option("panda_grasp", "shipped policy name or checkpoint folder")
     target: str = option("weak_motors", "target profile name or path to a profile YAML")
     budget: int = option(2000, "target transitions (control steps) the adaptation may use")
-    method: str = option("relabel", "relabel (fine-tune the whole head) or residual (train a zero-initialised "
-                                     "residual MLP on top of the frozen source head); both learn from relabeled data")
+    method: str = option("relabel", "relabel (fine-tune the whole head), residual (a zero-initialised residual MLP "
+                                     "over the frozen source head) or progressive (a new column with lateral links "
+                                     "from the frozen source column); all learn from relabeled target data")
     rounds: int = option(4, "collect-then-fit rounds the budget is split into")
     seed: int = option(0, "seed of every random choice")
     eval_episodes: int = option(100, "seeded target episodes per final evaluation")
@@ -160,10 +167,10 @@ def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None) ->
     in_sim = run.evaluate(source_head, cfg.eval_episodes, cfg.eval_seed, on_target=False)
     zero_shot = run.evaluate(source_head, cfg.eval_episodes, cfg.eval_seed)
     start = copy.deepcopy(source_head)
-    if cfg.method == "residual":
-        with torch.random.fork_rng():  # the residual's initialisation depends on the seed alone
+    if cfg.method in ADAPTER_METHODS:
+        with torch.random.fork_rng():  # the adapter's initialisation depends on the seed alone
             torch.manual_seed(cfg.seed)
-            start = ResidualHead(start)
+            start = ADAPTER_METHODS[cfg.method](start)
     adapted_head, curve = run.relabel_rounds(start, "adapting", cfg.seed)
     note("evaluating the adapted head")
     adapted = run.evaluate(adapted_head, cfg.eval_episodes, cfg.eval_seed)

@@ -13,10 +13,14 @@ from .. import __version__, assets
 from ..envs import GRASP_ACTION_LAYOUT, GraspEnv, grasp_layout
 from ..robot import Robot
 from ..specs import RobotSpec
-from .checkpoint import Manifest, check_compatible, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, Manifest, check_compatible, load_checkpoint, save_checkpoint
 from .head import ControlHead, HeadConfig, HeadController, head_controller
 from .high_level import HighLevelConfig, HighLevelPolicy
+from .progressive import ProgressiveHead
 from .residual import ResidualHead
+
+ADAPTERS = (ResidualHead, ProgressiveHead)
+"""Heads that wrap a frozen source column; saved as ``head`` plus ``head_<kind>``."""
 
 KIND = "hierarchical_policy"
 
@@ -28,7 +32,8 @@ class HierarchicalPolicy(nn.Module):
     parameters and stays in eval mode, whatever ``train()`` is called on the whole.
     """
 
-    def __init__(self, high_level: HighLevelPolicy, head: ControlHead | ResidualHead, spec: RobotSpec) -> None:
+    def __init__(self, high_level: HighLevelPolicy, head: ControlHead | ResidualHead | ProgressiveHead,
+                 spec: RobotSpec) -> None:
         super().__init__()
         self.high_level = high_level
         self.head = head
@@ -80,8 +85,11 @@ class HierarchicalPolicy(nn.Module):
             package_version=__version__, extra=extra or {},
         )
         weights = {"high_level": _cpu_state(self.high_level)}
-        if isinstance(self.head, ResidualHead):
-            weights.update(head=_cpu_state(self.head.source), head_residual=_cpu_state(self.head.net))
+        if isinstance(self.head, ADAPTERS):
+            # an adapted head is stored as its source column plus the adapter's own tensors
+            weights["head"] = _cpu_state(self.head.source)
+            weights[f"head_{self.head.kind}"] = {k: v for k, v in _cpu_state(self.head).items()
+                                                 if not k.startswith("source.")}
         else:
             weights["head"] = _cpu_state(self.head)
         return save_checkpoint(path, manifest, weights)
@@ -89,8 +97,8 @@ class HierarchicalPolicy(nn.Module):
     def _module_descriptions(self) -> dict[str, dict]:
         modules = {"high_level": self.high_level.config.to_json(),
                    "head": {"type": "mlp", "dof": self.head.dof, **self.head.config.to_json()}}
-        if isinstance(self.head, ResidualHead):
-            modules["head_residual"] = {"type": "residual_mlp", "hidden": list(self.head.hidden)}
+        if isinstance(self.head, ADAPTERS):
+            modules[f"head_{self.head.kind}"] = {"type": self.head.kind, "hidden": list(self.head.hidden)}
         return modules
 
     @classmethod
@@ -108,9 +116,13 @@ class HierarchicalPolicy(nn.Module):
         head = ControlHead(dof, HeadConfig.from_json(head_json))
         high.load_state_dict(weights["high_level"])
         head.load_state_dict(weights["head"])
-        if "head_residual" in manifest.modules:
-            head = ResidualHead(head, tuple(manifest.modules["head_residual"]["hidden"]))
-            head.net.load_state_dict(weights["head_residual"])
+        for adapter in ADAPTERS:
+            if f"head_{adapter.kind}" in manifest.modules:
+                head = adapter(head, tuple(manifest.modules[f"head_{adapter.kind}"]["hidden"]))
+                missing, unexpected = head.load_state_dict(weights[f"head_{adapter.kind}"], strict=False)
+                if unexpected or any(not k.startswith("source.") for k in missing):
+                    raise CheckpointError(f"{path}: head_{adapter.kind} weights do not fit "
+                                          f"(missing {missing}, unexpected {unexpected})")
         policy = cls(high.eval(), head.eval(), spec)
         return policy, manifest
 

@@ -17,6 +17,8 @@ from .head import ControlHead, NumpyMLP, _numpy_layers, numpy_pre_activation
 class ResidualHead(nn.Module):
     """Frozen ``source`` control head plus a trainable residual MLP (``net``)."""
 
+    kind = "residual"
+
     def __init__(self, source: ControlHead, hidden: tuple[int, ...] = (64, 64)) -> None:
         super().__init__()
         self.source = source
