@@ -55,10 +55,8 @@ def test_guard_keeps_the_source_head_object():
         assert (result.policy.head.state_dict()[name] == tensor).all(), name
 
 
-def test_unknown_or_unbuilt_method_is_a_clear_error():
-    with pytest.raises(ValueError, match="planned"):
-        adapt(dataclasses.replace(SMALL, method="finetune-rl"))
-    with pytest.raises(ValueError, match="available: relabel"):
+def test_unknown_method_is_a_clear_error():
+    with pytest.raises(ValueError, match="available: relabel, residual, progressive, finetune-rl"):
         adapt(dataclasses.replace(SMALL, method="magic"))
 
 
@@ -137,3 +135,24 @@ def test_progressive_head_starts_as_the_source_and_round_trips(tmp_path):
     np.testing.assert_allclose(loaded.head.numpy_forward()(v), head.numpy_forward()(v), atol=1e-12)
     np.testing.assert_allclose(head.numpy_forward()(v), head(torch.tensor(v, dtype=torch.float32)).detach().numpy(),
                                atol=1e-5)
+
+
+def test_finetune_rl_baseline_runs_within_budget_and_keeps_the_high_level():
+    result = adapt(dataclasses.replace(SMALL, method="finetune-rl", budget=256, rounds=2, eval_episodes=6,
+                                       validation_episodes=3))
+    report = result.report
+    assert report["method"] == "finetune-rl"
+    assert [c["transitions"] for c in report["curve"]] == [0, 128, 256]
+    assert report["high_level_sha256"] == high_level_digest(load_policy("panda_grasp"))
+
+
+def test_head_rl_env_passes_the_env_checker():
+    from gymnasium.utils.env_checker import check_env
+
+    from simreal import assets
+    from simreal.learn.finetune_rl import HeadRLEnv
+
+    policy = load_policy("panda_grasp")
+    env = HeadRLEnv(policy, assets.target_profile("weak_motors"))
+    check_env(env, skip_render_check=True)
+    env.close()

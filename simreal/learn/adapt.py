@@ -27,17 +27,18 @@ from ..policy.progressive import ProgressiveHead
 from ..policy.residual import ResidualHead
 from ..targets import PerturbedTarget
 from .exploration import ExplorationConfig, collect_transitions
+from .finetune_rl import HeadPPO
 from .relabel import FitConfig, RelabeledData, fit_head, relabel
 from .transfer import better_with_confidence, time_to_threshold, transfer_ratio
 
-METHODS = ("relabel", "residual", "progressive")
+METHODS = ("relabel", "residual", "progressive", "finetune-rl")
 METHOD_DEFAULTS = {
     "relabel": {"epochs": 40, "learning_rate": 3e-4},
     "residual": {"epochs": 15, "learning_rate": 1e-3},
     "progressive": {"epochs": 15, "learning_rate": 1e-3},
+    "finetune-rl": {"epochs": 0, "learning_rate": 1e-4},
 }
 ADAPTER_METHODS = {"residual": ResidualHead, "progressive": ProgressiveHead}
-PLANNED_METHODS = ("finetune-rl",)
 
 
 @dataclass
@@ -49,7 +50,8 @@ class AdaptConfig:
     budget: int = option(2000, "target transitions (control steps) the adaptation may use")
     method: str = option("relabel", "relabel (fine-tune the whole head), residual (a zero-initialised residual MLP "
                                      "over the frozen source head) or progressive (a new column with lateral links "
-                                     "from the frozen source column); all learn from relabeled target data")
+                                     "from the frozen source column) learn from relabeled target data; finetune-rl "
+                                     "runs PPO on the head (the baseline)")
     rounds: int = option(4, "collect-then-fit rounds the budget is split into")
     seed: int = option(0, "seed of every random choice")
     eval_episodes: int = option(100, "seeded target episodes per final evaluation")
@@ -94,8 +96,7 @@ class _Adapter:
 
     def __init__(self, config: AdaptConfig, progress: Callable[[str], None]) -> None:
         if config.method not in METHODS:
-            planned = f" ({config.method} is planned, not built yet)" if config.method in PLANNED_METHODS else ""
-            raise ValueError(f"unknown adaptation method {config.method!r}{planned}; available: {', '.join(METHODS)}")
+            raise ValueError(f"unknown adaptation method {config.method!r}; available: {', '.join(METHODS)}")
         self.config = config
         self.note = progress
         self.policy = load_policy(config.policy)
@@ -151,6 +152,28 @@ class _Adapter:
         head.load_state_dict(best[1])
         return head.eval(), curve
 
+    def ppo_rounds(self, head: ControlHead) -> tuple[ControlHead, list[dict]]:
+        """RL fine-tuning baseline: PPO on the head in rounds, validated like relabeling."""
+        cfg = self.config
+        lr = cfg.learning_rate or METHOD_DEFAULTS["finetune-rl"]["learning_rate"]
+        ppo = HeadPPO(self.policy, self.profile, cfg.seed, chunk=max(1, cfg.budget // cfg.rounds), learning_rate=lr)
+        curve = [self._validate(head, 0)]
+        best = (curve[0]["success"], head)
+        used = 0
+        try:
+            for r in range(cfg.rounds):
+                self.note(f"PPO: round {r + 1}/{cfg.rounds}")
+                share = cfg.budget * (r + 1) // cfg.rounds - used
+                ppo.learn(share)
+                used = ppo.model.num_timesteps  # PPO collects whole rollouts
+                candidate = ppo.export()
+                curve.append(self._validate(candidate, used))
+                if curve[-1]["success"] >= best[0]:
+                    best = (curve[-1]["success"], candidate)
+        finally:
+            ppo.close()
+        return best[1], curve
+
     def _validate(self, head: ControlHead, transitions: int) -> dict:
         result = self.evaluate(head, self.config.validation_episodes, self.config.eval_seed + 500_000)
         return {"transitions": transitions, "success": result.success_rate, "interval": list(result.interval)}
@@ -167,11 +190,14 @@ def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None) ->
     in_sim = run.evaluate(source_head, cfg.eval_episodes, cfg.eval_seed, on_target=False)
     zero_shot = run.evaluate(source_head, cfg.eval_episodes, cfg.eval_seed)
     start = copy.deepcopy(source_head)
-    if cfg.method in ADAPTER_METHODS:
+    if cfg.method == "finetune-rl":
+        adapted_head, curve = run.ppo_rounds(start)
+    elif cfg.method in ADAPTER_METHODS:
         with torch.random.fork_rng():  # the adapter's initialisation depends on the seed alone
             torch.manual_seed(cfg.seed)
             start = ADAPTER_METHODS[cfg.method](start)
-    adapted_head, curve = run.relabel_rounds(start, "adapting", cfg.seed)
+    if cfg.method != "finetune-rl":
+        adapted_head, curve = run.relabel_rounds(start, "adapting", cfg.seed)
     note("evaluating the adapted head")
     adapted = run.evaluate(adapted_head, cfg.eval_episodes, cfg.eval_seed)
     scratch, scratch_curve = None, []

@@ -102,31 +102,47 @@ def gripper_command(width: float, spec: RobotSpec) -> float:
     return 1.0 - 2.0 * width / spec.gripper.max_width
 
 
-class HeadController:
+class HeadInterface:
+    """The head's view of the robot: builds its input from a state and a command, and
+    turns its action into joint targets, keeping the action history in between. Shared
+    by the learned head's controller and RL fine-tuning, which supplies actions itself."""
+
+    def __init__(self, spec: RobotSpec, config: HeadConfig) -> None:
+        self.spec = spec
+        self.config = config
+        self._actions = np.zeros((config.history, spec.dof + 1))
+
+    def reset(self, state: RobotState) -> None:
+        self._actions[:] = 0.0
+
+    def observe(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> np.ndarray:
+        """The head's input (ControlEnv observation layout) for this state and command."""
+        grip = gripper_command(gripper_width, self.spec)
+        return np.concatenate((state.joint_positions, state.joint_velocities, (state.gripper_width,),
+                               self._actions.ravel(), np.asarray(displacement) / self.config.max_displacement,
+                               (grip,)))
+
+    def command(self, state: RobotState, action: np.ndarray, gripper_width: float) -> JointCommand:
+        """Joint targets for a head action; the gripper command passes through."""
+        self._actions[1:] = self._actions[:-1]
+        self._actions[0, :-1] = action
+        self._actions[0, -1] = gripper_command(gripper_width, self.spec)
+        targets = state.joint_positions + np.asarray(action) * self.config.max_joint_step
+        return JointCommand(np.minimum(np.maximum(targets, self.spec.lower), self.spec.upper), float(gripper_width))
+
+
+class HeadController(HeadInterface):
     """A learned control head used as a Controller (drop-in for the analytic IK)."""
 
     def __init__(self, head: ControlHead, spec: RobotSpec) -> None:
         if head.dof != spec.dof:
             raise ValueError(f"head has {head.dof} joints, robot {spec.name} has {spec.dof}")
-        self.spec = spec
-        self.config = head.config
+        super().__init__(spec, head.config)
         self._forward = head.numpy_forward()
-        self._actions = np.zeros((self.config.history, spec.dof + 1))
-
-    def reset(self, state: RobotState) -> None:
-        self._actions[:] = 0.0
 
     def __call__(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> JointCommand:
-        cfg, q = self.config, state.joint_positions
-        grip = gripper_command(gripper_width, self.spec)
-        x = np.concatenate((q, state.joint_velocities, (state.gripper_width,), self._actions.ravel(),
-                            np.asarray(displacement) / cfg.max_displacement, (grip,)))
-        action = self._forward(x)
-        self._actions[1:] = self._actions[:-1]
-        self._actions[0, :-1] = action
-        self._actions[0, -1] = grip
-        targets = np.minimum(np.maximum(q + action * cfg.max_joint_step, self.spec.lower), self.spec.upper)
-        return JointCommand(targets, float(gripper_width))
+        action = self._forward(self.observe(state, displacement, gripper_width))
+        return self.command(state, action, gripper_width)
 
 
 def head_controller(head: ControlHead) -> Callable[[RobotSpec, float], HeadController]:

@@ -1,0 +1,115 @@
+"""RL fine-tuning of the control head on a target (the baseline relabeling has to beat).
+
+``HeadRLEnv`` makes the head's job an RL problem on the target robot: the frozen high
+level chooses each command, the RL agent chooses the head's action, and the reward is
+the grasp task's. PPO (Stable-Baselines3) starts from the source head's weights: the
+env hands out the head's normalised input, so SB3's actor layers take the head's
+layers one for one. The fine-tuned actor is copied back into a ControlHead.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from torch import nn
+
+from ..envs import GraspEnv
+from ..envs.layout import OBS_BOUND
+from ..policy.head import ControlHead, HeadInterface
+from ..policy.hierarchical import HierarchicalPolicy
+from ..robot import JointCommand, RobotState
+from ..specs import TargetProfile
+
+
+class _Relay(HeadInterface):
+    """A Controller whose head action is set from outside before each step."""
+
+    action: np.ndarray
+
+    def __call__(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> JointCommand:
+        return self.command(state, self.action, gripper_width)
+
+
+class HeadRLEnv(gym.Env[np.ndarray, np.ndarray]):
+    """Observation: the head's normalised input; action: the head's joint action in [-1, 1];
+    reward, termination and ``is_success``: the grasp task's, with the frozen high level."""
+
+    def __init__(self, policy: HierarchicalPolicy, target: TargetProfile) -> None:
+        self.policy = policy
+        self.head = policy.head
+        spec = policy.spec
+        self.relay = _Relay(spec, self.head.config)
+        self.inner = GraspEnv(robot=spec.name, randomization=None, target=target.source,
+                              controller=lambda spec, period: self.relay)
+        self.mean = self.head.input_mean.numpy().astype(np.float64)
+        self.std = self.head.input_std.numpy().astype(np.float64)
+        self.observation_space = gym.spaces.Box(-OBS_BOUND * 10, OBS_BOUND * 10, (self.head.layout.size,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (spec.dof,), np.float32)
+
+    def _head_obs(self, grasp_obs: np.ndarray) -> np.ndarray:
+        self._command = self.policy.act(grasp_obs)
+        state = self.inner._state
+        width = (1.0 - float(np.clip(self._command[3], -1, 1))) / 2.0 * self.policy.spec.gripper.max_width
+        displacement = np.clip(self._command[:3], -1, 1) * self.inner.max_displacement
+        x = self.relay.observe(state, displacement, width)
+        return ((x - self.mean) / self.std).astype(np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        grasp_obs, info = self.inner.reset(seed=seed, options=options)
+        return self._head_obs(grasp_obs), info
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self.relay.action = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
+        grasp_obs, reward, terminated, truncated, info = self.inner.step(self._command)
+        return self._head_obs(grasp_obs), reward, terminated, truncated, info
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _actor_linears(model: PPO) -> list[nn.Linear]:
+    policy = model.policy
+    return [*(m for m in policy.mlp_extractor.policy_net if isinstance(m, nn.Linear)), policy.action_net]
+
+
+class HeadPPO:
+    """PPO on the head, started from the source head's weights; learn in chunks, export any time."""
+
+    def __init__(self, policy: HierarchicalPolicy, target: TargetProfile, seed: int, chunk: int,
+                 learning_rate: float = 1e-4) -> None:
+        self.source = policy.head
+        self.env = gym.wrappers.TimeLimit(HeadRLEnv(policy, target), 50)
+        hidden = [m.out_features for m in policy.head.net if isinstance(m, nn.Linear)][:-1]
+        self.model = PPO("MlpPolicy", self.env, learning_rate=learning_rate, n_steps=max(64, min(1024, chunk)),
+                         batch_size=64, n_epochs=5, clip_range=0.1, seed=seed, device="cpu", verbose=0,
+                         policy_kwargs={"net_arch": {"pi": hidden, "vf": hidden}, "log_std_init": -2.0})
+        _copy_linears(_head_linears(self.source), _actor_linears(self.model))
+
+    def learn(self, steps: int) -> None:
+        self.model.learn(steps, reset_num_timesteps=False)
+
+    def export(self) -> ControlHead:
+        """The current actor as a ControlHead (tanh on the output where PPO clips)."""
+        head = copy.deepcopy(self.source)
+        _copy_linears(_actor_linears(self.model), _head_linears(head))
+        return head.eval()
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def _head_linears(head: ControlHead) -> list[nn.Linear]:
+    return [m for m in head.net if isinstance(m, nn.Linear)]
+
+
+def _copy_linears(source: list[nn.Linear], target: list[nn.Linear]) -> None:
+    with torch.no_grad():
+        for theirs, mine in zip(source, target, strict=True):
+            mine.weight.copy_(theirs.weight)
+            mine.bias.copy_(theirs.bias)
