@@ -86,8 +86,9 @@ class HeadPPO:
         self.source = policy.head
         self.env = gym.wrappers.TimeLimit(HeadRLEnv(policy, target), 50)
         hidden = [m.out_features for m in policy.head.net if isinstance(m, nn.Linear)][:-1]
-        self.model = PPO("MlpPolicy", self.env, learning_rate=learning_rate, n_steps=max(64, min(1024, chunk)),
-                         batch_size=64, n_epochs=5, clip_range=0.1, seed=seed, device="cpu", verbose=0,
+        n_steps = max(64, min(1024, chunk))
+        self.model = PPO("MlpPolicy", self.env, learning_rate=learning_rate, n_steps=n_steps,
+                         batch_size=n_steps // 4, n_epochs=5, clip_range=0.1, seed=seed, device="cpu", verbose=0,
                          policy_kwargs={"net_arch": {"pi": hidden, "vf": hidden}, "log_std_init": -2.0})
         _copy_linears(_head_linears(self.source), _actor_linears(self.model))
 

@@ -1,0 +1,152 @@
+"""RobotClient: a Robot whose other end is a RobotServer, so policies run unchanged on hardware.
+
+Each call is one request/reply on a ZeroMQ REQ socket. A REQ socket that missed a
+reply is stuck in its send/receive cycle, so after a timeout the socket is thrown away
+and re-created (and says hello again) before the next request.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import zmq
+
+from ..robot import JointCommand, ResetRequest, RobotState
+from ..specs import RobotSpec
+from .auth import CurveKeys, configure_client
+from .protocol import PROTOCOL_VERSION, Message, ProtocolError, SequenceCheck, decode, encode, state_from_body
+
+
+class BridgeError(RuntimeError):
+    """The server refused a request (``code`` is the protocol error code) or replied nonsense."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class BridgeTimeout(BridgeError, TimeoutError):
+    """No reply within the client's timeout; the socket has been re-created."""
+
+
+class RobotClient:
+    """The Robot protocol over the bridge; ``last_flags`` holds the safety flags of the last state."""
+
+    def __init__(self, endpoint: str, spec: RobotSpec, timeout: float = 1.0, auth: CurveKeys | None = None,
+                 context: zmq.Context | None = None) -> None:
+        self.endpoint = endpoint
+        self.spec = spec
+        self.timeout = timeout
+        self.auth = auth
+        self.last_flags: tuple[str, ...] = ()
+        self.last_state: RobotState | None = None
+        self._context = context or zmq.Context.instance()
+        self._socket: zmq.Socket | None = None
+        self._seq = 0
+        self._replies = SequenceCheck()
+        self._pending: JointCommand | None = None
+        self._last_sent: JointCommand | None = None
+        self.control_period = self._connect()
+
+    # ----- Robot protocol -----
+    def reset(self, request: ResetRequest | None = None, *, seed: int | None = None) -> RobotState:
+        body: dict[str, Any] = {"seed": seed}
+        if request is not None and request.object_placements:
+            body["objects"] = {name: [float(v) for v in xyyaw] for name, xyyaw in request.object_placements.items()}
+        self._pending = self._last_sent = None
+        return self._state(self._request("reset", body))
+
+    def apply(self, command: JointCommand) -> None:
+        positions = np.asarray(command.positions, dtype=float).reshape(-1)
+        if positions.size != self.spec.dof:
+            raise ValueError(f"command has {positions.size} joint targets, {self.spec.name} has {self.spec.dof}")
+        self._pending = JointCommand(positions, float(command.gripper))
+
+    def step(self) -> RobotState:
+        """Send the pending command (or repeat the last; hold the measured pose if there is none)."""
+        command = self._pending or self._last_sent
+        if command is None:
+            if self.last_state is None:
+                raise BridgeError("not_ready", "reset the robot before stepping it")
+            command = JointCommand(self.last_state.joint_positions, self.last_state.gripper_width)
+        stamp = time.monotonic()
+        body = {"positions": [float(v) for v in command.positions], "gripper": command.gripper,
+                "deadline": stamp + self.timeout}
+        state = self._state(self._request("command", body, stamp))
+        self._last_sent, self._pending = command, None
+        return state
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    # ----- e-stop -----
+    def estop(self, reason: str = "") -> RobotState:
+        """Latch the server's e-stop: the robot holds and commands fail until ``clear_estop``."""
+        return self._state(self._request("estop", {"reason": reason} if reason else {}))
+
+    def clear_estop(self) -> RobotState:
+        return self._state(self._request("clear_estop", {}))
+
+    # ----- internals -----
+    def _open(self) -> zmq.Socket:
+        socket = self._context.socket(zmq.REQ)
+        socket.setsockopt(zmq.LINGER, 0)
+        if self.auth is not None:
+            configure_client(socket, self.auth)
+        socket.connect(self.endpoint)
+        return socket
+
+    def _connect(self) -> float:
+        self._socket = self._open()
+        reply = self._exchange("hello", {"robot_name": self.spec.name, "spec_hash": self.spec.fingerprint()})
+        if reply.type == "error":
+            code, text = reply.body["code"], reply.body["message"]
+            self.close()
+            raise BridgeError(code, f"server at {self.endpoint} refused hello from protocol version "
+                                    f"{PROTOCOL_VERSION}, spec {self.spec.name!r} {self.spec.fingerprint()}: {text}")
+        mine = (self.spec.name, self.spec.fingerprint(), self.spec.dof)
+        theirs = (reply.body["robot_name"], reply.body["spec_hash"], reply.body.get("dof"))
+        if reply.type != "hello" or theirs != mine or "control_period" not in reply.body:
+            self.close()
+            raise BridgeError("spec_mismatch", f"server at {self.endpoint} serves {theirs}, client expects {mine}")
+        return float(reply.body["control_period"])
+
+    def _request(self, kind: str, body: dict[str, Any], stamp: float | None = None) -> Message:
+        if self._socket is None:
+            self._connect()
+        reply = self._exchange(kind, body, stamp)
+        if reply.type == "error":
+            raise BridgeError(reply.body["code"], reply.body["message"])
+        return reply
+
+    def _exchange(self, kind: str, body: dict[str, Any], stamp: float | None = None) -> Message:
+        assert self._socket is not None
+        self._seq += 1
+        data = encode(Message(kind, self._seq, time.monotonic() if stamp is None else stamp, body))
+        self._socket.send(data)
+        if not self._socket.poll(int(self.timeout * 1000)):
+            self.close()  # a REQ socket that missed its reply can never send again
+            raise BridgeTimeout("timeout", f"no reply from {self.endpoint} to {kind!r} within {self.timeout} s")
+        try:
+            reply = decode(self._socket.recv())
+            self._replies.check(reply)
+        except ProtocolError as error:
+            raise BridgeError(error.code, f"bad reply from {self.endpoint}: {error.message}") from None
+        return reply
+
+    def _state(self, reply: Message) -> RobotState:
+        if reply.type != "state":
+            raise BridgeError("bad_field", f"expected a state reply, got {reply.type!r}")
+        state, flags = state_from_body(reply.body)
+        if state.joint_positions.size != self.spec.dof:
+            raise BridgeError("bad_field", f"state has {state.joint_positions.size} joints, expected {self.spec.dof}")
+        self.last_state, self.last_flags = state, flags
+        return state
+
+
+__all__ = ["BridgeError", "BridgeTimeout", "RobotClient"]
