@@ -92,19 +92,25 @@ def run_demo(cfg: DemoConfig) -> int:
 
     with console.status("evaluating") as status:
         rows = demo(cfg.policy, cfg.episodes, cfg.seed, progress=lambda c: status.update(f"evaluating: {c}"))
-        report = run_adaptation(cfg.policy, cfg.target, cfg.episodes, cfg.budget, cfg.seed,
-                                progress=lambda message: status.update(f"adapting to {cfg.target}: {message}"))
+        report, deployed = run_adaptation(
+            cfg.policy, cfg.target, cfg.episodes, cfg.budget, cfg.seed,
+            progress=lambda message: status.update(f"{cfg.target}: {message}"))
     console.print(_table(
         f"1. Grasp-and-lift success, {cfg.episodes} seeded episodes each (95% Wilson interval)",
         ["condition", "source policy (learned high level + head)", "scripted expert + IK"],
         [(r.condition, _rate(r.policy), _rate(r.expert)) for r in rows],
     ))
     verdict = "negative transfer, source head kept" if report["negative_transfer"] else "kept"
+    loop = deployed.loop_stats()
     console.print(_table(
-        f"2. Adapting the control head to {cfg.target} (high level frozen, relabel method)",
-        ["stage", "success on the target", "target transitions"],
-        [("source policy, zero-shot", _rate_dict(report["zero_shot"]), "0"),
-         (f"adapted head ({verdict})", _rate_dict(report["adapted"]), f"{report['target_transitions']:,}")],
+        f"2. {cfg.target}: adapt the control head (high level frozen, relabel), deploy over the bridge",
+        ["stage", "success on the target", "notes"],
+        [("source policy, zero-shot", _rate_dict(report["zero_shot"]), "in-process"),
+         (f"adapted head ({verdict})", _rate_dict(report["adapted"]),
+          f"in-process, {report['target_transitions']:,} target transitions"),
+         ("adapted policy over the bridge", _rate(deployed.result),
+          f"server in another process; loop p50 {loop['p50_ms']:.1f} ms, p99 {loop['p99_ms']:.1f} ms; "
+          f"safety flags {dict(deployed.flags) or 'none'}")],
     ))
     return 0
 

@@ -5,8 +5,8 @@
    analytic controller, each on nominal dynamics, under the default domain
    randomization, and zero-shot on every shipped target profile of the robot.
 2. Adaptation of the head to one target (``weak_motors`` by default) with the high level
-   frozen: zero-shot -> adapted success on the same seeded episodes.
-Deployment over the bridge comes with the bridge issue.
+   frozen: zero-shot -> adapted success on the same seeded episodes, then the adapted
+   policy deployed over the bridge to the same target served in another process.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import assets, pretrained
+from .deploy import DeployResult, deploy
 from .envs import time_limited_grasp_env
 from .evaluation import EvaluationResult, evaluate
 from .policy import ScriptedGraspExpert
@@ -66,11 +67,24 @@ def run_demo(policy_name: str = "panda_grasp", episodes: int = 30, seed: int = 0
 
 
 def run_adaptation(policy_name: str = "panda_grasp", target: str = "weak_motors", episodes: int = 30,
-                   budget: int = 2000, seed: int = 0, progress: Callable[[str], None] | None = None) -> dict:
-    """Adapt the shipped policy's head to ``target`` and return the transfer report; the
-    evaluation uses the same seeded episodes as :func:`run_demo`."""
+                   budget: int = 2000, seed: int = 0, progress: Callable[[str], None] | None = None
+                   ) -> tuple[dict, DeployResult]:
+    """Adapt the shipped policy's head to ``target``, then deploy the result over the
+    bridge to ``target`` served in another process. Both use the seeded episodes of
+    :func:`run_demo`. Returns the transfer report and the deployment result."""
+    from .bridge import RobotClient
+    from .bridge.process import served_target
     from .learn.adapt import AdaptConfig, adapt
 
     config = AdaptConfig(policy=policy_name, target=target, budget=budget, eval_episodes=episodes,
                          eval_seed=seed, validation_episodes=10, from_scratch=False, seed=seed)
-    return adapt(config, progress=progress).report
+    adapted = adapt(config, progress=progress)
+    if progress:
+        progress("deploying over the bridge")
+    with served_target(target) as endpoint:
+        client = RobotClient(endpoint, adapted.policy.spec, timeout=5.0)
+        try:
+            deployed = deploy(adapted.policy, client, episodes, seed)
+        finally:
+            client.close()
+    return adapted.report, deployed

@@ -7,7 +7,7 @@ def test_demo_prints_a_summary_table(capsys):
     assert main(["demo", "--episodes", "2", "--budget", "200"]) == 0
     out = capsys.readouterr().out
     for text in ("sim, nominal", "randomized", "target: laggy", "target: weak_motors", "source policy", "expert",
-                 "Adapting the control head", "zero-shot", "adapted head"):
+                 "adapt the control head", "zero-shot", "adapted head", "bridge", "server in another"):
         assert text in out
 
 

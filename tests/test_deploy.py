@@ -1,0 +1,41 @@
+"""Deployment: a policy driving a target served in another process over loopback TCP."""
+
+import json
+
+from simreal.bridge import RobotClient
+from simreal.bridge.process import served_target
+from simreal.deploy import deploy
+from simreal.envs import time_limited_grasp_env
+from simreal.evaluation import evaluate
+from simreal.learn.adapt import load_policy
+
+EPISODES = 20
+
+
+def test_deployed_success_matches_in_process_evaluation(tmp_path):
+    policy = load_policy("panda_grasp")
+    log = tmp_path / "steps.jsonl"
+    with served_target("weak_motors") as endpoint:
+        client = RobotClient(endpoint, policy.spec, timeout=5.0)
+        try:
+            deployed = deploy(policy, client, EPISODES, seed=0, log_path=log)
+        finally:
+            client.close()
+    env = time_limited_grasp_env(robot="panda", randomization=None, target="weak_motors",
+                                 controller=policy.controller_factory())
+    local = evaluate(env, policy.act, EPISODES, seed=0)
+    env.close()
+    low, high = local.interval
+    assert low <= deployed.result.success_rate <= high, (deployed.result.describe(), local.describe())
+    lines = log.read_text().splitlines()
+    assert len(lines) == round(deployed.result.mean_length * EPISODES)
+    first = json.loads(lines[0])
+    assert len(first["joint_positions"]) == 7 and first["episode"] == 0
+    assert deployed.loop_stats()["p50_ms"] > 0
+
+
+def test_server_process_that_cannot_start_is_a_clear_error():
+    import pytest
+
+    with pytest.raises(RuntimeError, match="did not start"), served_target("no_such_profile"):
+        pass
