@@ -251,6 +251,35 @@ def run_bench_adapt(cfg: Any) -> int:
     return 0
 
 
+@dataclass
+class BenchBridgeConfig:
+    """Round-trip latency and achieved loop rate over the bridge vs the same loop in-process."""
+
+    policy: str = option("panda_grasp", "shipped policy name or checkpoint folder")
+    target: str = option("weak_motors", "target profile served in another process")
+    episodes: int = option(6, "seeded episodes per requested rate")
+
+
+def run_bench_bridge(cfg: BenchBridgeConfig) -> int:
+    from .bench.bridge_speed import measure
+
+    with console.status("timing the control loop over the bridge and in-process"):
+        rows = measure(cfg.policy, cfg.target, episodes=cfg.episodes)
+    by_key = {(r.where, r.requested_hz): r for r in rows}
+    table_rows = []
+    for rate in (100.0, 500.0, 1000.0, None):
+        bridge, local = by_key[("bridge", rate)], by_key[("in-process", rate)]
+        table_rows.append((
+            "unpaced" if rate is None else f"{rate:.0f} Hz",
+            f"{bridge.achieved_hz:,.0f} Hz", f"{bridge.p50_ms:.2f} / {bridge.p99_ms:.2f}",
+            f"{local.achieved_hz:,.0f} Hz", f"{local.p50_ms:.2f} / {local.p99_ms:.2f}",
+            f"{bridge.p50_ms / local.p50_ms:.2f}x"))
+    console.print(_table(f"Control loop, policy in the loop, target {cfg.target} (loop period p50 / p99 in ms)",
+                         ["requested", "bridge rate", "bridge p50/p99", "in-process rate", "in-process p50/p99",
+                          "p50 overhead"], table_rows))
+    return 0
+
+
 def run_list(_: Any) -> int:
     from . import assets
 
@@ -296,6 +325,7 @@ VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "train": (_train_config(), run_train),
     "adapt": (_adapt_config(), run_adapt),
     "bench adapt": (_adapt_config(), run_bench_adapt),
+    "bench bridge": (BenchBridgeConfig, run_bench_bridge),
     "list": (ListConfig, run_list),
     "schema": (SchemaConfig, run_schema),
 }

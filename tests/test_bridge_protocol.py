@@ -123,7 +123,8 @@ def _fuzz_payloads(rng: random.Random, n: int):
             yield rng.randbytes(MAX_MESSAGE_BYTES + rng.randrange(1, 4096))
 
 
-def test_fuzz_live_server_never_moves_out_of_limits():
+@pytest.mark.parametrize("count", [1200, pytest.param(10_000, marks=pytest.mark.slow)])
+def test_fuzz_live_server_never_moves_out_of_limits(count):
     robot = RecordingRobot()
     server = RobotServer(robot, watchdog_timeout=10.0).start()
     context = zmq.Context.instance()
@@ -138,7 +139,7 @@ def test_fuzz_live_server_never_moves_out_of_limits():
         hello = {"robot_name": SPEC.name, "spec_hash": SPEC.fingerprint()}
         socket.send(msgpack.packb(_raw("hello", seq=0, **hello)))
         assert decode(socket.recv()).type == "hello"
-        for payload in _fuzz_payloads(rng, 1200):
+        for payload in _fuzz_payloads(rng, count):
             socket.send(payload)
             if socket.poll(1000):
                 reply = decode(socket.recv())
@@ -151,12 +152,15 @@ def test_fuzz_live_server_never_moves_out_of_limits():
                 socket.setsockopt(zmq.LINGER, 0)
                 socket.connect(server.endpoint)
         socket.close()
-        assert replies + dropped == 1200 and replies > 1000
+        assert replies + dropped == count and replies > 0.8 * count
         # the valid client still works normally
         state = client.step()
         assert state.joint_positions.shape == (SPEC.dof,)
-        client.apply(JointCommand(np.array(SPEC.home) + 0.05, 0.03))
-        assert np.allclose(client.step().joint_positions, np.array(SPEC.home) + 0.05)
+        target = np.array(SPEC.home) + 0.05
+        for _ in range(80):  # the fuzz may have moved the arm far; 0.1 rad per tick brings it back
+            client.apply(JointCommand(target, 0.03))
+            state = client.step()
+        assert np.allclose(state.joint_positions, target)
         client.close()
     finally:
         server.stop()

@@ -39,3 +39,14 @@ def test_server_process_that_cannot_start_is_a_clear_error():
 
     with pytest.raises(RuntimeError, match="did not start"), served_target("no_such_profile"):
         pass
+
+
+def test_bench_bridge_reports_both_loops():
+    from simreal.bench.bridge_speed import measure
+
+    rows = measure(rates=(200.0, None), episodes=1)
+    assert [(r.where, r.requested_hz) for r in rows] == [("bridge", 200.0), ("bridge", None),
+                                                        ("in-process", 200.0), ("in-process", None)]
+    assert all(r.achieved_hz > 0 and r.p99_ms >= r.p50_ms > 0 for r in rows)
+    paced = rows[2]
+    assert paced.achieved_hz <= 200.0 * 1.05  # pacing never runs faster than requested
