@@ -120,3 +120,41 @@ def test_estop_latches_until_cleared(served, robot):
     client.apply(JointCommand(np.array(robot.spec.home), 0.04))
     client.step()
     assert "estop" not in client.last_flags
+
+
+def test_curve_authenticated_round_trip_and_wrong_server_key(robot):
+    import dataclasses
+
+    from simreal.bridge import BridgeTimeout, CurveKeys
+
+    server_keys = CurveKeys.generate()
+    client_keys = dataclasses.replace(CurveKeys.generate(), server_public=server_keys.public)
+    RobotServer(robot, "tcp://0.0.0.0:0", auth=server_keys)  # keys make a non-loopback bind acceptable
+    with RobotServer(robot, auth=server_keys) as server:
+        client = RobotClient(server.endpoint, robot.spec, timeout=2.0, auth=client_keys)
+        try:
+            state = client.reset(seed=0)
+            client.apply(JointCommand(state.joint_positions, 0.04))
+            assert client.step().joint_positions.shape == (robot.spec.dof,)
+        finally:
+            client.close()
+        impostor = dataclasses.replace(client_keys, server_public=CurveKeys.generate().public)
+        with pytest.raises(BridgeTimeout):
+            RobotClient(server.endpoint, robot.spec, timeout=0.5, auth=impostor)
+
+
+def test_curve_server_admits_only_listed_clients(robot):
+    import dataclasses
+
+    from simreal.bridge import BridgeTimeout, CurveKeys
+
+    listed = CurveKeys.generate()
+    server_keys = dataclasses.replace(CurveKeys.generate(), authorized_clients=frozenset({listed.public}))
+    with RobotServer(robot, auth=server_keys) as server:
+        good = RobotClient(server.endpoint, robot.spec, timeout=2.0,
+                           auth=dataclasses.replace(listed, server_public=server_keys.public))
+        assert good.reset(seed=0).joint_positions.shape == (robot.spec.dof,)
+        good.close()
+        stranger = dataclasses.replace(CurveKeys.generate(), server_public=server_keys.public)
+        with pytest.raises(BridgeTimeout):
+            RobotClient(server.endpoint, robot.spec, timeout=0.5, auth=stranger)
