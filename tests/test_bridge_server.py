@@ -158,3 +158,39 @@ def test_curve_server_admits_only_listed_clients(robot):
         stranger = dataclasses.replace(CurveKeys.generate(), server_public=server_keys.public)
         with pytest.raises(BridgeTimeout):
             RobotClient(server.endpoint, robot.spec, timeout=0.5, auth=stranger)
+
+
+def test_killing_the_client_process_mid_episode_triggers_the_hold(robot):
+    """A client process streaming commands is SIGKILLed; the server must hold by itself."""
+    import subprocess
+    import sys
+
+    child = (
+        "import sys, numpy as np\n"
+        "from simreal import assets\n"
+        "from simreal.bridge import RobotClient\n"
+        "from simreal.robot import JointCommand\n"
+        "spec = assets.robot_spec('panda')\n"
+        "client = RobotClient(sys.argv[1], spec, timeout=2.0)\n"
+        "state = client.reset(seed=0)\n"
+        "print('ready', flush=True)\n"
+        "while True:\n"
+        "    client.apply(JointCommand(state.joint_positions + 0.01, 0.04))\n"
+        "    state = client.step()\n"
+    )
+    with RobotServer(robot, watchdog_timeout=0.1) as server:
+        process = subprocess.Popen([sys.executable, "-c", child, server.endpoint], stdout=subprocess.PIPE, text=True)
+        try:
+            assert process.stdout.readline().strip() == "ready"
+            time.sleep(0.3)  # mid-episode: commands are streaming
+            assert server.hold_began is None
+            process.kill()
+            process.wait(timeout=10)
+            time.sleep(0.3)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert server.hold_began is not None
+        delay = server.hold_began - server.last_command_at
+        assert 0.1 <= delay <= 0.1 + SCHEDULING_MARGIN
+        assert "watchdog_hold" in server.last_flags

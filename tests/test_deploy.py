@@ -50,3 +50,19 @@ def test_bench_bridge_reports_both_loops():
     assert all(r.achieved_hz > 0 and r.p99_ms >= r.p50_ms > 0 for r in rows)
     paced = rows[2]
     assert paced.achieved_hz <= 200.0 * 1.05  # pacing never runs faster than requested
+
+
+def test_hardware_bridge_script_deploys_and_summarises(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "hardware_bridge.py"
+    log = tmp_path / "log.jsonl"
+    with served_target("weak_motors") as endpoint:
+        done = subprocess.run([sys.executable, str(script), "deploy", "--endpoint", endpoint, "--episodes", "2",
+                               "--rate", "0", "--log", str(log)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert "over 2 episodes" in summary["success"] and summary["loop"]["p50_ms"] > 0
+    assert len(log.read_text().splitlines()) > 0

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 
+from ..kinematics import Kinematics
 from ..targets import PerturbedTarget
 from .server import RobotServer
 
@@ -16,13 +17,15 @@ def serve(target: str, endpoint: str, watchdog: float, max_step: float = 0.15) -
     """Serve a PerturbedTarget until SIGTERM/SIGINT. ``max_step`` (rad per tick) defaults to
     the control head's largest action, so the safety layer bounds but does not reshape it."""
     robot = PerturbedTarget(target)
+    kinematics = Kinematics(robot.spec)  # enables the workspace-box check of the safety layer
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with RobotServer(robot, endpoint, watchdog_timeout=watchdog, max_step=max_step) as server:
+    with RobotServer(robot, endpoint, watchdog_timeout=watchdog, max_step=max_step, kinematics=kinematics) as server:
         print(server.endpoint, flush=True)
         stop.wait()
     robot.close()
+    kinematics.close()
 
 
 def main(argv: list[str] | None = None) -> int:
