@@ -19,6 +19,7 @@ import numpy as np
 from .envs import time_limited_grasp_env
 from .evaluation import EvaluationResult
 from .policy.hierarchical import HierarchicalPolicy
+from .recording import RecordingRobot, Trajectory
 from .robot import Robot
 
 
@@ -46,7 +47,8 @@ def deploy(policy: HierarchicalPolicy, robot: Robot, episodes: int, seed: int = 
     ``step`` blocks for its control period). Episode ``i`` uses seed ``seed + i``, so the
     object placements match an in-process evaluation with the same seeds.
     """
-    env = time_limited_grasp_env(robot=robot, randomization=None, controller=policy.controller_factory())
+    recorder = RecordingRobot(robot)  # keeps the joint command of every step for the log
+    env = time_limited_grasp_env(robot=recorder, randomization=None, controller=policy.controller_factory())
     out = DeployResult(EvaluationResult(0, 0, 0.0, 0.0))
     log: IO[str] | None = open(log_path, "w", encoding="utf-8") if log_path else None
     successes, lengths, returns = 0, [], []
@@ -60,7 +62,7 @@ def deploy(policy: HierarchicalPolicy, robot: Robot, episodes: int, seed: int = 
                 last = _pace(last, rate_hz, out.periods)
                 out.flags.update(getattr(robot, "last_flags", ()) or ())
                 if log:
-                    _log_step(log, episode, length, env.unwrapped, action, info)
+                    _log_step(log, episode, length, recorder.trajectories[-1], action, info)
                 done, length, total = terminated or truncated, length + 1, total + float(reward)
             successes += bool(info.get("is_success"))
             lengths.append(length)
@@ -85,10 +87,13 @@ def _pace(last: float, rate_hz: float | None, periods: list[float]) -> float:
     return now
 
 
-def _log_step(log: IO[str], episode: int, step: int, env: object, action: np.ndarray, info: dict) -> None:
-    state = env._state  # the RobotState the env just received
+def _log_step(log: IO[str], episode: int, step: int, trajectory: Trajectory, action: np.ndarray,
+              info: dict) -> None:
+    """One JSON line: the command sent this step and the state the robot reported after it."""
+    state, command = trajectory.states[-1], trajectory.commands[-1]
     log.write(json.dumps({
         "episode": episode, "step": step, "time": state.time,
+        "command_positions": np.asarray(command.positions).tolist(), "command_gripper": command.gripper,
         "joint_positions": state.joint_positions.tolist(), "joint_velocities": state.joint_velocities.tolist(),
         "gripper_width": state.gripper_width, "action": np.asarray(action).tolist(),
         "success": bool(info.get("is_success")),

@@ -31,6 +31,7 @@ def test_deployed_success_matches_in_process_evaluation(tmp_path):
     assert len(lines) == round(deployed.result.mean_length * EPISODES)
     first = json.loads(lines[0])
     assert len(first["joint_positions"]) == 7 and first["episode"] == 0
+    assert len(first["command_positions"]) == 7 and 0.0 <= first["command_gripper"] <= 0.08
     assert deployed.loop_stats()["p50_ms"] > 0
 
 
