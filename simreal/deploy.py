@@ -2,7 +2,8 @@
 
 The same function deploys to a simulated robot in-process, a PerturbedTarget, or a
 RobotClient talking to hardware (or to a served target in another process). The step
-log is JSON lines, one object per control step, so calibration can read it later.
+log is JSON lines, one object per control step (the joint command sent and the state
+reported after it), so calibration can replay the commands later.
 """
 
 from __future__ import annotations
