@@ -12,27 +12,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from .adapter import SourceAdapter, zero_linear
 from .head import ControlHead, NumpyMLP, _numpy_layers
 
 
-def _zero(layer: nn.Linear) -> nn.Linear:
-    nn.init.zeros_(layer.weight)
-    nn.init.zeros_(layer.bias)
-    return layer
-
-
-class ProgressiveHead(nn.Module):
+class ProgressiveHead(SourceAdapter):
     """Frozen ``source`` column plus a trainable column (``net``) with lateral links (``lateral``)."""
 
     kind = "progressive"
 
     def __init__(self, source: ControlHead, hidden: tuple[int, ...] = (64, 64)) -> None:
-        super().__init__()
-        self.source = source
-        for p in source.parameters():
-            p.requires_grad_(False)
-        self.dof, self.config, self.layout = source.dof, source.config, source.layout
-        self.hidden = tuple(hidden)
+        super().__init__(source, hidden)
         source_widths = [m.out_features for m in source.net if isinstance(m, nn.Linear)][:-1]
         if len(source_widths) != len(self.hidden):
             raise ValueError(f"progressive column needs {len(source_widths)} hidden layers like its source")
@@ -40,24 +30,16 @@ class ProgressiveHead(nn.Module):
         layers: list[nn.Module] = []
         for i, width in enumerate(self.hidden):
             layers += [nn.Linear(sizes[i], width), nn.Tanh()]
-        layers.append(_zero(nn.Linear(sizes[-1], source.dof)))
+        layers.append(zero_linear(sizes[-1], source.dof))
         self.net = nn.Sequential(*layers)
         # lateral[i] feeds source hidden layer i into new layer i + 1 (the last one into the output)
         targets = [*self.hidden[1:], source.dof]
         self.lateral = nn.ModuleList(
-            _zero(nn.Linear(w, t)) if i == len(targets) - 1 else nn.Linear(w, t)
+            zero_linear(w, t) if i == len(targets) - 1 else nn.Linear(w, t)
             for i, (w, t) in enumerate(zip(source_widths, targets, strict=True)))
 
-    def train(self, mode: bool = True) -> ProgressiveHead:
-        super().train(mode)
-        self.source.eval()
-        return self
-
-    def set_normalization(self, inputs: torch.Tensor) -> None:
-        """The source head's normalisation is kept."""
-
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        z = (inputs - self.source.input_mean) / self.source.input_std
+        z = self.normalize(inputs)
         src, new = z, z
         linears = [m for m in self.source.net if isinstance(m, nn.Linear)]
         mine = [m for m in self.net if isinstance(m, nn.Linear)]
