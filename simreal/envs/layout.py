@@ -36,19 +36,5 @@ class Layout:
     def get(self, vector: np.ndarray, name: str) -> np.ndarray:
         return vector[..., self.slice(name)]
 
-    def pack(self, **parts: np.ndarray | float) -> np.ndarray:
-        """Concatenate parts given by name, in layout order, checking their sizes."""
-        missing = set(self.names) - set(parts)
-        extra = set(parts) - set(self.names)
-        if missing or extra:
-            raise KeyError(f"layout needs {sorted(missing)} and does not know {sorted(extra)}")
-        out = []
-        for name, size in self.blocks:
-            part = np.atleast_1d(np.asarray(parts[name], dtype=np.float32))
-            if part.shape != (size,):
-                raise ValueError(f"block '{name}' has shape {part.shape}, layout expects ({size},)")
-            out.append(part)
-        return np.concatenate(out)
-
     def to_json(self) -> list[list[object]]:
         return [[name, size] for name, size in self.blocks]

@@ -9,7 +9,6 @@ lowers validation success is not kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -140,5 +139,3 @@ class HighLevelTrainer:
         self.env.close()
         self.eval_env.close()
 
-
-ProgressFn = Callable[[str, float], None]
