@@ -161,3 +161,22 @@ def test_joint_offset_biases_measurements_not_motion(panda_spec, scene_spec):
     biased.close()
     with pytest.raises(ValueError, match="joint_offset"):
         SimRobot(panda_spec, scene_spec).set_dynamics(DynamicsParams(joint_offset=(0.1, 0.2)))
+
+
+def test_joint_gain_scale_slows_only_the_named_joints(panda_spec, scene_spec):
+    def progress(dynamics: DynamicsParams) -> np.ndarray:
+        robot = SimRobot(panda_spec, scene_spec, dynamics)
+        start = robot.reset().joint_positions
+        target = start + 0.1
+        robot.apply(JointCommand(target, panda_spec.gripper.max_width))
+        moved = robot.step().joint_positions - start
+        robot.close()
+        return moved / 0.1
+
+    nominal = progress(DynamicsParams())
+    soft_first = progress(DynamicsParams(joint_gain_scale=(0.1, 1, 1, 1, 1, 1, 1)))
+    assert soft_first[0] < 0.5 * nominal[0]  # joint 1 covers much less of the step in one period
+    # the wrist keeps its gains (its motion still couples to the arm's, so not identical)
+    assert np.all(soft_first[4:] > 0.6 * nominal[4:])
+    with pytest.raises(ValueError, match="joint_gain_scale"):
+        SimRobot(panda_spec, scene_spec).set_dynamics(DynamicsParams(joint_gain_scale=(0.1,)))

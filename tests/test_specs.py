@@ -308,15 +308,16 @@ def test_target_dynamics_value_out_of_bounds(load_broken):
     check_error(err, path, "dynamics.latency_steps", high + 1, "a value in")
 
 
-def test_target_joint_offset_wrong_length(write_yaml):
+@pytest.mark.parametrize("field", ["joint_offset", "joint_gain_scale"])
+def test_target_per_joint_field_wrong_length(write_yaml, field):
     data = shipped_data("target", first("target"))
     robot = assets.robot_spec(data["robot"])
-    data["dynamics"]["joint_offset"] = [0.01] * (robot.dof - 1)
+    data["dynamics"][field] = [0.01] * (robot.dof - 1)
     path = write_yaml(data)
     profile = load_target(path)
     with pytest.raises(SpecError) as info:
         profile.check_robot(robot.name, robot.dof)
-    check_error(info.value, path, "dynamics.joint_offset", [0.01] * (robot.dof - 1), f"{robot.dof} values")
+    check_error(info.value, path, f"dynamics.{field}", [0.01] * (robot.dof - 1), f"{robot.dof} values")
 
 
 def test_target_for_another_robot(write_yaml):

@@ -10,6 +10,7 @@ import pybullet
 from ..assets import urdf_path
 from ..robot import JointCommand, ObjectPose, ResetRequest, RobotState
 from ..specs import DynamicsParams, RobotSpec, SceneSpec, SpecError
+from ..specs.dynamics import PER_JOINT_PARAMS
 from .latency import CommandDelay
 from .world import World
 
@@ -74,9 +75,10 @@ class SimRobot:
 
     def set_dynamics(self, dynamics: DynamicsParams) -> None:
         """Use these dynamics from the next reset on."""
-        offsets = dynamics.joint_offset
-        if offsets and len(offsets) != self.spec.dof:
-            raise ValueError(f"joint_offset has {len(offsets)} values, {self.spec.name} has {self.spec.dof} joints")
+        for name in sorted(PER_JOINT_PARAMS):
+            values = getattr(dynamics, name)
+            if values and len(values) != self.spec.dof:
+                raise ValueError(f"{name} has {len(values)} values, {self.spec.name} has {self.spec.dof} joints")
         self._pending = dynamics
 
     def _apply_dynamics(self, d: DynamicsParams) -> None:
@@ -89,7 +91,7 @@ class SimRobot:
         for link in body.gripper_links:
             client.changeDynamics(body.uid, link, lateralFriction=d.finger_friction)
         # lists, not arrays: PyBullet parses Python floats much faster
-        self._gains = [self.spec.position_gain * d.actuator_gain] * self.spec.dof
+        self._gains = [self.spec.position_gain * g for g in d.gain_scales(self.spec.dof)]
         self._vgains = [self.spec.velocity_gain] * self.spec.dof
         self._forces = [j.force * d.force_limit for j in self.spec.arm]
         self._gripper_forces = [self.spec.gripper.force * d.gripper_force] * len(body.gripper)

@@ -27,6 +27,9 @@ class DynamicsParams:
     """
 
     actuator_gain: float = _param(1.0, "x nominal", "scale of every arm joint's position gain", 0.01, 10.0)
+    joint_gain_scale: tuple[float, ...] = _param(
+        (), "x actuator_gain", "per arm joint factor on the position gain (a drive tuned unlike the others); "
+        "[] means 1 for every joint", 0.01, 10.0)
     force_limit: float = _param(1.0, "x nominal", "scale of every arm joint's force/torque limit", 0.01, 10.0)
     joint_damping: float = _param(0.1, "N*m*s/rad", "viscous damping of every arm joint", 0.0, 50.0)
     link_mass_scale: float = _param(1.0, "x nominal", "scale of every arm link's mass", 0.1, 10.0)
@@ -47,10 +50,14 @@ class DynamicsParams:
         """Per-joint encoder offsets, zeros when none are set."""
         return self.joint_offset or (0.0,) * dof
 
+    def gain_scales(self, dof: int) -> tuple[float, ...]:
+        """Per-joint position-gain factors (``actuator_gain`` x ``joint_gain_scale``)."""
+        return tuple(self.actuator_gain * s for s in (self.joint_gain_scale or (1.0,) * dof))
+
 
 PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(DynamicsParams))
 INTEGER_PARAMS = frozenset({"latency_steps"})
-PER_JOINT_PARAMS = frozenset({"joint_offset"})
+PER_JOINT_PARAMS = frozenset({"joint_offset", "joint_gain_scale"})
 
 
 def param_info(name: str) -> dict[str, Any]:
@@ -111,10 +118,11 @@ class TargetProfile:
         """Raise SpecError if this profile cannot apply to the given robot."""
         if self.robot != robot_name:
             raise SpecError(self.source, "robot", self.robot, f"'{robot_name}' (the robot in use)")
-        offsets = self.dynamics.joint_offset
-        if offsets and len(offsets) != dof:
-            raise SpecError(self.source, "dynamics.joint_offset", list(offsets),
-                            f"{dof} values, one per arm joint of {robot_name}")
+        for name in sorted(PER_JOINT_PARAMS):
+            values = getattr(self.dynamics, name)
+            if values and len(values) != dof:
+                raise SpecError(self.source, f"dynamics.{name}", list(values),
+                                f"{dof} values, one per arm joint of {robot_name}")
 
 
 def target_from_mapping(data: object, source: str) -> TargetProfile:
