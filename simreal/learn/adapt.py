@@ -62,8 +62,13 @@ class AdaptConfig:
                                        "(relabel 3e-4, residual 1e-3)")
     freeze_layers: int = option(0, "keep the first k head layers fixed")
     layer_lr_decay: float = option(1.0, "each earlier layer trains at this factor of the next one's rate")
+    early_stopping: bool = option(True, "keep each fit's epoch with the lowest held-out loss")
+    refit_from_start: bool = option(False, "fit every round from the starting head on all data so far, "
+                                           "instead of continuing from the previous round's head")
     joint_noise: float = option(0.03, "max std (rad) of exploration noise on joint targets")
-    gain_max: float = option(3.0, "max exploration gain on joint-target offsets")
+    relabel_horizon: int = option(1, "credit targets with the TCP motion over this many steps; latency + 1 on "
+                                     "a robot whose commands arrive late (see `simreal calibrate`)")
+    gain_max: float = option(2.0, "max exploration gain on joint-target offsets")
     from_scratch: bool = option(True, "also train a randomly initialised head with the same budget")
     out_dir: str = option("runs/adapt", "where report.json, the PNG and the adapted checkpoint go")
 
@@ -104,7 +109,8 @@ class _Adapter:
         self.profile = assets.target_profile(config.target)
         self.profile.check_robot(self.policy.spec.name, self.policy.spec.dof)
         self.exploration = ExplorationConfig(joint_noise=(0.0, config.joint_noise), gain=(0.8, config.gain_max),
-                                             random_action_prob=0.1)
+                                             random_action_prob=0.1,
+                                             max_offset=self.policy.head.config.max_joint_step)
 
     def evaluate(self, head: ControlHead, episodes: int, seed: int, on_target: bool = True) -> EvaluationResult:
         kwargs = ({"randomization": None, "target": self.profile.source} if on_target
@@ -128,12 +134,14 @@ class _Adapter:
         defaults = METHOD_DEFAULTS[cfg.method]
         fit = FitConfig(epochs=cfg.epochs or defaults["epochs"],
                         learning_rate=cfg.learning_rate or defaults["learning_rate"], refit_normalization=fresh,
-                        freeze_layers=cfg.freeze_layers, layer_lr_decay=cfg.layer_lr_decay)
+                        freeze_layers=cfg.freeze_layers, layer_lr_decay=cfg.layer_lr_decay,
+                        best_epoch=cfg.early_stopping)
         target = PerturbedTarget(self.profile)
         data: RelabeledData | None = None
         used = 0
         curve = [self._validate(head, used)]
         best = (curve[0]["success"], copy.deepcopy(head.state_dict()))
+        start = best[1]
         try:
             for r in range(cfg.rounds):
                 self.note(f"{label}: round {r + 1}/{cfg.rounds}")
@@ -141,8 +149,10 @@ class _Adapter:
                 trajectories = collect_transitions(target, share, seed + 10_000 * r, self.policy.act,
                                                    head_controller(head), self.exploration)
                 used += sum(len(t) for t in trajectories)
-                new = relabel(trajectories, self.policy.spec, head.config)
+                new = relabel(trajectories, self.policy.spec, head.config, horizon=cfg.relabel_horizon)
                 data = new if data is None else data.extend(new)
+                if cfg.refit_from_start:
+                    head.load_state_dict(start)
                 fit_head(head, data, fit, seed=seed + r)
                 curve.append(self._validate(head, used))
                 if curve[-1]["success"] >= best[0]:  # ties go to the head trained on more data

@@ -20,16 +20,19 @@ class NoisyController:
     joints are scaled by ``gain`` and Gaussian noise (std ``sigma`` rad) is added.
 
     The gain matters on robots whose motors are weaker or stronger than the source's:
-    hindsight relabeling can only learn offsets that were actually tried.
+    hindsight relabeling can only learn offsets that were actually tried. ``max_offset``
+    (rad) keeps every offset within what a control head can output: a larger one would
+    be relabeled as the head's clipped action paired with motion it cannot produce.
     """
 
     def __init__(self, base: Controller, spec: RobotSpec, rng: np.random.Generator, sigma: float = 0.0,
-                 gain: float = 1.0) -> None:
+                 gain: float = 1.0, max_offset: float | None = None) -> None:
         self.base = base
         self.spec = spec
         self.rng = rng
         self.sigma = sigma
         self.gain = gain
+        self.max_offset = max_offset
 
     def reset(self, state: RobotState) -> None:
         self.base.reset(state)
@@ -39,7 +42,10 @@ class NoisyController:
         if not self.sigma and self.gain == 1.0:
             return command
         q = state.joint_positions
-        noisy = q + self.gain * (command.positions - q) + self.rng.normal(0.0, self.sigma, self.spec.dof)
+        offset = self.gain * (command.positions - q) + self.rng.normal(0.0, self.sigma, self.spec.dof)
+        if self.max_offset is not None:
+            offset = np.clip(offset, -self.max_offset, self.max_offset)
+        noisy = q + offset
         return JointCommand(np.clip(noisy, self.spec.lower, self.spec.upper), command.gripper)
 
 
@@ -55,6 +61,7 @@ class ExplorationConfig:
     random_action_prob: float = 0.2
     random_action_scales: tuple[float, ...] = (0.05, 0.2, 1.0)
     episode_steps: int = 50
+    max_offset: float | None = None
 
 
 ControllerFactory = Callable[[RobotSpec, float], Controller]
@@ -76,7 +83,7 @@ def collect_grasp_trajectories(robot: Robot, episodes: int, seed: int,
 
     def make_controller(spec: RobotSpec, period: float) -> Controller:
         base = controller(spec, period) if controller else DifferentialIKController(spec, period)
-        noisy.append(NoisyController(base, spec, rng))
+        noisy.append(NoisyController(base, spec, rng, max_offset=config.max_offset))
         return noisy[-1]
 
     env = GraspEnv(robot=recorder, randomization=randomization, controller=make_controller)

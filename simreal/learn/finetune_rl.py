@@ -35,9 +35,17 @@ class _Relay(HeadInterface):
         return self.command(state, self.action, gripper_width)
 
 
+# PPO acts in [-1, 1]; the env maps an action a to the head's output tanh(ACTION_SCALE * a),
+# so PPO's clipping never bites before the head's own tanh does (tanh(5) = 0.9999).
+ACTION_SCALE = 5.0
+LOG_STD_INIT = -2.0 - float(np.log(ACTION_SCALE))  # std 0.135 in the head's pre-activation units
+
+
 class HeadRLEnv(gym.Env[np.ndarray, np.ndarray]):
-    """Observation: the head's normalised input; action: the head's joint action in [-1, 1];
-    reward, termination and ``is_success``: the grasp task's, with the frozen high level."""
+    """Observation: the head's normalised input; action: the head's joint pre-activation
+    divided by ACTION_SCALE (tanh is applied here, as in the head, so PPO's deterministic
+    action is exactly the exported head's); reward, termination and ``is_success``: the
+    grasp task's, with the frozen high level."""
 
     def __init__(self, policy: HierarchicalPolicy, target: TargetProfile) -> None:
         self.policy = policy
@@ -65,7 +73,7 @@ class HeadRLEnv(gym.Env[np.ndarray, np.ndarray]):
         return self._head_obs(grasp_obs), info
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
-        self.relay.action = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
+        self.relay.action = np.tanh(ACTION_SCALE * np.asarray(action, dtype=float))
         grasp_obs, reward, terminated, truncated, info = self.inner.step(self._command)
         return self._head_obs(grasp_obs), reward, terminated, truncated, info
 
@@ -89,16 +97,16 @@ class HeadPPO:
         n_steps = max(64, min(1024, chunk))
         self.model = PPO("MlpPolicy", self.env, learning_rate=learning_rate, n_steps=n_steps,
                          batch_size=n_steps // 4, n_epochs=5, clip_range=0.1, seed=seed, device="cpu", verbose=0,
-                         policy_kwargs={"net_arch": {"pi": hidden, "vf": hidden}, "log_std_init": -2.0})
-        _copy_linears(_head_linears(self.source), _actor_linears(self.model))
+                         policy_kwargs={"net_arch": {"pi": hidden, "vf": hidden}, "log_std_init": LOG_STD_INIT})
+        _copy_linears(_head_linears(self.source), _actor_linears(self.model), 1.0 / ACTION_SCALE)
 
     def learn(self, steps: int) -> None:
         self.model.learn(steps, reset_num_timesteps=False)
 
     def export(self) -> ControlHead:
-        """The current actor as a ControlHead (tanh on the output where PPO clips)."""
+        """The current actor as a ControlHead (the env applies the head's tanh, so they agree)."""
         head = copy.deepcopy(self.source)
-        _copy_linears(_actor_linears(self.model), _head_linears(head))
+        _copy_linears(_actor_linears(self.model), _head_linears(head), ACTION_SCALE)
         return head.eval()
 
     def close(self) -> None:
@@ -109,8 +117,10 @@ def _head_linears(head: ControlHead) -> list[nn.Linear]:
     return [m for m in head.net if isinstance(m, nn.Linear)]
 
 
-def _copy_linears(source: list[nn.Linear], target: list[nn.Linear]) -> None:
+def _copy_linears(source: list[nn.Linear], target: list[nn.Linear], output_scale: float) -> None:
+    """Copy layer by layer; the output layer is multiplied by ``output_scale``."""
     with torch.no_grad():
-        for theirs, mine in zip(source, target, strict=True):
-            mine.weight.copy_(theirs.weight)
-            mine.bias.copy_(theirs.bias)
+        for i, (theirs, mine) in enumerate(zip(source, target, strict=True)):
+            scale = output_scale if i == len(source) - 1 else 1.0
+            mine.weight.copy_(theirs.weight * scale)
+            mine.bias.copy_(theirs.bias * scale)

@@ -7,6 +7,7 @@ same routine trains the source head in simulation and retrains it on a target ro
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,14 +36,22 @@ class RelabeledData:
 
 
 def relabel(trajectories: Sequence[Trajectory], spec: RobotSpec, config: HeadConfig,
-            kinematics: Kinematics | None = None) -> RelabeledData:
-    """Turn recorded trajectories into head training data (see module docstring)."""
+            kinematics: Kinematics | None = None, horizon: int = 1) -> RelabeledData:
+    """Turn recorded trajectories into head training data (see module docstring).
+
+    ``horizon`` h credits the targets sent at step t with the TCP motion from t to t + h.
+    On a robot whose commands arrive d steps late, h = d + 1 teaches the head where the
+    TCP will be once its targets take effect, with the pending (not yet applied) targets
+    visible in its action history; h = 1 is plain one-step relabeling.
+    """
+    if horizon < 1:
+        raise ValueError(f"relabel horizon must be >= 1 control step, got {horizon}")
     kinematics = kinematics or Kinematics(spec)
     inputs, targets = [], []
     for trajectory in trajectories:
-        if len(trajectory) == 0:
+        if len(trajectory) < horizon:
             continue
-        x, y = _relabel_one(trajectory, spec, config, kinematics)
+        x, y = _relabel_one(trajectory, spec, config, kinematics, horizon)
         inputs.append(x)
         targets.append(y)
     if not inputs:
@@ -51,7 +60,7 @@ def relabel(trajectories: Sequence[Trajectory], spec: RobotSpec, config: HeadCon
 
 
 def _relabel_one(trajectory: Trajectory, spec: RobotSpec, config: HeadConfig,
-                 kinematics: Kinematics) -> tuple[np.ndarray, np.ndarray]:
+                 kinematics: Kinematics, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     q = trajectory.joint_positions()
     dq = np.array([s.joint_velocities for s in trajectory.states])
     width = np.array([s.gripper_width for s in trajectory.states])
@@ -60,12 +69,13 @@ def _relabel_one(trajectory: Trajectory, spec: RobotSpec, config: HeadConfig,
     grips = np.array([gripper_command(c.gripper, spec) for c in trajectory.commands])
     actions = np.column_stack((joints, grips))
     ee = np.array([kinematics.tcp_pose(qt)[0] for qt in q])
-    hindsight = (ee[1:] - ee[:-1]) / config.max_displacement
     history = np.zeros((steps, config.history, spec.dof + 1))
     for lag in range(1, min(config.history, steps - 1) + 1):
         history[lag:, lag - 1] = actions[:-lag]
-    x = np.column_stack((q[:-1], dq[:-1], width[:-1], history.reshape(steps, -1), hindsight, grips))
-    return x, joints
+    n = steps + 1 - horizon
+    hindsight = (ee[horizon:] - ee[:n]) / config.max_displacement
+    x = np.column_stack((q[:n], dq[:n], width[:n], history.reshape(steps, -1)[:n], hindsight, grips[:n]))
+    return x, joints[:n]
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,8 @@ class FitConfig:
 
     ``freeze_layers`` keeps the first k linear layers fixed; ``layer_lr_decay`` gives
     each earlier layer that factor times the learning rate of the layer after it.
+    ``best_epoch`` returns the weights of the epoch with the lowest validation loss
+    (early stopping), which matters when a few thousand target samples are fitted.
     """
 
     epochs: int = 30
@@ -83,6 +95,7 @@ class FitConfig:
     refit_normalization: bool = True
     freeze_layers: int = 0
     layer_lr_decay: float = 1.0
+    best_epoch: bool = False
 
 
 def parameter_groups(head: ControlHead, config: FitConfig) -> list[dict]:
@@ -113,7 +126,8 @@ def fit_head(head: ControlHead, data: RelabeledData, config: FitConfig | None = 
     if config.refit_normalization:
         head.set_normalization(x[train])
     optimizer = torch.optim.Adam(parameter_groups(head, config))
-    for _ in range(config.epochs):
+    best = (_loss(head, x[val], y[val]), copy.deepcopy(head.state_dict()), 0)
+    for epoch in range(1, config.epochs + 1):
         head.train()
         for batch in torch.randperm(len(train), generator=generator).split(config.batch_size):
             idx = train[batch]
@@ -121,8 +135,18 @@ def fit_head(head: ControlHead, data: RelabeledData, config: FitConfig | None = 
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+        if config.best_epoch:
+            val_loss = _loss(head, x[val], y[val])
+            if val_loss < best[0]:
+                best = (val_loss, copy.deepcopy(head.state_dict()), epoch)
+    if config.best_epoch:
+        head.load_state_dict(best[1])
+    head.eval()
+    return {"train_loss": _loss(head, x[train], y[train]), "validation_loss": _loss(head, x[val], y[val]),
+            "samples": float(len(x)), "epoch": float(best[2] if config.best_epoch else config.epochs)}
+
+
+def _loss(head: ControlHead, x: torch.Tensor, y: torch.Tensor) -> float:
     head.eval()
     with torch.no_grad():
-        train_loss = torch.nn.functional.mse_loss(head(x[train]), y[train]).item()
-        val_loss = torch.nn.functional.mse_loss(head(x[val]), y[val]).item()
-    return {"train_loss": train_loss, "validation_loss": val_loss, "samples": float(len(x))}
+        return torch.nn.functional.mse_loss(head(x), y).item()
