@@ -132,6 +132,36 @@ def run_expert(cfg: ExpertConfig) -> int:
     return 0
 
 
+@dataclass
+class EvaluateConfig:
+    """Success of a policy (shipped name or checkpoint folder) on a target or in simulation."""
+
+    policy: str = option("panda_grasp", "shipped policy name or checkpoint folder")
+    target: str = option("", "target profile (name or YAML path); empty = simulation")
+    randomization: str = option("default", "randomization in simulation (name, path or 'none'); unused with --target")
+    episodes: int = option(100, "seeded episodes")
+    seed: int = option(3_000_000, "seed of the first episode (the adaptation report's evaluation seeds)")
+
+
+def run_evaluate(cfg: EvaluateConfig) -> int:
+    from .envs import time_limited_grasp_env
+    from .evaluation import evaluate
+    from .learn.adapt import load_policy
+    from .policy.head import head_controller
+
+    policy = load_policy(cfg.policy)
+    kwargs: dict[str, Any] = {"randomization": None if cfg.randomization == "none" else cfg.randomization}
+    if cfg.target:
+        kwargs = {"randomization": None, "target": cfg.target}
+    env = time_limited_grasp_env(robot=policy.spec.name, controller=head_controller(policy.head), **kwargs)
+    with console.status(f"{cfg.episodes} episodes"):
+        result = evaluate(env, policy.act, cfg.episodes, cfg.seed)
+    env.close()
+    where = f"target {cfg.target}" if cfg.target else f"simulation ({cfg.randomization})"
+    console.print(f"{cfg.policy} on {where}: success {result.describe()}, mean steps {result.mean_length:.1f}")
+    return 0
+
+
 def run_bench_env(cfg: BenchEnvConfig) -> int:
     from .bench.env_speed import measure
 
@@ -234,20 +264,22 @@ def _rate_dict(summary: dict) -> str:
 
 
 def run_bench_adapt(cfg: Any) -> int:
-    from .bench.adapt_speed import measure
+    from .bench.adapt_speed import measure, ratio_to
 
     with console.status("adapting") as status:
         rows = measure(cfg, progress=lambda message: status.update(f"adapting: {message}"))
     table_rows = []
-    for r in rows:
+    for r, ratio in zip(rows, ratio_to(rows), strict=True):
         reached = "never" if r.transitions_to_threshold is None else f"{r.transitions_to_threshold:,.0f}"
         low, high = r.adapted_interval
         verdict = "negative transfer" if r.negative_transfer else "kept"
-        table_rows.append((r.target, r.method, f"{r.zero_shot:.1%}", f"{r.adapted:.1%} [{low:.1%}, {high:.1%}]",
-                           reached, verdict))
+        table_rows.append((r.target, r.method, f"{r.in_sim:.1%}", f"{r.zero_shot:.1%}",
+                           f"{r.adapted:.1%} [{low:.1%}, {high:.1%}]", reached,
+                           "n/a" if ratio is None else f"{ratio:.1f}x", verdict))
     console.print(_table(
         f"Adaptation per target ({cfg.budget:,} transitions budget, {cfg.eval_episodes} seeded episodes each)",
-        ["target", "method", "zero-shot", "adapted", "transitions to 90% of in-sim", "head"], table_rows))
+        ["target", "method", "in sim", "zero-shot", "adapted", "transitions to 90% of in-sim", "vs relabel",
+         "head"], table_rows))
     return 0
 
 
@@ -305,6 +337,97 @@ def run_schema(_: Any) -> int:
     return 0
 
 
+@dataclass
+class RecordConfig:
+    """Record the calibration excitation on a target profile (the stand-in real robot) to a .npz file."""
+
+    target: str = option("weak_motors", "target profile name or YAML path")
+    out: str = option("recordings/weak_motors.npz", "trajectory file to write (.npz)")
+    trajectories: int = option(10, "excitation trajectories (kinds cycle: grasp, swing, touch, swing)")
+    seconds: float = option(6.0, "robot time per trajectory in s")
+    seed: int = option(0, "seed: same seed, same commands and data")
+    scene: str = option("tabletop", "scene name or YAML path")
+
+
+@dataclass
+class CalibrateConfig:
+    """Fit DynamicsParams to recorded trajectories; write a fitted profile, randomization, plot and report."""
+
+    robot: str = option("panda", "robot the data were recorded on")
+    data: str = option("", "recording files (.npz from 'simreal record', .jsonl deploy logs), comma-separated")
+    params: str = option("actuator_gain,force_limit", "DynamicsParams fields to fit, comma-separated")
+    name: str = option("fitted", "name of the fitted profile (file names in --out-dir)")
+    out_dir: str = option("calibration/fitted", "folder for <name>.yaml, <name>_randomization.yaml, .png, .json")
+    scene: str = option("tabletop", "scene name or YAML path")
+    workers: int = option(2, "processes replaying trajectories in parallel")
+    seed: int = option(0, "seed of the optimiser's starting points and the bootstrap")
+
+
+def _data_error(err: Exception) -> int:
+    console.print(f"[bold red]error[/]: {err}")
+    return 2
+
+
+def run_record(cfg: RecordConfig) -> int:
+    from .calibration import record
+    from .specs import SpecError
+
+    try:
+        with console.status("recording") as status:
+            recording = record(cfg.target, cfg.out, cfg.trajectories, cfg.seconds, cfg.seed, cfg.scene,
+                               progress=lambda i, n: status.update(f"recording: trajectory {i}/{n}"))
+    except (SpecError, FileNotFoundError, ValueError) as err:
+        return _data_error(err)
+    console.print(f"recorded {len(recording.trajectories)} trajectories, {recording.duration:.1f} s of robot time "
+                  f"on {cfg.target}: {cfg.out}")
+    return 0
+
+
+def run_calibrate(cfg: CalibrateConfig) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .calibration import run_calibration
+    from .specs import SpecError
+
+    columns = (TextColumn("{task.description:<12}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+               TimeElapsedColumn())
+    data = [p.strip() for p in cfg.data.split(",") if p.strip()]
+    params = [p.strip() for p in cfg.params.split(",") if p.strip()]
+    try:
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task("starting", total=1.0)
+            result = run_calibration(cfg.robot, data, params, cfg.name, cfg.out_dir, cfg.scene, cfg.workers,
+                                     cfg.seed, lambda stage, f: bar.update(task, description=stage, completed=f))
+    except (SpecError, FileNotFoundError, ValueError) as err:
+        return _data_error(err)
+    from .calibration.report import estimates
+
+    rows = []
+    for name, e in estimates(result.fit).items():
+        value, sigma = e["value"], e["sigma"]
+        shown = (", ".join(f"{v:.4g}" for v in value) if isinstance(value, list) else f"{value:.4g}")
+        spread = (", ".join(f"{s:.2g}" for s in sigma) if isinstance(sigma, list) else f"{sigma:.2g}")
+        rows.append((name, shown, spread, "yes" if e["identifiable"] else "NO (see combination)"))
+    console.print(_table(f"Calibration of {cfg.robot} from {len(result.recording.trajectories)} trajectories "
+                         f"({result.recording.steps} steps)", ["field", "estimate", "+- 1 sigma", "identifiable"],
+                         rows))
+    for combo in (result.fit.uncertainty.combinations if result.fit.uncertainty else []):
+        terms = " + ".join(f"{w:+.2f}*{'ln ' if combo['axes'][k] == 'log' else ''}{k}"
+                           for k, w in combo["weights"].items())
+        console.print(f"not separable by these data; what they measure: {terms} = {combo['value']:.3f} "
+                      f"+- {combo['sigma']:.3f} (normalised units)")
+    before, after = result.fit.residual_before, result.fit.residual_after
+    console.print(f"joint residual RMS: {before['joint_rms_rad']:.4f} rad (nominal) -> {after['joint_rms_rad']:.4f} "
+                  f"rad (fitted); wall time {result.fit.wall_time_s:.0f} s, {result.fit.replays} replays")
+    for kind, path in result.paths.items():
+        console.print(f"{kind}: {path}")
+    if not result.fit.converged:
+        console.print("[bold red]fit did not explain the data[/]: the joint residual stays well above the "
+                      "measurement noise, so these estimates and uncertainties are not trustworthy.")
+        return 3
+    return 0
+
+
 def _train_config() -> type:
     from .learn.train import TrainConfig
 
@@ -326,8 +449,11 @@ VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "adapt": (_adapt_config(), run_adapt),
     "bench adapt": (_adapt_config(), run_bench_adapt),
     "bench bridge": (BenchBridgeConfig, run_bench_bridge),
+    "evaluate": (EvaluateConfig, run_evaluate),
     "list": (ListConfig, run_list),
     "schema": (SchemaConfig, run_schema),
+    "record": (RecordConfig, run_record),
+    "calibrate": (CalibrateConfig, run_calibrate),
 }
 
 
@@ -353,8 +479,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import simreal  # noqa: F401  (registers the envs, silences PyBullet's banner)
+    from .specs import SpecError
 
-    return args.handler(_config(args.config, args))
+    try:
+        return args.handler(_config(args.config, args))
+    except (SpecError, FileNotFoundError) as error:  # bad input: say what and where, no traceback
+        console.print(f"[red]error:[/red] {error}", highlight=False)
+        return 2
 
 
 if __name__ == "__main__":

@@ -28,3 +28,20 @@ def test_unknown_option_is_an_error(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["demo", "--episdes", "3"])
     assert "--episdes" in capsys.readouterr().err
+
+
+def test_evaluate_reports_success_on_a_target_and_in_sim(capsys):
+    assert main(["evaluate", "--target", "soft_shoulder", "--episodes", "5"]) == 0
+    assert "target soft_shoulder: success 0.0%" in capsys.readouterr().out  # the profile hurts zero-shot
+    assert main(["evaluate", "--episodes", "5", "--randomization", "none"]) == 0
+    assert "simulation (none): success 100.0%" in capsys.readouterr().out
+
+
+def test_bad_input_is_a_message_and_exit_code_2(tmp_path, capsys):
+    assert main(["evaluate", "--target", "no_such_profile"]) == 2
+    assert "no target named 'no_such_profile'" in capsys.readouterr().out
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\nrobot: panda\ndescription: y\ndynamics: {actuator_gain: -1}\n")
+    assert main(["evaluate", "--target", str(broken)]) == 2
+    out = capsys.readouterr().out
+    assert "broken.yaml" in out and "dynamics.actuator_gain" in out
