@@ -1,0 +1,298 @@
+"""Excitation: short, seeded motions that make a robot's dynamics show in what it reports.
+
+Free-space motion alone hides much of what calibration needs: a stiff position
+controller tracks its targets whatever the link masses, and an encoder bias moves
+commands and readings together. So the routine mixes four kinds of trajectory:
+
+- ``swing``: windowed multi-sine sweeps (own frequencies per joint), minimum-jerk moves
+  at varied speeds and holds at varied postures near home, so gains (tracking lag, per
+  joint), force saturation, inertia, gravity load and latency show;
+- ``grasp``: a guarded touch of the table (its height is known), a slow sideways push
+  that lines the cube up with the closed fingers (robust to centimetres of encoder
+  bias), then grasp, lift, vertical shakes of growing amplitude (in-hand slip) and wrist
+  rotations: the perceived cube is an external reference for the hand's true pose;
+- ``touch``: guarded table touches at several postures, then a fast flick that sends the
+  cube sliding on its own (its deceleration is the object-table friction).
+
+Commands are planned on the nominal kinematics from the *commanded* joints (open loop),
+except that guarded descents stop on contact; everything is deterministic given a seed.
+Every command is rate limited to ``SPEED_FRACTION`` of the joints' velocity limits and
+kept ``SAFE_MARGIN`` inside the joint limits (``_Driver.step``), so the routine is meant
+to be safe on hardware; free-space postures keep the TCP ``MIN_TCP_HEIGHT`` above the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..controllers import orientation_error
+from ..kinematics import Kinematics
+from ..recording import RecordingRobot
+from ..robot import JointCommand, ResetRequest, Robot, RobotState
+from .trajectory_file import Recording, from_trajectories
+
+KINDS = ("grasp", "swing", "touch", "swing")
+LIMIT_MARGIN = 0.25  # rad kept from every joint limit by planned postures
+SAFE_MARGIN = 0.05  # rad kept from every joint limit by any command
+SPEED_FRACTION = 0.8  # of each joint's velocity limit: the fastest any command moves
+MIN_JERK_PEAK = 1.875  # peak / mean speed of a minimum-jerk move
+MIN_TCP_HEIGHT = 0.15  # m above the table for free-space postures
+CUBE_HALF = 0.025  # m; replaced by the scene's first object when the robot reports it
+POSTURE_SPREAD = (0.9, 0.5, 0.8, 0.6, 1.0, 0.6, 1.2)  # rad around home: far from self-collision
+FINGER_HALF = 0.03  # m, closed fingers' half thickness along the closing axis (Panda hand)
+TIP_BELOW_TCP = 0.002  # m, fingertips below the TCP (Panda hand, measured by touching)
+
+
+class _Spent(Exception):
+    """The trajectory's step budget is used up."""
+
+
+class _Driver:
+    """Sends commands one control period at a time and tracks the commanded pose.
+
+    Every command moves each joint by at most ``SPEED_FRACTION`` of its velocity limit
+    times the control period from the previous one and stays ``SAFE_MARGIN`` inside the
+    joint limits, whatever a routine asks: the routines are meant to run on hardware.
+    """
+
+    def __init__(self, robot: RecordingRobot, kin: Kinematics, state: RobotState, steps: int) -> None:
+        self.robot, self.kin, self.spec = robot, kin, robot.spec
+        self.state = state
+        self.q = np.asarray(state.joint_positions, dtype=float).copy()
+        self.q[:] = self.spec.home
+        self.grip = self.spec.gripper.max_width
+        self.left = steps
+        self.low = self.spec.lower + LIMIT_MARGIN
+        self.high = self.spec.upper - LIMIT_MARGIN
+        self.max_step = SPEED_FRACTION * self.spec.velocity_limits * robot.control_period
+
+    def step(self, q: np.ndarray | None = None, grip: float | None = None) -> RobotState:
+        if self.left <= 0:
+            raise _Spent
+        if q is not None:
+            q = np.clip(q, self.spec.lower + SAFE_MARGIN, self.spec.upper - SAFE_MARGIN)
+            self.q = self.q + np.clip(q - self.q, -self.max_step, self.max_step)
+        if grip is not None:
+            self.grip = grip
+        self.robot.apply(JointCommand(self.q.copy(), float(self.grip)))
+        self.state = self.robot.step()
+        self.left -= 1
+        return self.state
+
+    def move(self, target: np.ndarray, steps: int, grip: float | None = None, speed: float = 1.0) -> None:
+        """Minimum-jerk joint move over at least ``steps`` periods.
+
+        Stretched as needed so the peak joint speed stays at ``speed`` x the allowed one."""
+        start = self.q.copy()
+        needed = MIN_JERK_PEAK * np.max(np.abs(target - start) / self.max_step) / max(speed, 1e-3)
+        steps = max(steps, int(np.ceil(needed)), 1)
+        for k in range(1, steps + 1):
+            self.step(start + (target - start) * _min_jerk(k / steps), grip)
+
+    def hold(self, steps: int, grip: float | None = None) -> None:
+        for _ in range(steps):
+            self.step(None, grip)
+
+    def ik(self, pos: np.ndarray, yaw: float = 0.0, iterations: int = 60) -> np.ndarray:
+        """Joints (from the commanded ones) putting the TCP at ``pos``, fingers down, rotated by ``yaw``."""
+        q = self.q.copy()
+        half = yaw / 2
+        base = np.asarray(self.spec.grasp_orientation, dtype=float)
+        desired = _quat_mul(np.array([0.0, 0.0, np.sin(half), np.cos(half)]), base)
+        for _ in range(iterations):
+            p, o = self.kin.tcp_pose(q)
+            err = np.concatenate((pos - p, orientation_error(o, desired)))
+            if np.linalg.norm(err) < 1e-5:
+                break
+            jac = self.kin.jacobian(q)
+            q = np.clip(q + jac.T @ np.linalg.solve(jac @ jac.T + 1e-4 * np.eye(6), err),
+                        self.spec.lower, self.spec.upper)
+        return q
+
+    def move_tcp(self, pos: np.ndarray, steps: int, grip: float | None = None, yaw: float = 0.0) -> None:
+        self.move(self.ik(np.asarray(pos, dtype=float), yaw), steps, grip)
+
+    def descend(self, xy: np.ndarray, z_top: float, z_bottom: float, speed: float = 0.08) -> float:
+        """Guarded descent: go down until the measured TCP lags the commanded one (contact).
+
+        Returns the measured TCP height at contact: where the table (or object) really
+        is, in the robot's believed (encoder) frame."""
+        z, moving, measured = z_top, 0, z_top
+        while z > z_bottom:
+            z -= speed * self.robot.control_period
+            self.step(self.ik(np.array([xy[0], xy[1], z]), iterations=8))
+            moving += 1
+            measured = self.kin.tcp_pose(self.state.joint_positions)[0][2]
+            if moving > 6 and measured - z > 0.01:
+                break
+        self.hold(2)
+        self.move_tcp([xy[0], xy[1], measured + 0.01], 2)  # let go of the press
+        return measured
+
+
+def _min_jerk(s: float) -> float:
+    """Minimum-jerk blend: 0 -> 1 with zero speed and acceleration at both ends."""
+    return s**3 * (10 - 15 * s + 6 * s**2)
+
+
+def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return np.array([aw * bx + ax * bw + ay * bz - az * by, aw * by - ax * bz + ay * bw + az * bx,
+                     aw * bz + ax * by - ay * bx + az * bw, aw * bw - ax * bx - ay * by - az * bz])
+
+
+def _random_posture(d: _Driver, rng: np.random.Generator, reach: float) -> np.ndarray:
+    """A joint posture around home within the margins, TCP clear of the table."""
+    home = np.asarray(d.spec.home, dtype=float)
+    spread = np.resize(POSTURE_SPREAD, d.spec.dof) * reach
+    for _ in range(50):
+        q = np.clip(home + rng.uniform(-spread, spread), d.low, d.high)
+        if _clear(d, q):
+            return q
+    return home
+
+
+def _clear(d: _Driver, q: np.ndarray) -> bool:
+    pos = d.kin.tcp_pose(q)[0]
+    return bool(pos[2] > MIN_TCP_HEIGHT and np.hypot(pos[0], pos[1]) > 0.3)
+
+
+def _multisine(d: _Driver, rng: np.random.Generator, centre: np.ndarray, steps: int) -> np.ndarray:
+    """Joint paths (steps, dof): a sum of three sines per joint around ``centre``.
+
+    Each joint gets its own frequencies, so the joints' responses are told apart;
+    amplitudes are cut so the peak speed stays within the allowed one, and the whole
+    sum fits the posture spread. A Hann window starts and ends the path at rest at
+    ``centre``."""
+    dof, period = d.spec.dof, d.robot.control_period
+    freq = rng.uniform(0.15, 1.2, (3, dof))  # Hz
+    amp = rng.uniform(0.3, 1.0, (3, dof)) * np.resize(POSTURE_SPREAD, dof) / 3
+    allowed = rng.uniform(0.3, 1.0) * d.max_step / period  # rad/s
+    duration = (steps + 1) * period
+    peak = np.sum(amp * (2 * np.pi * freq + np.pi / duration), axis=0)  # bounds the windowed sum's speed
+    amp *= np.minimum(1.0, allowed / peak)
+    time = np.arange(1, steps + 1)[:, None] * period
+    window = np.sin(np.pi * time / duration) ** 2  # starts and ends at rest
+    return centre + window * np.sum(amp * np.sin(2 * np.pi * freq * time[:, None]), axis=1)
+
+
+def _swing(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
+    """Multi-sine sweeps, point-to-point moves at varied speeds and holds at varied postures.
+
+    Sweeps show tracking lag per joint (gains, latency); fast moves and the stops after
+    them show inertia and force limits; holds at different postures show the gravity
+    load each joint carries (masses, payload), which soft drives reveal as sag."""
+    while True:
+        centre = _random_posture(d, rng, reach=rng.uniform(0.3, 0.7))
+        d.move(centre, 4, speed=rng.uniform(0.3, 1.0))
+        d.hold(int(rng.integers(3, 10)), grip=float(rng.choice([0.0, d.spec.gripper.max_width])))
+        path = _multisine(d, rng, centre, int(rng.integers(20, 50)))
+        if all(_clear(d, q) for q in path[::4]):
+            for q in path:
+                d.step(q)
+        target = _random_posture(d, rng, reach=rng.uniform(0.5, 1.0))
+        d.move(target, 2, speed=rng.uniform(0.5, 1.0))
+        d.hold(int(rng.integers(4, 12)))
+
+
+def _push(d: _Driver, start: np.ndarray, direction: np.ndarray, travel: float, low: float, steps: int) -> np.ndarray:
+    """Closed fingers from ``start`` along ``direction`` at height ``low``, then up; returns the end point."""
+    end = start + direction * travel
+    d.move_tcp([*start, low + 0.06], 6, grip=0.0)
+    d.move_tcp([*start, low], 3)
+    d.move_tcp([*end, low], steps)
+    d.move_tcp([*end, low + 0.06], 3)
+    return end
+
+
+def _grasp(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
+    """Touch, push the cube flush with the fingers along x then y, grasp, lift, shake, turn the wrist.
+
+    The pushes overshoot the nominal contact by 6 cm, so the cube ends flush with the
+    fingers even when the encoder bias puts the hand centimetres from where it thinks.
+    """
+    reach, ex, ey = 0.06, np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    behind = cube[:2] - ex * (CUBE_HALF + FINGER_HALF / 2 + reach + 0.01)
+    d.move_tcp([*behind, 0.12], 6, grip=0.0)
+    low = d.descend(behind, 0.08, -0.06) + 0.01  # fingertips 1 cm above the touched table
+    end = _push(d, behind, ex, 2 * reach + 0.01, low, 14)
+    centre_x = end[0] + FINGER_HALF / 2 + CUBE_HALF
+    side = np.array([centre_x, cube[1] - CUBE_HALF - FINGER_HALF - reach])
+    end = _push(d, side, ey, 2 * reach, low, 14)
+    above = end + ey * (FINGER_HALF + CUBE_HALF)
+    d.move_tcp([*above, low + 0.06], 4, grip=d.spec.gripper.max_width)
+    d.move_tcp([*above, low + CUBE_HALF - 0.005], 4)
+    d.hold(5, grip=0.0)
+    lift = np.array([*above, low + 0.2])
+    d.move_tcp(lift, 8)
+    for amplitude in (0.01, 0.02, 0.03, 0.04):  # vertical shakes: growing acceleration
+        for k in range(1, 7):
+            d.step(d.ik(lift + np.array([0, 0, amplitude * np.sin(2 * np.pi * k / 6)]), iterations=10))
+    home = d.q.copy()
+    while True:
+        wrist = home.copy()
+        wrist[-3:] += rng.uniform(-0.6, 0.6, 3)
+        wrist[1] += rng.uniform(-0.2, 0.2)
+        d.move(np.clip(wrist, d.low, d.high), 6)
+        d.hold(4)
+
+
+def _touch(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
+    """Guarded table touches at random spots, a cube flick, then more touches."""
+    tip = TIP_BELOW_TCP
+    behind = cube[:2] - np.array([CUBE_HALF + FINGER_HALF + 0.05, 0.0])
+    d.move_tcp([*behind, 0.12], 8, grip=0.0)
+    table = d.descend(behind, 0.08, -0.06) - tip
+    low = table + tip + 0.012
+    d.move_tcp([*behind, low], 3)
+    flick = behind + np.array([0.09, 0.0])
+    d.move_tcp([*flick, low], 3)  # fast flick, then an abrupt stop: the cube slides on alone
+    d.hold(4)
+    d.move_tcp([*flick, low + 0.1], 4)
+    while True:
+        spot = np.array([rng.uniform(0.3, 0.6), rng.uniform(-0.3, 0.3)])
+        if np.linalg.norm(spot - cube[:2]) < 0.12:
+            continue
+        d.move_tcp([*spot, 0.12], 6, yaw=rng.uniform(-0.5, 0.5))
+        d.descend(spot, 0.08, -0.06)
+        d.move_tcp([*spot, 0.12], 4)
+
+
+ROUTINES: dict[str, Callable[[_Driver, np.random.Generator, np.ndarray], None]] = {
+    "grasp": _grasp, "swing": _swing, "touch": _touch}
+
+
+def excite(robot: Robot, trajectories: int = 10, seconds: float = 6.0, seed: int = 0,
+           progress: Callable[[int, int], None] | None = None) -> Recording:
+    """Run ``trajectories`` excitation episodes of ``seconds`` robot time each; return them recorded.
+
+    Kinds cycle through ``KINDS``; episode ``i`` draws its cube placement, postures and
+    sensor-noise seed from ``(seed, i)``, so the same seed gives the same commands on the
+    same robot. The cube sits in a fixed reachable spot with a small random offset.
+    """
+    if trajectories < 1 or seconds <= 0:
+        raise ValueError(f"need at least one trajectory of positive length, got {trajectories} x {seconds} s")
+    recorder = RecordingRobot(robot)
+    kin = Kinematics(robot.spec)
+    steps = max(1, round(seconds / robot.control_period))
+    placements = []
+    try:
+        for i in range(trajectories):
+            rng = np.random.default_rng([seed, i])
+            cube = np.array([0.5 + rng.uniform(-0.03, 0.03), rng.uniform(-0.05, 0.05), 0.0])
+            placement = {"cube": (float(cube[0]), float(cube[1]), 0.0)}
+            placements.append(placement)
+            state = recorder.reset(ResetRequest(placement), seed=int(rng.integers(2**31)))
+            driver = _Driver(recorder, kin, state, steps)
+            try:
+                ROUTINES[KINDS[i % len(KINDS)]](driver, rng, cube)
+            except _Spent:
+                pass
+            if progress:
+                progress(i + 1, trajectories)
+    finally:
+        kin.close()
+    return from_trajectories(recorder.take(), robot.spec, robot.control_period, placements)

@@ -1,0 +1,66 @@
+"""The two calibration steps as the CLI runs them: record a target, calibrate from files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import assets
+from ..specs import SpecError
+from ..targets import PerturbedTarget
+from .excitation import excite
+from .fit import Fit, Progress, calibrate
+from .parameters import check_names
+from .report import write_outputs
+from .trajectory_file import CalibrationDataError, Recording, load_recording, save_recording
+
+
+def record(target: str | Path, out: str | Path, trajectories: int = 10, seconds: float = 6.0, seed: int = 0,
+           scene: str = "tabletop", progress: Callable[[int, int], None] | None = None) -> Recording:
+    """Run the excitation on a PerturbedTarget built from a profile and save it to ``out``."""
+    robot = PerturbedTarget(target, scene)
+    try:
+        recording = excite(robot, trajectories, seconds, seed, progress)
+    finally:
+        robot.close()
+    save_recording(recording, out)
+    return recording
+
+
+def load_all(paths: list[str | Path], robot: str) -> Recording:
+    """Load and merge recordings (.npz or deploy .jsonl) of one robot."""
+    if not paths:
+        raise CalibrationDataError("--data", "data", "", "at least one recording file")
+    spec = assets.robot_spec(robot)
+    loaded = [load_recording(p, spec) for p in paths]
+    periods = {r.control_period for r in loaded if r.control_period}
+    if len(periods) > 1:
+        raise CalibrationDataError(loaded[0].source, "control_period", sorted(periods), "one control period")
+    trajectories = tuple(t for r in loaded for t in r.trajectories)
+    return Recording(spec.name, spec.fingerprint(), periods.pop() if periods else 0.0, trajectories,
+                     ", ".join(str(p) for p in paths))
+
+
+@dataclass
+class Calibration:
+    fit: Fit
+    recording: Recording
+    paths: dict[str, Path]
+
+
+def run_calibration(robot: str, data: list[str | Path], params: list[str], name: str,
+                    out_dir: str | Path = "calibration/fitted", scene: str = "tabletop",
+                    workers: int | None = None, seed: int = 0, progress: Progress | None = None) -> Calibration:
+    """Load ``data``, fit ``params``, write the profile, randomization, plot and report."""
+    check_names(params)
+    spec, scene_spec = assets.robot_spec(robot), assets.scene_spec(scene)
+    recording = load_all(list(data), robot)
+    if recording.control_period and abs(recording.control_period - scene_spec.physics.control_period) > 1e-9:
+        raise CalibrationDataError(recording.source, "control_period", recording.control_period,
+                                   f"{scene_spec.physics.control_period} s (the {scene} scene's control period)")
+    if not name.replace("_", "").replace("-", "").isalnum():
+        raise SpecError("--name", "name", name, "letters, digits, '_' or '-' (it becomes a file name)")
+    fit = calibrate(recording, params, spec, scene_spec, workers=workers, seed=seed, progress=progress)
+    paths = write_outputs(fit, recording, spec.name, name, out_dir, [str(p) for p in data])
+    return Calibration(fit, recording, paths)

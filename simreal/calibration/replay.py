@@ -1,0 +1,94 @@
+"""Replay: the recorded commands, sent to a simulated robot with candidate dynamics.
+
+Calibration compares what the robot reported with what the simulator predicts for the
+same commands; this module produces the prediction. Building a PyBullet world costs far
+more than a reset, so one ``Replayer`` (one SimRobot) serves every candidate: each
+replay sets the dynamics and resets, which rebuilds the objects and applies the
+latency queue from scratch. Sensor noise is switched off: the prediction is the
+noise-free trajectory, and the noise level is estimated from the residual instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..robot import JointCommand
+from ..sim import SimRobot
+from ..specs import DynamicsParams, RobotSpec, SceneSpec
+from .trajectory_file import RecordedTrajectory
+
+NOISE_FIELDS = ("position_noise", "velocity_noise", "object_position_noise")
+
+
+@dataclass(frozen=True)
+class Simulated:
+    """Noise-free predicted readings, shaped like the recorded ones (T + 1 rows)."""
+
+    joint_positions: np.ndarray
+    joint_velocities: np.ndarray
+    gripper_width: np.ndarray
+    object_positions: np.ndarray
+    object_orientations: np.ndarray
+
+
+def noise_free(dynamics: DynamicsParams) -> DynamicsParams:
+    return replace(dynamics, **{name: 0.0 for name in NOISE_FIELDS})
+
+
+class Replayer:
+    """Owns one SimRobot and replays recorded commands on it under given dynamics."""
+
+    def __init__(self, spec: RobotSpec, scene: SceneSpec) -> None:
+        self.spec = spec
+        self.robot = SimRobot(spec, scene)
+        self.control_period = self.robot.control_period
+
+    def replay(self, trajectory: RecordedTrajectory, dynamics: DynamicsParams, segment: int = 0) -> Simulated:
+        """Simulate ``trajectory``'s commands under ``dynamics`` (noise off).
+
+        ``segment = 0`` replays the whole episode open loop from its reset. Otherwise
+        the episode is cut into pieces of ``segment`` control steps (multiple shooting),
+        each started from the recorded state: joints as read (the candidate encoder
+        offsets are removed by the robot), fingers at the read width, objects at their
+        perceived poses, and the commands still in the latency queue. Model errors then
+        cannot compound over the episode, and contact events far back cannot flip the
+        whole prediction: the cost is far smoother in the parameters."""
+        robot = self.robot
+        robot.set_dynamics(noise_free(dynamics))
+        first = robot.reset(trajectory.reset_request(), seed=0)
+        names = trajectory.object_names if trajectory.has_objects else ()
+        commands = [JointCommand(q, float(g)) for q, g in zip(trajectory.commands, trajectory.gripper_commands,
+                                                                strict=True)]
+        hold = JointCommand(np.asarray(self.spec.home, dtype=float), self.spec.gripper.max_width)
+        latency = dynamics.latency_steps
+        states = [first]
+        for t, command in enumerate(commands):
+            if segment and t and t % segment == 0:
+                pending = [commands[k] if k >= 0 else hold for k in range(t - latency, t)]
+                robot.set_state(trajectory.joint_positions[t], trajectory.joint_velocities[t],
+                                float(trajectory.gripper_width[t]), pending, self._objects(trajectory, names, t))
+            robot.apply(command)
+            states.append(robot.step())
+        rows = len(states)
+        return Simulated(
+            joint_positions=np.array([s.joint_positions for s in states]),
+            joint_velocities=np.array([s.joint_velocities for s in states]),
+            gripper_width=np.array([s.gripper_width for s in states]),
+            object_positions=np.array([[s.objects[n].position for n in names] for s in states]).reshape(rows, -1, 3),
+            object_orientations=np.array([[s.objects[n].orientation for n in names] for s in states]).reshape(
+                rows, -1, 4),
+        )
+
+    def _objects(self, trajectory: RecordedTrajectory, names: tuple[str, ...], t: int) -> dict:
+        """Perceived poses at step ``t``, with velocities from the previous step's."""
+        out = {}
+        for i, name in enumerate(names):
+            position = trajectory.object_positions[t, i]
+            velocity = (position - trajectory.object_positions[t - 1, i]) / self.control_period
+            out[name] = (position, trajectory.object_orientations[t, i], velocity)
+        return out
+
+    def close(self) -> None:
+        self.robot.close()

@@ -1,0 +1,287 @@
+"""Recorded trajectories for calibration: in memory, on disk (.npz), and from deploy logs.
+
+A calibration can only be as good as its data, and data come from other machines and
+other days: every load checks the file is complete, finite and for the robot in use,
+and a bad file fails with its path, the field and the value (``CalibrationDataError``).
+Files are plain arrays plus a JSON header, loaded with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..recording import Trajectory
+from ..robot import ResetRequest
+from ..specs import RobotSpec, SpecError
+
+FORMAT = "simreal-trajectories"
+VERSION = 1
+
+
+class CalibrationDataError(SpecError):
+    """Recorded data that cannot be used: names the file, the field and the value."""
+
+
+@dataclass(frozen=True)
+class RecordedTrajectory:
+    """One episode as arrays: ``commands[t]`` was active while going from state t to t + 1.
+
+    Shapes: commands (T, dof), gripper_commands (T,), joint_positions/velocities
+    (T + 1, dof) in the encoder frame (rad, rad/s), gripper_width (T + 1,) m,
+    object_positions (T + 1, n, 3) m, object_orientations (T + 1, n, 4) (x, y, z, w).
+    ``placements`` is the reset request (x, y, yaw per object), so a replay starts from
+    the same scene; ``None`` when unknown (the robot's default placement is assumed).
+    """
+
+    commands: np.ndarray
+    gripper_commands: np.ndarray
+    joint_positions: np.ndarray
+    joint_velocities: np.ndarray
+    gripper_width: np.ndarray
+    object_names: tuple[str, ...] = ()
+    object_positions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 3)))
+    object_orientations: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 4)))
+    placements: dict[str, tuple[float, float, float]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.commands)
+
+    @property
+    def has_objects(self) -> bool:
+        return bool(self.object_names) and self.object_positions.shape[0] == len(self) + 1
+
+    def reset_request(self) -> ResetRequest:
+        return ResetRequest(dict(self.placements or {}))
+
+
+@dataclass(frozen=True)
+class Recording:
+    """Trajectories of one robot plus what a replay needs to match them."""
+
+    robot: str
+    fingerprint: str
+    control_period: float
+    trajectories: tuple[RecordedTrajectory, ...]
+    source: str = "<memory>"
+
+    @property
+    def steps(self) -> int:
+        return sum(len(t) for t in self.trajectories)
+
+    @property
+    def duration(self) -> float:
+        """Robot time covered, in seconds."""
+        return self.steps * self.control_period
+
+
+def from_trajectories(trajectories: Sequence[Trajectory], spec: RobotSpec, control_period: float,
+                      placements: Sequence[dict[str, tuple[float, float, float]] | None]) -> Recording:
+    """Arrays from ``RecordingRobot`` trajectories (one placement request per trajectory)."""
+    out = []
+    for traj, placed in zip(trajectories, placements, strict=True):
+        names = tuple(traj.states[0].objects)
+        out.append(RecordedTrajectory(
+            commands=traj.command_positions(),
+            gripper_commands=np.array([c.gripper for c in traj.commands], dtype=float),
+            joint_positions=traj.joint_positions(),
+            joint_velocities=np.array([s.joint_velocities for s in traj.states]),
+            gripper_width=np.array([s.gripper_width for s in traj.states], dtype=float),
+            object_names=names,
+            object_positions=np.array([[s.objects[n].position for n in names] for s in traj.states]).reshape(
+                len(traj.states), len(names), 3),
+            object_orientations=np.array([[s.objects[n].orientation for n in names] for s in traj.states]).reshape(
+                len(traj.states), len(names), 4),
+            placements=None if placed is None else dict(placed),
+        ))
+    return Recording(spec.name, spec.fingerprint(), control_period, tuple(out))
+
+
+# --- .npz files -------------------------------------------------------------------------
+
+_ARRAYS = ("commands", "gripper_commands", "joint_positions", "joint_velocities", "gripper_width",
+           "object_positions", "object_orientations")
+
+
+def save_recording(recording: Recording, path: str | Path) -> Path:
+    """Write a recording as .npz (arrays + JSON header); atomic (temp file + rename)."""
+    path = Path(path)
+    header = {"format": FORMAT, "version": VERSION, "robot": recording.robot, "fingerprint": recording.fingerprint,
+              "control_period": recording.control_period, "trajectories": [
+                  {"object_names": list(t.object_names),
+                   "placements": None if t.placements is None else {k: list(v) for k, v in t.placements.items()}}
+                  for t in recording.trajectories]}
+    arrays = {"header": np.array(json.dumps(header))}
+    for i, traj in enumerate(recording.trajectories):
+        arrays.update({f"t{i}_{name}": np.asarray(getattr(traj, name), dtype=float) for name in _ARRAYS})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    tmp.replace(path)
+    return path
+
+
+def load_recording(path: str | Path, spec: RobotSpec | None = None) -> Recording:
+    """Load and validate a .npz recording (or a deploy JSON-lines log, by suffix)."""
+    path = Path(path)
+    if path.suffix in (".jsonl", ".json", ".log"):
+        return load_deploy_log(path, spec)
+    source = str(path)
+    if not path.is_file():
+        raise CalibrationDataError(source, "<file>", None, "an existing recording file (.npz or .jsonl)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            contents = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+        raise CalibrationDataError(source, "<file>", None, f"a complete .npz recording ({err})") from None
+    if "header" not in contents:
+        raise CalibrationDataError(source, "header", None, "a simreal trajectory header")
+    header = _header(contents["header"], source)
+    trajectories = tuple(_trajectory(contents, i, entry, source)
+                         for i, entry in enumerate(header["trajectories"]))
+    recording = Recording(header["robot"], header["fingerprint"], float(header["control_period"]),
+                          trajectories, source)
+    if spec is not None:
+        check_recording(recording, spec)
+    return recording
+
+
+def _header(raw: np.ndarray, source: str) -> dict:
+    try:
+        header = json.loads(str(raw))
+    except json.JSONDecodeError as err:
+        raise CalibrationDataError(source, "header", str(raw)[:60], f"JSON ({err})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CalibrationDataError(source, "header.format", getattr(header, "get", dict().get)("format"),
+                                   f"'{FORMAT}'")
+    if header.get("version") != VERSION:
+        raise CalibrationDataError(source, "header.version", header.get("version"), f"{VERSION}")
+    for key in ("robot", "fingerprint", "control_period", "trajectories"):
+        if key not in header:
+            raise CalibrationDataError(source, f"header.{key}", None, "this required field")
+    if not header["trajectories"]:
+        raise CalibrationDataError(source, "header.trajectories", [], "at least one trajectory")
+    return header
+
+
+def _trajectory(contents: dict, i: int, entry: dict, source: str) -> RecordedTrajectory:
+    arrays = {}
+    for name in _ARRAYS:
+        key = f"t{i}_{name}"
+        if key not in contents:
+            raise CalibrationDataError(source, key, None, "this array (the file is truncated)")
+        arrays[name] = contents[key]
+    placements = entry.get("placements")
+    traj = RecordedTrajectory(object_names=tuple(entry.get("object_names", ())),
+                              placements=None if placements is None else {k: tuple(v) for k, v in placements.items()},
+                              **arrays)
+    validate_trajectory(traj, source, f"t{i}")
+    return traj
+
+
+def validate_trajectory(traj: RecordedTrajectory, source: str, prefix: str) -> None:
+    """Shapes agree, at least one step, every value finite."""
+    steps = len(traj.commands)
+    if steps == 0:
+        raise CalibrationDataError(source, f"{prefix}_commands", [], "at least one control step")
+    expected = {"gripper_commands": (steps,), "joint_positions": (steps + 1, traj.commands.shape[1]),
+                "joint_velocities": (steps + 1, traj.commands.shape[1]), "gripper_width": (steps + 1,)}
+    for name, shape in expected.items():
+        actual = getattr(traj, name).shape
+        if actual != shape:
+            raise CalibrationDataError(source, f"{prefix}_{name}", f"shape {actual}", f"shape {shape}")
+    for name in _ARRAYS:
+        values = np.asarray(getattr(traj, name))
+        bad = np.argwhere(~np.isfinite(values))
+        if len(bad):
+            where = tuple(int(v) for v in bad[0])
+            raise CalibrationDataError(source, f"{prefix}_{name}{list(where)}", float(values[where]),
+                                       "a finite number")
+
+
+def check_recording(recording: Recording, spec: RobotSpec) -> None:
+    """Raise CalibrationDataError if the recording is not of this robot."""
+    if recording.robot != spec.name:
+        raise CalibrationDataError(recording.source, "robot", recording.robot, f"'{spec.name}' (the robot in use)")
+    for i, traj in enumerate(recording.trajectories):
+        if traj.commands.shape[1] != spec.dof:
+            raise CalibrationDataError(recording.source, f"t{i}_commands", f"{traj.commands.shape[1]} joints",
+                                       f"{spec.dof} joints of {spec.name}")
+    if recording.fingerprint not in ("", spec.fingerprint()):
+        raise CalibrationDataError(recording.source, "fingerprint", recording.fingerprint,
+                                   f"{spec.fingerprint()} (the {spec.name} spec in use has changed since recording)")
+
+
+# --- deploy JSON-lines logs ---------------------------------------------------------------
+
+_LOG_KEYS = ("episode", "step", "command_positions", "command_gripper", "joint_positions", "joint_velocities",
+             "gripper_width")
+
+
+def load_deploy_log(path: str | Path, spec: RobotSpec | None = None) -> Recording:
+    """Read a ``simreal.deploy`` step log (JSON lines, one object per control step).
+
+    The log holds no reset state or object placements: each episode is assumed to start
+    at the home pose with the scene's default placement, so object poses are not used.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise CalibrationDataError(source, "<file>", None, f"a readable file ({err.strerror})") from None
+    episodes: dict[int, list[dict]] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        record = _log_record(line, source, number)
+        episodes.setdefault(record["episode"], []).append(record)
+    if not episodes:
+        raise CalibrationDataError(source, "<file>", "", "at least one JSON line (the log is empty)")
+    if spec is None:
+        raise ValueError("a deploy log holds no robot name: pass the RobotSpec it was recorded with")
+    trajectories = tuple(_log_episode(rows, spec, source, episode) for episode, rows in sorted(episodes.items()))
+    return Recording(spec.name, "", 0.0, trajectories, source)
+
+
+def _log_record(line: str, source: str, number: int) -> dict:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise CalibrationDataError(source, f"line {number}", line[:60], f"a JSON object ({err.msg})") from None
+    if not isinstance(record, dict):
+        raise CalibrationDataError(source, f"line {number}", line[:60], "a JSON object")
+    for key in _LOG_KEYS:
+        if key not in record:
+            raise CalibrationDataError(source, f"line {number}.{key}", None, "this required field")
+    return record
+
+
+def _log_episode(rows: list[dict], spec: RobotSpec, source: str, episode: int) -> RecordedTrajectory:
+    rows = sorted(rows, key=lambda r: r["step"])
+    home = np.asarray(spec.home, dtype=float)
+
+    def column(key: str, first: object = None) -> np.ndarray:
+        values = [r[key] for r in rows]
+        try:
+            array = np.array(([first] if first is not None else []) + values, dtype=float)
+        except (TypeError, ValueError):
+            raise CalibrationDataError(source, f"episode {episode}.{key}", values[0], "numbers") from None
+        return array
+
+    traj = RecordedTrajectory(
+        commands=column("command_positions"), gripper_commands=column("command_gripper"),
+        joint_positions=column("joint_positions", home.tolist()),
+        joint_velocities=column("joint_velocities", [0.0] * spec.dof),
+        gripper_width=column("gripper_width", spec.gripper.max_width))
+    if traj.commands.ndim != 2 or traj.commands.shape[1] != spec.dof:
+        raise CalibrationDataError(source, f"episode {episode}.command_positions", rows[0]["command_positions"],
+                                   f"{spec.dof} values, one per arm joint of {spec.name}")
+    validate_trajectory(traj, source, f"episode {episode}")
+    return traj
