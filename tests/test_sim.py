@@ -8,7 +8,7 @@ from simreal.envs import GraspEnv
 from simreal.policy import ScriptedGraspExpert
 from simreal.robot import JointCommand, ResetRequest, Robot
 from simreal.sim import CommandDelay, DomainRandomizer, SimRobot
-from simreal.specs import DynamicsParams
+from simreal.specs import DynamicsParams, RandomizationSpec, SpecError
 from simreal.targets import PerturbedTarget
 
 from .conftest import rollout_joints
@@ -138,6 +138,16 @@ def test_randomizer_is_seeded_and_within_ranges():
             assert np.all((values >= low) & (values <= high)), name
         assert len(params.joint_offset) == 7
         assert isinstance(params.latency_steps, int)
+
+
+def test_randomizer_draws_each_joint_from_its_own_pair():
+    low, high = (0.09,) * 4 + (0.9,) * 3, (0.11,) * 4 + (1.1,) * 3
+    spec = RandomizationSpec("per_joint", (("joint_gain_scale", low, high),), "test")
+    for seed in range(20):
+        gains = np.array(DomainRandomizer(spec, dof=7).sample(np.random.default_rng(seed)).joint_gain_scale)
+        assert np.all((gains >= low) & (gains <= high))
+    with pytest.raises(SpecError, match="joint_gain_scale"):
+        DomainRandomizer(spec, dof=6)
 
 
 def test_object_dynamics_apply(panda_spec, scene_spec):

@@ -293,6 +293,24 @@ def test_randomization_unknown_field(load_broken):
     check_error(err, path, "ranges.gravity_scale", [0.9, 1.1], "no such field")
 
 
+def test_randomization_per_joint_pairs(load_broken, write_yaml):
+    data = shipped_data("randomization", first("randomization"))
+    pairs = [[0.09, 0.11]] * 4 + [[0.9, 1.1]] * 3
+    data["ranges"]["joint_gain_scale"] = pairs
+    spec = load_randomization(write_yaml(data))
+    assert spec.range_of("joint_gain_scale") == ((0.09,) * 4 + (0.9,) * 3, (0.11,) * 4 + (1.1,) * 3)
+    spec.check_robot(7)
+    with pytest.raises(SpecError, match="= 7: expected 6 \\[low, high\\] pairs"):
+        spec.check_robot(6)
+    data["ranges"]["joint_gain_scale"] = [[0.09, 0.11], [0.2, 0.1]]  # one pair inverted
+    err, path = load_broken("randomization", data)
+    check_error(err, path, "ranges.joint_gain_scale", data["ranges"]["joint_gain_scale"], "low <= high")
+    data["ranges"]["actuator_gain"] = [[0.9, 1.1]]  # pairs only for per-joint fields
+    data["ranges"]["joint_gain_scale"] = [0.5, 1.0]
+    err, path = load_broken("randomization", data)
+    check_error(err, path, "ranges.actuator_gain", [[0.9, 1.1]], "[low, high]")
+
+
 def test_target_unknown_dynamics_field(load_broken):
     data = shipped_data("target", first("target"))
     data["dynamics"]["motor_temperature"] = 80.0

@@ -17,6 +17,7 @@ class DomainRandomizer:
     """
 
     def __init__(self, spec: RandomizationSpec, dof: int, base: DynamicsParams | None = None) -> None:
+        spec.check_robot(dof)
         self.spec = spec
         self.dof = dof
         self.base = base or DynamicsParams()

@@ -148,30 +148,46 @@ def load_target(path: str | Path) -> TargetProfile:
 class RandomizationSpec:
     """Uniform ranges per DynamicsParams field; unlisted fields stay nominal.
 
-    Integer fields are sampled inclusively; a per-joint field draws each joint separately.
+    Integer fields are sampled inclusively. A per-joint field draws each joint
+    separately, from one shared ``[low, high]`` or from its own pair (``low`` and
+    ``high`` are then tuples with one value per joint, e.g. as written by calibration).
     """
 
     name: str
-    ranges: tuple[tuple[str, float, float], ...]
+    ranges: tuple[tuple[str, Any, Any], ...]
     source: str
 
-    def range_of(self, name: str) -> tuple[float, float] | None:
+    def range_of(self, name: str) -> tuple[Any, Any] | None:
         for key, low, high in self.ranges:
             if key == name:
                 return (low, high)
         return None
 
+    def check_robot(self, dof: int) -> None:
+        """Raise SpecError if a per-joint range list does not have one pair per joint."""
+        for name, low, _ in self.ranges:
+            if isinstance(low, tuple) and len(low) != dof:
+                raise SpecError(self.source, f"ranges.{name}", len(low), f"{dof} [low, high] pairs, one per arm joint")
+
 
 def _range(name: str) -> Any:
     bound = _in_bounds(name, integer if name in INTEGER_PARAMS else real)
 
-    def check(value: Any) -> tuple[float, float]:
-        if not isinstance(value, list | tuple) or len(value) != 2:
-            raise Invalid("[low, high]")
+    def pair(value: Any) -> tuple[float, float]:
+        if not isinstance(value, list | tuple) or len(value) != 2 or isinstance(value[0], list | tuple):
+            raise Invalid("[low, high]" + (" or a list of [low, high], one per joint" if name in PER_JOINT_PARAMS
+                                           else ""))
         low, high = bound(value[0]), bound(value[1])
         if low > high:
             raise Invalid("[low, high] with low <= high")
         return (low, high)
+
+    def check(value: Any) -> tuple[Any, Any]:
+        if name in PER_JOINT_PARAMS and isinstance(value, list | tuple) and value \
+                and all(isinstance(v, list | tuple) for v in value):
+            pairs = [pair(v) for v in value]
+            return (tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+        return pair(value)
 
     return check
 
