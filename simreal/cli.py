@@ -284,6 +284,35 @@ def run_bench_adapt(cfg: Any) -> int:
 
 
 @dataclass
+class BenchCalibrateConfig:
+    """Per target profile: record the excitation, fit the fields it sets, time both, check the error."""
+
+    targets: str = option("", "comma-separated target profile names; empty = every shipped profile")
+    trajectories: int = option(10, "excitation trajectories per profile")
+    seconds: float = option(6.0, "robot time per trajectory (s)")
+    seed: int = option(0, "excitation seed")
+
+
+def run_bench_calibrate(cfg: BenchCalibrateConfig) -> int:
+    from . import assets
+    from .calibration.bench import time_calibration
+
+    names = [n for n in cfg.targets.split(",") if n] or assets.available("target")
+    rows = []
+    with console.status("calibrating") as status:
+        for name in names:
+            status.update(f"calibrating {name}")
+            t = time_calibration(name, cfg.trajectories, cfg.seconds, cfg.seed)
+            rows.append((name, ", ".join(t.params), f"{t.robot_time_s:.0f} s", f"{t.record_s:.1f} s",
+                         f"{t.calibrate_s:.1f} s", str(t.replays), f"{t.worst_relative_error:.1%}",
+                         "yes" if t.worst_relative_error <= 0.1 else "no"))
+    console.print(_table("Calibration per target profile (fields the profile sets; truth known)",
+                         ["target", "fields", "robot time", "record", "calibrate", "replays", "worst error",
+                          "within 10%"], rows))
+    return 0
+
+
+@dataclass
 class BenchBridgeConfig:
     """Round-trip latency and achieved loop rate over the bridge vs the same loop in-process."""
 
@@ -449,6 +478,7 @@ VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "adapt": (_adapt_config(), run_adapt),
     "bench adapt": (_adapt_config(), run_bench_adapt),
     "bench bridge": (BenchBridgeConfig, run_bench_bridge),
+    "bench calibrate": (BenchCalibrateConfig, run_bench_calibrate),
     "evaluate": (EvaluateConfig, run_evaluate),
     "list": (ListConfig, run_list),
     "schema": (SchemaConfig, run_schema),

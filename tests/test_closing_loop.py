@@ -1,0 +1,34 @@
+"""Closing the loop: a head adapted against the *calibrated* simulator, with no target
+transitions beyond the calibration recording, beats the source head on the real target."""
+
+from simreal.calibration import record, run_calibration
+from simreal.envs import time_limited_grasp_env
+from simreal.evaluation import evaluate
+from simreal.learn.adapt import AdaptConfig, adapt, load_policy
+from simreal.learn.transfer import better_with_confidence
+from simreal.policy.head import head_controller
+
+
+def _success_on(policy, target: str, episodes: int = 40):
+    env = time_limited_grasp_env(robot=policy.spec.name, controller=head_controller(policy.head),
+                                 randomization=None, target=target)
+    try:
+        return evaluate(env, policy.act, episodes, 3_000_000)
+    finally:
+        env.close()
+
+
+def test_head_adapted_in_the_calibrated_sim_beats_the_source_head_on_the_target(tmp_path):
+    record("weak_motors", tmp_path / "weak.npz", trajectories=4, seconds=6.0, seed=0)
+    calibration = run_calibration("panda", [tmp_path / "weak.npz"], ["actuator_gain", "force_limit"], "weak_fit",
+                                  tmp_path / "fitted", seed=0)
+    fitted = calibration.paths["profile"]
+    config = AdaptConfig(target=str(fitted), budget=600, rounds=2, eval_episodes=20, validation_episodes=6,
+                         from_scratch=False)
+    adapted = adapt(config)
+    assert adapted.accepted  # in the calibrated simulator
+    source = load_policy("panda_grasp")
+    before = _success_on(source, "weak_motors")
+    after = _success_on(adapted.policy, "weak_motors")  # the real target was never used for training
+    assert better_with_confidence(after, before)[0], (before.describe(), after.describe())
+    assert after.success_rate >= 0.9
