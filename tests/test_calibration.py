@@ -30,8 +30,9 @@ from simreal.targets import PerturbedTarget
 
 FAST = ("laggy", "weak_motors", "soft_shoulder")  # in the default run; the rest are marked slow
 KNOWN_GAPS = {  # profiles the current excitation + fit do not yet meet the bars on (see the report)
-    "heavy_payload": "gains pass, but payload_mass and link_mass_scale trade off (both only show through "
-                     "saturated drives): the fit ends at 3.2 kg / 0.82 with the residual at the noise level",
+    "heavy_payload": "gains pass, but the fit ends at 3.2 kg / 0.82 (truth 2.0 / 1.3): the coordinate scan "
+                     "stalls in a diagonal payload/link-mass valley whose cost jitters by ~20 % (saturated "
+                     "drives), although the truth's cost is half the fit's; the uncertainty probe flags it",
     "miscalibrated": "encoder offsets are invisible in free space (commands and readings share the biased "
                      "frame) and the speed-limited 6 s contact trajectories touch the table little; joint 1 "
                      "(vertical axis) is unobservable from table touches",
@@ -93,6 +94,7 @@ def test_fit_recovers_each_profile(profile, tmp_path):
             assert low <= value <= high, (name, value, low, high)
     report = json.loads(result.paths["report"].read_text())
     assert set(report["estimates"]) == set(params)
+    assert all(e["identifiable"] for e in report["estimates"].values()), report["combinations"]
     assert result.paths["plot"].stat().st_size > 10_000
 
 
@@ -224,3 +226,45 @@ def test_a_fit_that_cannot_explain_the_data_is_flagged(tmp_path):
     assert not fit.converged
     explained = calibrate(recording, ["actuator_gain"], spec, scene, workers=1)
     assert explained.converged
+
+
+def test_probe_flags_a_flat_valley_a_jittery_jacobian_hides():
+    from simreal.calibration.parameters import coordinates
+    from simreal.calibration.uncertainty import PROBE_STEP, analyse
+
+    coords = coordinates(["payload_mass", "link_mass_scale", "actuator_gain"], 7)
+    rng = np.random.default_rng(0)
+    seen = rng.normal(0, 10, (400, 2))
+    # payload + ln(link mass) and the gain are seen; jitter adds curvature along the valley too
+    jac = np.column_stack([seen[:, 0], seen[:, 0], seen[:, 1]]) + rng.normal(0, 1, (400, 3))
+    data = rng.normal(0, 1, 400)
+
+    def cost(x):  # the truth: only payload + ln(link mass) and the gain are seen
+        return 400 + 4e4 * (x[0] + x[1]) ** 2 + 4e4 * x[2] ** 2 + 10 * (x[0] - x[1]) ** 2
+
+    u = analyse(coords, np.zeros(3), jac, data, np.arange(400) % 4, 1.0, cost=cost)
+    assert list(u.identifiable) == [False, False, True]
+    assert u.sigma[0] > PROBE_STEP and u.sigma[2] < PROBE_STEP
+    (combo,) = u.combinations
+    assert set(combo["fields"]) == {"payload_mass", "link_mass_scale"}
+    (trade,) = combo["trade_off"]
+    weights = trade["weights"]
+    assert weights["payload_mass"] == pytest.approx(-weights["link_mass_scale"], rel=0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="link_mass_scale (0.82) is flagged, but payload_mass (3.16 kg, truth 2.0) "
+                   "is not: the probe along the weakest Jacobian directions sees the cost rise in payload, and "
+                   "its range 3.16 +- 0.25 kg excludes the truth")
+def test_heavy_payload_masses_are_flagged_or_found(tmp_path):
+    truth = assets.target_profile("heavy_payload")
+    _record("heavy_payload", tmp_path / "data.npz")
+    params = profile_fields("heavy_payload")
+    result = run_calibration(truth.robot, [tmp_path / "data.npz"], params, "fit", tmp_path / "out")
+    report = json.loads(result.paths["report"].read_text())["estimates"]
+    ranges = load_randomization(result.paths["randomization"])
+    for name in ("payload_mass", "link_mass_scale"):
+        value, true = getattr(result.fit.dynamics, name), getattr(truth.dynamics, name)
+        assert abs(value - true) <= 0.1 * true or not report[name]["identifiable"], (name, value)
+        low, high = ranges.range_of(name)
+        assert low <= true <= high, (name, low, high)

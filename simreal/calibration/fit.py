@@ -155,8 +155,19 @@ class _Problem:
             self.progress("fitting", min(self.evaluations / 150, 0.95))
         return np.concatenate((data, PRIOR_WEIGHT * (x - self.x0)))
 
+    def data_cost(self, x: np.ndarray, latency: int) -> float:
+        """The data part of the objective (robust loss, no prior): what the uncertainty probe evaluates."""
+        data, _ = residuals(self.recording, self.simulate(x, latency))
+        return float(np.sum(_robust(data)))
+
     def cost(self, x: np.ndarray, latency: int) -> float:
         return float(np.sum(self.vector(x, latency) ** 2))
+
+
+def _robust(r: np.ndarray) -> np.ndarray:
+    """The soft-L1 loss ``least_squares`` applies (``LOSS``, ``LOSS_SCALE``)."""
+    z = (r / LOSS_SCALE) ** 2
+    return 2 * LOSS_SCALE**2 * (np.sqrt(1 + z) - 1)
 
 
 def _with_latency(d: DynamicsParams, latency: int) -> DynamicsParams:
@@ -281,7 +292,10 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
         after = problem.simulate(x, latency)
         fitted = problem.dynamics(x, latency)
         data, owners = residuals(recording, after)
-        uncertainty = analyse(coords, x, jac, data, owners, PRIOR_WEIGHT, seed) if coords else None
+        uncertainty = None
+        if coords:
+            uncertainty = analyse(coords, x, jac, data, owners, PRIOR_WEIGHT, seed,
+                                  cost=lambda y: problem.data_cost(y, latency))
         sigma = _noise(recording, after, noise)
         from dataclasses import replace
 

@@ -4,8 +4,9 @@ The fitted profile uses the target-profile schema (so ``load_target`` and
 ``PerturbedTarget`` accept it) and the randomization file the randomization schema
 (so ``simreal train --randomization`` and ``simreal adapt`` accept it). Ranges are
 the estimate +- max(3 sigma, a floor), clipped to the field's allowed bounds; a field
-the data could not pin gets the whole span between nominal and the value that would
-explain its identified combination alone, so the truth stays inside.
+the data could not pin gets the whole span between nominal and what its
+probed tolerance allows (3 of them either side), so the truth stays inside
+instead of a narrow range around a wrong value.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import yaml
 
-from ..specs import DynamicsParams, load_randomization, load_target, param_info
+from ..specs import load_randomization, load_target, param_info
 from ..specs.dynamics import INTEGER_PARAMS, PER_JOINT_PARAMS
 from .fit import Fit
 from .trajectory_file import Recording
@@ -85,19 +86,16 @@ def _range(name: str, value: float, sigma: float) -> tuple[float, float]:
 
 
 def _unidentified_range(fit: Fit, name: str) -> tuple[float, float]:
-    """Nominal .. the value that explains this field's identified combination alone."""
-    nominal = float(getattr(DynamicsParams(), name))
+    """Nominal .. the estimate +- 3 probed tolerances: wide, since the data do not pin it."""
     info = param_info(name)
-    combos = fit.uncertainty.combinations if fit.uncertainty else []
-    for combo in combos:
-        weights = combo["weights"]
-        if name in weights and abs(weights[name]) > 1e-6:
-            coord = next(c for c in fit.coords if c.label == name)
-            alone = combo["value"] / weights[name]
-            spread = 3 * combo["sigma"] / abs(weights[name])
-            ends = [coord.value(alone - spread), coord.value(alone + spread), nominal]
-            return max(min(ends), info["low"]), min(max(ends), info["high"])
-    return info["low"], info["high"]
+    fitted = getattr(fit.dynamics, name)
+    ends = []
+    for i, c in enumerate(fit.coords):
+        if c.name == name:
+            x = c.coordinate(float(fitted if c.joint is None else fitted[c.joint]))
+            spread = 3 * float(fit.uncertainty.sigma[i])
+            ends += [c.value(x - spread), c.value(x + spread), c.value(0.0)]  # value(0): nominal
+    return max(min(ends), info["low"]), min(max(ends), info["high"])
 
 
 def randomization_ranges(fit: Fit) -> dict[str, list[float]]:
