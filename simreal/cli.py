@@ -390,6 +390,8 @@ class CalibrateConfig:
     scene: str = option("tabletop", "scene name or YAML path")
     workers: int = option(2, "processes replaying trajectories in parallel")
     seed: int = option(0, "seed of the optimiser's starting points and the bootstrap")
+    base_randomization: str = option("default", "randomization whose other ranges the narrowed file keeps "
+                                                "(name, path or 'none')")
 
 
 def _data_error(err: Exception) -> int:
@@ -426,7 +428,8 @@ def run_calibrate(cfg: CalibrateConfig) -> int:
         with Progress(*columns, console=console) as bar:
             task = bar.add_task("starting", total=1.0)
             result = run_calibration(cfg.robot, data, params, cfg.name, cfg.out_dir, cfg.scene, cfg.workers,
-                                     cfg.seed, lambda stage, f: bar.update(task, description=stage, completed=f))
+                                     cfg.seed, lambda stage, f: bar.update(task, description=stage, completed=f),
+                                     None if cfg.base_randomization == "none" else cfg.base_randomization)
     except (SpecError, FileNotFoundError, ValueError) as err:
         return _data_error(err)
     from .calibration.report import estimates

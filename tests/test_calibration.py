@@ -87,11 +87,13 @@ def test_fit_recovers_each_profile(profile, tmp_path):
     fitted = load_target(result.paths["profile"])
     assert fitted.robot == truth.robot and fitted.name == "fit"
     ranges = load_randomization(result.paths["randomization"])
-    for name in params:
-        low, high = ranges.range_of(name)
-        values = getattr(truth.dynamics, name)
-        for value in values if isinstance(values, tuple) else (values,):
-            assert low <= value <= high, (name, value, low, high)
+    for name in params:  # per joint for per-joint fields
+        low, high, value = (np.atleast_1d(v) for v in (*ranges.range_of(name), getattr(truth.dynamics, name)))
+        assert np.all((low <= value) & (value <= high)), (name, value, low, high)
+    default = assets.randomization_spec("default")  # the other fields keep the default ranges
+    for name, low, high in default.ranges:
+        if name not in params:
+            assert ranges.range_of(name) == (low, high), name
     report = json.loads(result.paths["report"].read_text())
     assert set(report["estimates"]) == set(params)
     assert all(e["identifiable"] for e in report["estimates"].values()), report["combinations"]

@@ -51,9 +51,15 @@ class Calibration:
 
 def run_calibration(robot: str, data: list[str | Path], params: list[str], name: str,
                     out_dir: str | Path = "calibration/fitted", scene: str = "tabletop",
-                    workers: int | None = None, seed: int = 0, progress: Progress | None = None) -> Calibration:
-    """Load ``data``, fit ``params``, write the profile, randomization, plot and report."""
+                    workers: int | None = None, seed: int = 0, progress: Progress | None = None,
+                    base_randomization: str | None = "default") -> Calibration:
+    """Load ``data``, fit ``params``, write the profile, randomization, plot and report.
+
+    The randomization written is ``base_randomization``'s (None: no other field) with the
+    fitted fields narrowed, so it can replace the base in ``simreal train`` directly.
+    """
     check_names(params)
+    base = assets.randomization_spec(base_randomization) if base_randomization else None
     spec, scene_spec = assets.robot_spec(robot), assets.scene_spec(scene)
     recording = load_all(list(data), robot)
     if recording.control_period and abs(recording.control_period - scene_spec.physics.control_period) > 1e-9:
@@ -62,5 +68,5 @@ def run_calibration(robot: str, data: list[str | Path], params: list[str], name:
     if not name.replace("_", "").replace("-", "").isalnum():
         raise SpecError("--name", "name", name, "letters, digits, '_' or '-' (it becomes a file name)")
     fit = calibrate(recording, params, spec, scene_spec, workers=workers, seed=seed, progress=progress)
-    paths = write_outputs(fit, recording, spec.name, name, out_dir, [str(p) for p in data])
+    paths = write_outputs(fit, recording, spec.name, name, out_dir, [str(p) for p in data], base)
     return Calibration(fit, recording, paths)

@@ -23,8 +23,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import yaml
 
-from ..specs import load_randomization, load_target, param_info
-from ..specs.dynamics import INTEGER_PARAMS, PER_JOINT_PARAMS
+from ..specs import RandomizationSpec, load_randomization, load_target, param_info
+from ..specs.dynamics import INTEGER_PARAMS, PARAM_NAMES, PER_JOINT_PARAMS
 from .fit import Fit
 from .trajectory_file import Recording
 
@@ -85,36 +85,50 @@ def _range(name: str, value: float, sigma: float) -> tuple[float, float]:
     return max(low, info["low"]), min(high, info["high"])
 
 
-def _unidentified_range(fit: Fit, name: str) -> tuple[float, float]:
-    """Nominal .. the estimate +- 3 probed tolerances: wide, since the data do not pin it."""
+def _unidentified_ranges(fit: Fit, name: str) -> list[tuple[float, float]]:
+    """Per coordinate of ``name``: nominal .. the estimate +- 3 probed tolerances (wide,
+    since the data do not pin it)."""
     info = param_info(name)
     fitted = getattr(fit.dynamics, name)
-    ends = []
+    spans = []
     for i, c in enumerate(fit.coords):
         if c.name == name:
             x = c.coordinate(float(fitted if c.joint is None else fitted[c.joint]))
             spread = 3 * float(fit.uncertainty.sigma[i])
-            ends += [c.value(x - spread), c.value(x + spread), c.value(0.0)]  # value(0): nominal
-    return max(min(ends), info["low"]), min(max(ends), info["high"])
+            ends = [c.value(x - spread), c.value(x + spread), c.value(0.0)]  # value(0): nominal
+            spans.append((max(min(ends), info["low"]), min(max(ends), info["high"])))
+    return spans
 
 
-def randomization_ranges(fit: Fit) -> dict[str, list[float]]:
-    ranges = {}
+def _fitted_range(fit: Fit, name: str, entry: dict) -> list:
+    """``[low, high]``, or one ``[low, high]`` per joint for a per-joint field."""
+    if not entry["identifiable"]:
+        spans = _unidentified_ranges(fit, name)
+    elif name in PER_JOINT_PARAMS:
+        spans = [_range(name, v, s) for v, s in zip(entry["value"], entry["sigma"], strict=True)]
+    else:
+        spans = [_range(name, float(entry["value"]), float(entry["sigma"]))]
+    if name in INTEGER_PARAMS:
+        return [int(spans[0][0]), int(spans[0][1])]
+    pairs = [[float(low), float(high)] for low, high in spans]
+    return pairs if name in PER_JOINT_PARAMS else pairs[0]
+
+
+def randomization_ranges(fit: Fit, base: RandomizationSpec | None = None) -> dict[str, list]:
+    """The base randomization's ranges with every fitted field narrowed to what the data say."""
+    ranges: dict[str, list] = {}
+    for name, low, high in base.ranges if base else ():
+        ranges[name] = ([[a, b] for a, b in zip(low, high, strict=True)] if isinstance(low, tuple)
+                        else [low, high])
     for name, entry in estimates(fit).items():
-        if not entry["identifiable"]:
-            low, high = _unidentified_range(fit, name)
-        elif name in PER_JOINT_PARAMS:
-            spans = [_range(name, v, s) for v, s in zip(entry["value"], entry["sigma"], strict=True)]
-            low, high = min(s[0] for s in spans), max(s[1] for s in spans)
-        else:
-            low, high = _range(name, float(entry["value"]), float(entry["sigma"]))
-        ranges[name] = [int(low), int(high)] if name in INTEGER_PARAMS else [float(low), float(high)]
-    return ranges
+        ranges[name] = _fitted_range(fit, name, entry)
+    return {name: ranges[name] for name in PARAM_NAMES if name in ranges}
 
 
 def write_outputs(fit: Fit, recording: Recording, robot: str, name: str, out_dir: str | Path,
-                  sources: list[str]) -> dict[str, Path]:
-    """Write ``<name>.yaml`` (profile), ``<name>_randomization.yaml``, ``<name>.png``, ``<name>.json``."""
+                  sources: list[str], base: RandomizationSpec | None = None) -> dict[str, Path]:
+    """Write ``<name>.yaml`` (profile), ``<name>_randomization.yaml`` (``base``'s ranges with
+    the fitted fields narrowed), ``<name>.png``, ``<name>.json``."""
     out = Path(out_dir)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     dynamics = {n: _plain(getattr(fit.dynamics, n)) for n in fit.names}
@@ -125,7 +139,7 @@ def write_outputs(fit: Fit, recording: Recording, robot: str, name: str, out_dir
                "dynamics": dynamics}
     paths = {"profile": _atomic_write(out / f"{name}.yaml", yaml.safe_dump(profile, sort_keys=False)),
              "randomization": _atomic_write(out / f"{name}_randomization.yaml", yaml.safe_dump(
-                 {"name": f"{name}_randomization", "ranges": randomization_ranges(fit)}, sort_keys=False))}
+                 {"name": f"{name}_randomization", "ranges": randomization_ranges(fit, base)}, sort_keys=False))}
     load_target(paths["profile"])  # what we write must load
     load_randomization(paths["randomization"])
     report = {"name": name, "robot": robot, "sources": sources, "created": stamp, "estimates": estimates(fit),
