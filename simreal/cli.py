@@ -19,7 +19,8 @@ from rich.table import Table
 
 from .options import option
 
-console = Console()
+# wide when piped to a file or CI log, where rich would otherwise squeeze tables to 80 columns
+console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
 @dataclass

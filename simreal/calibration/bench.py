@@ -6,6 +6,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from .. import assets
 from ..specs import DynamicsParams
 from .pipeline import record, run_calibration
@@ -42,15 +44,20 @@ def time_calibration(profile: str, trajectories: int = 10, seconds: float = 6.0,
         result = run_calibration(truth_robot(profile), [f"{tmp}/data.npz"], params, "bench", tmp,
                                  workers=workers, seed=seed)
         done = time.perf_counter()
-    worst = 0.0
-    for name in params:
-        fitted, true = getattr(result.fit.dynamics, name), getattr(truth, name)
-        pairs = zip(fitted, true, strict=True) if isinstance(true, tuple) else [(fitted, true)]
-        scale = max((abs(t) for _, t in pairs), default=1.0) if isinstance(true, tuple) else abs(true) or 1.0
-        pairs = zip(fitted, true, strict=True) if isinstance(true, tuple) else [(fitted, true)]
-        worst = max(worst, max(abs(f - t) / scale for f, t in pairs))
+    worst = max(relative_error(name, getattr(result.fit.dynamics, name), getattr(truth, name)) for name in params)
     return CalibrationTiming(profile, tuple(params), recorded - start, done - recorded, recording.duration,
                              result.fit.replays, worst)
+
+
+def relative_error(name: str, fitted: object, true: object) -> float:
+    """Worst relative error of a field; per joint for per-joint fields, except encoder
+    offsets, whose truth includes zeros: those are relative to the largest offset."""
+    f, t = np.atleast_1d(np.asarray(fitted, dtype=float)), np.atleast_1d(np.asarray(true, dtype=float))
+    if f.shape != t.shape:
+        return float("inf")
+    scale = np.full_like(t, max(np.abs(t).max(), 1e-12)) if name == "joint_offset" else np.abs(t)
+    scale = np.where(scale > 0, scale, 1.0)
+    return float(np.max(np.abs(f - t) / scale))
 
 
 def truth_robot(profile: str) -> str:
