@@ -377,6 +377,8 @@ class RecordConfig:
     seconds: float = option(6.0, "robot time per trajectory in s")
     seed: int = option(0, "seed: same seed, same commands and data")
     scene: str = option("tabletop", "scene name or YAML path")
+    routine: str = option("dynamics", "excitation: 'dynamics' (gains, masses, friction, latency) or 'offsets' "
+                                      "(slow guarded table and cube probes, for joint_offset)")
 
 
 @dataclass
@@ -407,7 +409,8 @@ def run_record(cfg: RecordConfig) -> int:
     try:
         with console.status("recording") as status:
             recording = record(cfg.target, cfg.out, cfg.trajectories, cfg.seconds, cfg.seed, cfg.scene,
-                               progress=lambda i, n: status.update(f"recording: trajectory {i}/{n}"))
+                               progress=lambda i, n: status.update(f"recording: trajectory {i}/{n}"),
+                               routine=cfg.routine)
     except (SpecError, FileNotFoundError, ValueError) as err:
         return _data_error(err)
     console.print(f"recorded {len(recording.trajectories)} trajectories, {recording.duration:.1f} s of robot time "

@@ -14,6 +14,13 @@ commands and readings together. So the routine mixes four kinds of trajectory:
 - ``touch``: guarded table touches at several postures, then a fast flick that sends the
   cube sliding on its own (its deceleration is the object-table friction).
 
+An opt-in second routine, ``offsets`` (``excite(..., routine="offsets")``, ``simreal record
+--routine offsets``), is for encoder offsets instead: its trajectories alternate ``cube``
+(slow closed-finger pushes of the cube from spread directions, each after a guarded table
+touch, and grasps at spread wrist yaws: the cube is perceived in the world frame) and
+``table`` (guarded table touches at well-spread spots with the hand yawed, rolled and
+pitched differently each time). The default ``dynamics`` routine is unchanged.
+
 Commands are planned on the nominal kinematics from the *commanded* joints (open loop),
 except that guarded descents stop on contact; everything is deterministic given a seed.
 Every command is rate limited to ``SPEED_FRACTION`` of the joints' velocity limits and
@@ -43,6 +50,8 @@ CUBE_HALF = 0.025  # m; replaced by the scene's first object when the robot repo
 POSTURE_SPREAD = (0.9, 0.5, 0.8, 0.6, 1.0, 0.6, 1.2)  # rad around home: far from self-collision
 FINGER_HALF = 0.03  # m, closed fingers' half thickness along the closing axis (Panda hand)
 TIP_BELOW_TCP = 0.002  # m, fingertips below the TCP (Panda hand, measured by touching)
+PROBE_PRESS = 0.01  # m, commanded-below-measured TCP depth ending an ``offsets`` probe's descent
+PROBE_PUSH = 0.02  # m, how far an ``offsets`` cube push goes past the nominal contact
 
 
 class _Spent(Exception):
@@ -97,19 +106,10 @@ class _Driver:
 
     def ik(self, pos: np.ndarray, yaw: float = 0.0, iterations: int = 60) -> np.ndarray:
         """Joints (from the commanded ones) putting the TCP at ``pos``, fingers down, rotated by ``yaw``."""
-        q = self.q.copy()
         half = yaw / 2
         base = np.asarray(self.spec.grasp_orientation, dtype=float)
         desired = _quat_mul(np.array([0.0, 0.0, np.sin(half), np.cos(half)]), base)
-        for _ in range(iterations):
-            p, o = self.kin.tcp_pose(q)
-            err = np.concatenate((pos - p, orientation_error(o, desired)))
-            if np.linalg.norm(err) < 1e-5:
-                break
-            jac = self.kin.jacobian(q)
-            q = np.clip(q + jac.T @ np.linalg.solve(jac @ jac.T + 1e-4 * np.eye(6), err),
-                        self.spec.lower, self.spec.upper)
-        return q
+        return _ik_pose(self, pos, desired, iterations, (self.spec.lower, self.spec.upper))
 
     def move_tcp(self, pos: np.ndarray, steps: int, grip: float | None = None, yaw: float = 0.0) -> None:
         self.move(self.ik(np.asarray(pos, dtype=float), yaw), steps, grip)
@@ -261,12 +261,121 @@ def _touch(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
         d.move_tcp([*spot, 0.12], 4)
 
 
+def _tilted(yaw: float, roll: float, pitch: float, base: np.ndarray) -> np.ndarray:
+    """``base`` (fingers down) turned by ``yaw`` about z, then tilted by ``roll`` about x and ``pitch`` about y."""
+    out = _quat_mul(np.array([0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)]), base)
+    out = _quat_mul(np.array([np.sin(roll / 2), 0.0, 0.0, np.cos(roll / 2)]), out)
+    return _quat_mul(np.array([0.0, np.sin(pitch / 2), 0.0, np.cos(pitch / 2)]), out)
+
+
+def _ik_pose(d: _Driver, pos: np.ndarray, desired: np.ndarray, iterations: int = 60,
+             bounds: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Joints (from the commanded ones) putting the TCP at ``pos`` with orientation ``desired``,
+    within ``bounds`` (the driver's safe margins by default)."""
+    low, high = bounds if bounds is not None else (d.low, d.high)
+    q = d.q.copy()
+    for _ in range(iterations):
+        p, o = d.kin.tcp_pose(q)
+        err = np.concatenate((pos - p, orientation_error(o, desired)))
+        if np.linalg.norm(err) < 1e-5:
+            break
+        jac = d.kin.jacobian(q)
+        q = np.clip(q + jac.T @ np.linalg.solve(jac @ jac.T + 1e-4 * np.eye(6), err), low, high)
+    return q
+
+
+def _probe_descent(d: _Driver, xy: np.ndarray, desired: np.ndarray, z_top: float, z_bottom: float,
+                   speed: float = 0.08) -> float:
+    """Guarded vertical descent at orientation ``desired``: down until the measured TCP lags
+    the commanded one by ``PROBE_PRESS`` (whatever part of the hand touched), back up.
+    (A 3 cm press made the replay cost smoother far from the truth but much less
+    reproducible near it: 1 cm, as in the dynamics routines.)
+
+    Returns the measured TCP height at contact (in the believed, encoder frame)."""
+    z, moving, measured = z_top, 0, z_top
+    while z > z_bottom:
+        z -= speed * d.robot.control_period
+        d.step(_ik_pose(d, np.array([xy[0], xy[1], z]), desired, iterations=8))
+        moving += 1
+        measured = d.kin.tcp_pose(d.state.joint_positions)[0][2]
+        if moving > 6 and measured - z > PROBE_PRESS:
+            break
+    d.hold(3)
+    d.move(_ik_pose(d, np.array([xy[0], xy[1], measured + 0.06]), desired), 4)
+    return measured
+
+
+def _probe_table(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
+    """Guarded table touches at well-spread spots, reaches and hand tilts (opt-in ``offsets`` routine).
+
+    Each touch stops where the table (known height) really is: with the hand yawed,
+    rolled and pitched differently every time, each joint's encoder offset moves the
+    contact moment observably. The cube is avoided."""
+    base = np.asarray(d.spec.grasp_orientation, dtype=float)
+    while True:
+        spot = np.array([rng.uniform(0.3, 0.68), rng.uniform(-0.35, 0.35)])
+        if np.linalg.norm(spot - cube[:2]) < 0.15:
+            continue
+        desired = _tilted(rng.uniform(-1.2, 1.2), rng.uniform(-0.45, 0.45), rng.uniform(-0.45, 0.45), base)
+        grip = float(rng.choice([0.0, d.spec.gripper.max_width]))
+        d.move(_ik_pose(d, np.array([*spot, 0.14]), desired), 5, grip=grip)
+        _probe_descent(d, spot, desired, 0.12, -0.08)
+
+
+def _cube_position(d: _Driver, cube: np.ndarray) -> np.ndarray:
+    objects = d.state.objects
+    return np.asarray(next(iter(objects.values())).position, dtype=float) if objects else cube
+
+
+def _probe_cube(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
+    """Slow pushes of the cube from spread directions and grasps at spread yaws (``offsets`` routine).
+
+    The cube's pose is perceived in the world frame, so where the fingers really meet
+    it (and where closing them centres it) shows the hand's true position, including
+    the rotation about the vertical axis (joint 1) that table touches cannot see."""
+    base = np.asarray(d.spec.grasp_orientation, dtype=float)
+    centre = np.array([0.5, 0.0])
+    turn = 0
+    while True:
+        c = _cube_position(d, cube)
+        toward = np.arctan2(*(centre - c[:2])[::-1]) if np.linalg.norm(centre - c[:2]) > 0.02 else 0.0
+        if turn % 2 == 0:  # push: closed fingers from 5 cm out, PROBE_PUSH past nominal contact
+            angle = toward + rng.uniform(-1.3, 1.3)
+            direction = np.array([np.cos(angle), np.sin(angle)])
+            start = c[:2] - direction * (CUBE_HALF + FINGER_HALF + 0.05)
+            end = c[:2] - direction * (CUBE_HALF + FINGER_HALF - PROBE_PUSH)
+            desired = _tilted(angle + rng.uniform(-0.3, 0.3), 0.0, 0.0, base)
+            d.move(_ik_pose(d, np.array([*start, 0.1]), desired), 5, grip=0.0)
+            low = _probe_descent(d, start, desired, 0.07, -0.06) + 0.012  # fingertips 1 cm above the table
+            d.move(_ik_pose(d, np.array([*start, low]), desired), 4)
+            d.move(_ik_pose(d, np.array([*end, low]), desired), 16)
+            d.move(_ik_pose(d, np.array([*end, low + 0.08]), desired), 4)
+        else:  # grasp: open above, guarded descent, close (centres the cube), open, up
+            desired = _tilted(rng.uniform(-1.4, 1.4), 0.0, 0.0, base)
+            top = c[2] + CUBE_HALF
+            d.move(_ik_pose(d, np.array([*c[:2], top + 0.08]), desired), 5, grip=d.spec.gripper.max_width)
+            z = top + 0.06
+            while z > c[2] - 0.005:  # guarded: stop if a finger lands on the cube
+                z -= 0.08 * d.robot.control_period
+                d.step(_ik_pose(d, np.array([*c[:2], z]), desired, iterations=8))
+                if d.kin.tcp_pose(d.state.joint_positions)[0][2] - z > 0.01:
+                    break
+            d.hold(5, grip=0.0)
+            d.hold(3, grip=d.spec.gripper.max_width)
+            d.move(_ik_pose(d, np.array([*c[:2], top + 0.08]), desired), 4)
+        turn += 1
+
+
 ROUTINES: dict[str, Callable[[_Driver, np.random.Generator, np.ndarray], None]] = {
-    "grasp": _grasp, "swing": _swing, "touch": _touch}
+    "grasp": _grasp, "swing": _swing, "touch": _touch, "cube": _probe_cube, "table": _probe_table}
+EXCITATIONS: dict[str, tuple[str, ...]] = {  # --routine: the kinds its trajectories cycle through
+    "dynamics": KINDS,
+    "offsets": ("cube", "table"),  # opt-in: slow guarded probes of known geometry, for joint_offset
+}
 
 
 def excite(robot: Robot, trajectories: int = 10, seconds: float = 6.0, seed: int = 0,
-           progress: Callable[[int, int], None] | None = None) -> Recording:
+           progress: Callable[[int, int], None] | None = None, routine: str = "dynamics") -> Recording:
     """Run ``trajectories`` excitation episodes of ``seconds`` robot time each; return them recorded.
 
     Kinds cycle through ``KINDS``; episode ``i`` draws its cube placement, postures and
@@ -275,6 +384,9 @@ def excite(robot: Robot, trajectories: int = 10, seconds: float = 6.0, seed: int
     """
     if trajectories < 1 or seconds <= 0:
         raise ValueError(f"need at least one trajectory of positive length, got {trajectories} x {seconds} s")
+    if routine not in EXCITATIONS:
+        raise ValueError(f"unknown excitation routine {routine!r}; choose from {', '.join(EXCITATIONS)}")
+    kinds = EXCITATIONS[routine]
     recorder = RecordingRobot(robot)
     kin = Kinematics(robot.spec)
     steps = max(1, round(seconds / robot.control_period))
@@ -288,7 +400,7 @@ def excite(robot: Robot, trajectories: int = 10, seconds: float = 6.0, seed: int
             state = recorder.reset(ResetRequest(placement), seed=int(rng.integers(2**31)))
             driver = _Driver(recorder, kin, state, steps)
             try:
-                ROUTINES[KINDS[i % len(KINDS)]](driver, rng, cube)
+                ROUTINES[kinds[i % len(kinds)]](driver, rng, cube)
             except _Spent:
                 pass
             if progress:

@@ -13,6 +13,8 @@ nominal instead of drifting, and the uncertainty analysis reports it as such. No
 levels come from the residual at the optimum, not from the optimiser. A fit whose
 joint residual stays well above the measurement noise has not explained the data:
 it is flagged (``converged = False``) and its Jacobian-based uncertainties mean nothing.
+Encoder offsets get their own start: a static fit of the recorded contacts' geometry
+(``geometry``), then a coarse-to-fine pattern search on the replay cost (``_scan_offsets``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .parameters import (
     to_coordinates,
     to_dynamics,
 )
+from .geometry import ContactGeometry
 from .replay import Simulated
 from .simulate import Simulator
 from .trajectory_file import Recording, check_recording
@@ -49,7 +52,9 @@ SCAN_POINTS = 12  # grid points per field in the initial scan
 DIFF_STEP = 0.08  # relative finite-difference step: wide enough to average over saturation jitter
 SCAN_PASSES, FULL_PASSES = 4, 2  # two passes over the bounds, then two zooming in
 ZOOM_POINTS = 5
-UNSCANNED = frozenset({"joint_offset"})
+UNSCANNED = frozenset({"joint_offset"})  # not in the grid scan: ``_scan_offsets`` has its own
+OFFSET_STEPS = (2.0, 1.0, 0.5)  # normalised (1 = 10 mrad) steps of the encoder-offset pattern search
+OFFSET_PASSES = 3  # at most, per step
 START_MARGIN = 0.1  # normalised units kept between a starting point and the bounds
 SEGMENT = 15  # control steps per multiple-shooting segment (0.75 s at 20 Hz)
 EXPLAINED_FACTOR = 3.0  # a fit explains the data when the joint RMS is within this factor of the noise
@@ -212,6 +217,62 @@ def _scan(problem: _Problem, latency: int) -> np.ndarray:
     return x
 
 
+def _geometric_offsets(problem: _Problem, x: np.ndarray, spec: RobotSpec, scene: SceneSpec) -> np.ndarray:
+    """``x`` with the encoder offsets from the recorded contacts' geometry (see ``geometry``)."""
+    index = [i for i, c in enumerate(problem.coords) if c.name == "joint_offset"]
+    geometry = ContactGeometry(problem.recording, spec, scene)
+    try:
+        scale = problem.coords[index[0]].scale
+        found = geometry.fit(np.array([problem.coords[i].value(x[i]) for i in index]), scale)
+    finally:
+        geometry.close()
+    x = x.copy()
+    x[index] = found / scale
+    return x
+
+
+def _scan_offsets(problem: _Problem, latency: int, x: np.ndarray) -> np.ndarray:
+    """Encoder offsets by a pattern search on the whole objective, coarse to fine.
+
+    An offset shifts where the hand really meets the table or cube, and a guarded probe
+    presses only about a centimetre: until the candidate is within a centimetre or so
+    of the truth, the simulated contact misses and the cost is flat and jagged, so
+    neither the local fit nor the per-joint grid scan (which judges a joint by its own
+    readings only; an offset shows in the other joints' contact lag) finds the basin.
+    For each step of ``OFFSET_STEPS`` (normalised units), every joint in turn moves by
+    the step either way, and on along the way it improved, while the robust cost (plus
+    prior) drops; passes repeat (at most ``OFFSET_PASSES``) until none moves."""
+    index = [i for i, c in enumerate(problem.coords) if c.name == "joint_offset"]
+    if not index:
+        return x
+    low, high = _bounds(problem)
+    low, high = low + START_MARGIN, high - START_MARGIN
+
+    def cost(y: np.ndarray) -> float:
+        return problem.data_cost(y, latency) + float(np.sum((PRIOR_WEIGHT * (y - problem.x0)) ** 2))
+
+    x = x.copy()
+    best = cost(x)
+    for step in OFFSET_STEPS:
+        for _ in range(OFFSET_PASSES):
+            moved = False
+            for i in index:
+                for sign in (1.0, -1.0):
+                    improved = False
+                    while True:
+                        trial = x.copy()
+                        trial[i] = np.clip(x[i] + sign * step, low[i], high[i])
+                        value = cost(trial) if trial[i] != x[i] else np.inf
+                        if value >= best:
+                            break
+                        best, x, improved, moved = value, trial, True, True
+                    if improved:
+                        break
+            if not moved:
+                break
+    return x
+
+
 def _first_grid(coord: Coordinate, low: float, high: float) -> np.ndarray:
     """Log fields: even in log over the bounds; linear ones: doubling steps from the low bound."""
     if coord.log:
@@ -281,7 +342,10 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
             latency, costs = _search_latency(problem, problem.x0, range(param_info("latency_steps")["high"] + 1))
         x, jac = problem.x0, None
         if coords:
-            x, jac = _least_squares(problem, _scan(problem, latency), latency)
+            start = _scan(problem, latency)
+            if "joint_offset" in continuous:
+                start = _scan_offsets(problem, latency, _geometric_offsets(problem, start, spec, scene))
+            x, jac = _least_squares(problem, start, latency)
             if integer:
                 nearby = range(max(latency - 2, 0), latency + 3)
                 better, near_costs = _search_latency(problem, x, nearby)

@@ -17,11 +17,12 @@ from .trajectory_file import CalibrationDataError, Recording, load_recording, sa
 
 
 def record(target: str | Path, out: str | Path, trajectories: int = 10, seconds: float = 6.0, seed: int = 0,
-           scene: str = "tabletop", progress: Callable[[int, int], None] | None = None) -> Recording:
+           scene: str = "tabletop", progress: Callable[[int, int], None] | None = None,
+           routine: str = "dynamics") -> Recording:
     """Run the excitation on a PerturbedTarget built from a profile and save it to ``out``."""
     robot = PerturbedTarget(target, scene)
     try:
-        recording = excite(robot, trajectories, seconds, seed, progress)
+        recording = excite(robot, trajectories, seconds, seed, progress, routine)
     finally:
         robot.close()
     save_recording(recording, out)
