@@ -126,7 +126,7 @@ def fit_head(head: ControlHead, data: RelabeledData, config: FitConfig | None = 
     if config.refit_normalization:
         head.set_normalization(x[train])
     optimizer = torch.optim.Adam(parameter_groups(head, config))
-    best = (_loss(head, x[val], y[val]), copy.deepcopy(head.state_dict()), 0)
+    best = (_loss(head, x[val], y[val]), copy.deepcopy(head.state_dict()), 0) if config.best_epoch else None
     for epoch in range(1, config.epochs + 1):
         head.train()
         for batch in torch.randperm(len(train), generator=generator).split(config.batch_size):
@@ -135,15 +135,15 @@ def fit_head(head: ControlHead, data: RelabeledData, config: FitConfig | None = 
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        if config.best_epoch:
+        if best is not None:
             val_loss = _loss(head, x[val], y[val])
             if val_loss < best[0]:
                 best = (val_loss, copy.deepcopy(head.state_dict()), epoch)
-    if config.best_epoch:
+    if best is not None:
         head.load_state_dict(best[1])
     head.eval()
     return {"train_loss": _loss(head, x[train], y[train]), "validation_loss": _loss(head, x[val], y[val]),
-            "samples": float(len(x)), "epoch": float(best[2] if config.best_epoch else config.epochs)}
+            "samples": float(len(x)), "epoch": float(best[2] if best is not None else config.epochs)}
 
 
 def _loss(head: ControlHead, x: torch.Tensor, y: torch.Tensor) -> float:
