@@ -398,7 +398,10 @@ class CalibrateConfig:
 
 
 def _data_error(err: Exception) -> int:
-    console.print(f"[bold red]error[/]: {err}")
+    """Bad input: the message (escaped: it may hold '[low, high]' or paths), exit code 2."""
+    from rich.markup import escape
+
+    console.print(f"[bold red]error[/]: {escape(str(err))}", highlight=False, soft_wrap=True)
     return 2
 
 
@@ -521,8 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(_config(args.config, args))
     except (SpecError, FileNotFoundError) as error:  # bad input: say what and where, no traceback
-        console.print(f"[red]error:[/red] {error}", highlight=False)
-        return 2
+        return _data_error(error)
 
 
 if __name__ == "__main__":

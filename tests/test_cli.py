@@ -45,3 +45,10 @@ def test_bad_input_is_a_message_and_exit_code_2(tmp_path, capsys):
     assert main(["evaluate", "--target", str(broken)]) == 2
     out = capsys.readouterr().out
     assert "broken.yaml" in out and "dynamics.actuator_gain" in out
+
+
+def test_error_messages_are_printed_verbatim_not_as_markup(tmp_path, capsys):
+    broken = tmp_path / "ranges.yaml"  # the expectation text holds "[low, high]"
+    broken.write_text("name: r\nranges:\n  actuator_gain: [1.2, 0.8]\n")
+    assert main(["train", "--randomization", str(broken), "--run-dir", str(tmp_path / "run")]) == 2
+    assert "[low, high] with low <= high" in capsys.readouterr().out
