@@ -2,8 +2,11 @@
 
 The same function deploys to a simulated robot in-process, a PerturbedTarget, or a
 RobotClient talking to hardware (or to a served target in another process). The step
-log is JSON lines, one object per control step (the joint command sent and the state
-reported after it), so calibration can replay the commands later.
+log is JSON lines (``LOG_FORMAT``): a header naming the robot and control period, then
+per episode a ``reset`` line (the placements asked for and the state reported at the
+start) and one ``step`` line per control step (the joint command sent and the state
+reported after it, object poses included), so calibration can replay the episode from
+where it really started.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from .envs import time_limited_grasp_env
 from .evaluation import EvaluationResult
 from .policy.hierarchical import HierarchicalPolicy
 from .recording import RecordingRobot, Trajectory
-from .robot import Robot
+from .robot import Robot, RobotState
 
+LOG_FORMAT, LOG_VERSION = "simreal-deploy-log", 2
 
 @dataclass
 class DeployResult:
@@ -52,6 +56,8 @@ def deploy(policy: HierarchicalPolicy, robot: Robot, episodes: int, seed: int = 
     env = time_limited_grasp_env(robot=recorder, randomization=None, controller=policy.controller_factory())
     out = DeployResult(EvaluationResult(0, 0, 0.0, 0.0))
     log: IO[str] | None = open(log_path, "w", encoding="utf-8") if log_path else None
+    if log:
+        _log_header(log, robot)
     successes, lengths, returns = 0, [], []
     try:
         for episode in range(episodes):
@@ -62,6 +68,8 @@ def deploy(policy: HierarchicalPolicy, robot: Robot, episodes: int, seed: int = 
                 obs, reward, terminated, truncated, info = env.step(action)
                 last = _pace(last, rate_hz, out.periods)
                 out.flags.update(getattr(robot, "last_flags", ()) or ())
+                if log and length == 0:
+                    _log_reset(log, episode, recorder.trajectories[-1])
                 if log:
                     _log_step(log, episode, length, recorder.trajectories[-1], action, info)
                 done, length, total = terminated or truncated, length + 1, total + float(reward)
@@ -88,14 +96,33 @@ def _pace(last: float, rate_hz: float | None, periods: list[float]) -> float:
     return now
 
 
+def _log_header(log: IO[str], robot: Robot) -> None:
+    log.write(json.dumps({"kind": "header", "format": LOG_FORMAT, "version": LOG_VERSION, "robot": robot.spec.name,
+                          "fingerprint": robot.spec.fingerprint(), "control_period": robot.control_period}) + "\n")
+
+
+def _state_fields(state: RobotState) -> dict:
+    return {"time": state.time, "joint_positions": np.asarray(state.joint_positions).tolist(),
+            "joint_velocities": np.asarray(state.joint_velocities).tolist(), "gripper_width": state.gripper_width,
+            "objects": {name: {"position": np.asarray(pose.position).tolist(),
+                               "orientation": np.asarray(pose.orientation).tolist()}
+                        for name, pose in state.objects.items()}}
+
+
+def _log_reset(log: IO[str], episode: int, trajectory: Trajectory) -> None:
+    """The episode's start: the placements asked for and the state the robot reported."""
+    placements = trajectory.request.object_placements if trajectory.request else {}
+    log.write(json.dumps({"kind": "reset", "episode": episode,
+                          "placements": {name: [float(v) for v in xyyaw] for name, xyyaw in placements.items()},
+                          **_state_fields(trajectory.states[0])}) + "\n")
+
+
 def _log_step(log: IO[str], episode: int, step: int, trajectory: Trajectory, action: np.ndarray,
               info: dict) -> None:
     """One JSON line: the command sent this step and the state the robot reported after it."""
     state, command = trajectory.states[-1], trajectory.commands[-1]
     log.write(json.dumps({
-        "episode": episode, "step": step, "time": state.time,
+        "kind": "step", "episode": episode, "step": step,
         "command_positions": np.asarray(command.positions).tolist(), "command_gripper": command.gripper,
-        "joint_positions": state.joint_positions.tolist(), "joint_velocities": state.joint_velocities.tolist(),
-        "gripper_width": state.gripper_width, "action": np.asarray(action).tolist(),
-        "success": bool(info.get("is_success")),
+        **_state_fields(state), "action": np.asarray(action).tolist(), "success": bool(info.get("is_success")),
     }) + "\n")

@@ -17,10 +17,14 @@ from .robot import JointCommand, ResetRequest, Robot, RobotState
 
 @dataclass
 class Trajectory:
-    """One episode: ``states[0]`` after reset, then ``commands[t]`` -> ``states[t + 1]``."""
+    """One episode: ``states[0]`` after reset, then ``commands[t]`` -> ``states[t + 1]``.
+
+    ``request`` is what the reset asked for (object placements), so a replay can start
+    from the same scene."""
 
     states: list[RobotState] = field(default_factory=list)
     commands: list[JointCommand] = field(default_factory=list)
+    request: ResetRequest | None = None
 
     def __len__(self) -> int:
         return len(self.commands)
@@ -44,7 +48,7 @@ class RecordingRobot:
 
     def reset(self, request: ResetRequest | None = None, *, seed: int | None = None) -> RobotState:
         state = self.robot.reset(request, seed=seed)
-        self.trajectories.append(Trajectory(states=[state]))
+        self.trajectories.append(Trajectory(states=[state], request=request))
         self._pending = None
         return state
 

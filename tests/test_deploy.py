@@ -27,9 +27,11 @@ def test_deployed_success_matches_in_process_evaluation(tmp_path):
     env.close()
     low, high = local.interval
     assert low <= deployed.result.success_rate <= high, (deployed.result.describe(), local.describe())
-    lines = log.read_text().splitlines()
-    assert len(lines) == round(deployed.result.mean_length * EPISODES)
-    first = json.loads(lines[0])
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    steps = [line for line in lines if line["kind"] == "step"]
+    assert len(steps) == round(deployed.result.mean_length * EPISODES)
+    assert sum(line["kind"] == "reset" for line in lines) == EPISODES and lines[0]["kind"] == "header"
+    first = steps[0]
     assert len(first["joint_positions"]) == 7 and first["episode"] == 0
     assert len(first["command_positions"]) == 7 and 0.0 <= first["command_gripper"] <= 0.08
     assert deployed.loop_stats()["p50_ms"] > 0

@@ -222,13 +222,17 @@ def check_recording(recording: Recording, spec: RobotSpec) -> None:
 
 _LOG_KEYS = ("episode", "step", "command_positions", "command_gripper", "joint_positions", "joint_velocities",
              "gripper_width")
+_RESET_KEYS = ("episode", "placements", "joint_positions", "joint_velocities", "gripper_width", "objects")
+_LOG_FORMAT, _LOG_VERSIONS = "simreal-deploy-log", (2,)
 
 
 def load_deploy_log(path: str | Path, spec: RobotSpec | None = None) -> Recording:
-    """Read a ``simreal.deploy`` step log (JSON lines, one object per control step).
+    """Read a ``simreal.deploy`` log (JSON lines: a header, then per episode a reset and its steps).
 
-    The log holds no reset state or object placements: each episode is assumed to start
-    at the home pose with the scene's default placement, so object poses are not used.
+    With the reset lines (format version 2) each episode is replayed from the state it
+    really started in, with its object placements, and perceived object poses are
+    compared. Logs without them (version 1: step lines only) are assumed to start at
+    the home pose with the scene's default placement, and object poses are not used.
     """
     path = Path(path)
     source = str(path)
@@ -236,52 +240,87 @@ def load_deploy_log(path: str | Path, spec: RobotSpec | None = None) -> Recordin
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as err:
         raise CalibrationDataError(source, "<file>", None, f"a readable file ({err.strerror})") from None
-    episodes: dict[int, list[dict]] = {}
+    header, resets, episodes = None, {}, {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         record = _log_record(line, source, number)
-        episodes.setdefault(record["episode"], []).append(record)
+        if record["kind"] == "header":
+            header = record
+        elif record["kind"] == "reset":
+            resets[record["episode"]] = record
+        else:
+            episodes.setdefault(record["episode"], []).append(record)
     if not episodes:
-        raise CalibrationDataError(source, "<file>", "", "at least one JSON line (the log is empty)")
+        raise CalibrationDataError(source, "<file>", "", "at least one step line (the log has no control step)")
     if spec is None:
-        raise ValueError("a deploy log holds no robot name: pass the RobotSpec it was recorded with")
-    trajectories = tuple(_log_episode(rows, spec, source, episode) for episode, rows in sorted(episodes.items()))
-    return Recording(spec.name, "", 0.0, trajectories, source)
+        raise ValueError("pass the RobotSpec the deploy log was recorded with")
+    if header is not None and header["robot"] != spec.name:
+        raise CalibrationDataError(source, "header.robot", header["robot"], f"'{spec.name}' (the robot in use)")
+    trajectories = tuple(_log_episode(rows, resets.get(episode), spec, source, episode)
+                         for episode, rows in sorted(episodes.items()))
+    fingerprint = header["fingerprint"] if header else ""
+    period = float(header["control_period"]) if header else 0.0
+    return Recording(spec.name, fingerprint, period, trajectories, source)
 
 
 def _log_record(line: str, source: str, number: int) -> dict:
+    """One parsed line with its ``kind`` (a line without one is a version-1 step line)."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as err:
         raise CalibrationDataError(source, f"line {number}", line[:60], f"a JSON object ({err.msg})") from None
     if not isinstance(record, dict):
         raise CalibrationDataError(source, f"line {number}", line[:60], "a JSON object")
-    for key in _LOG_KEYS:
+    kind = record.setdefault("kind", "step")
+    required = {"header": ("format", "version", "robot", "fingerprint", "control_period"), "reset": _RESET_KEYS,
+                "step": _LOG_KEYS}
+    if kind not in required:
+        raise CalibrationDataError(source, f"line {number}.kind", kind, "'header', 'reset' or 'step'")
+    for key in required[kind]:
         if key not in record:
             raise CalibrationDataError(source, f"line {number}.{key}", None, "this required field")
+    if kind == "header" and (record["format"] != _LOG_FORMAT or record["version"] not in _LOG_VERSIONS):
+        raise CalibrationDataError(source, f"line {number}.version", record["version"],
+                                   f"a {_LOG_FORMAT} of version {', '.join(map(str, _LOG_VERSIONS))}")
     return record
 
 
-def _log_episode(rows: list[dict], spec: RobotSpec, source: str, episode: int) -> RecordedTrajectory:
+def _log_episode(rows: list[dict], reset: dict | None, spec: RobotSpec, source: str,
+                 episode: int) -> RecordedTrajectory:
     rows = sorted(rows, key=lambda r: r["step"])
-    home = np.asarray(spec.home, dtype=float)
+    start = reset or {"joint_positions": list(spec.home), "joint_velocities": [0.0] * spec.dof,
+                      "gripper_width": spec.gripper.max_width, "objects": {}}
+    states = [start, *rows]
 
-    def column(key: str, first: object = None) -> np.ndarray:
-        values = [r[key] for r in rows]
+    def column(key: str, records: list[dict]) -> np.ndarray:
+        values = [r[key] for r in records]
         try:
-            array = np.array(([first] if first is not None else []) + values, dtype=float)
+            return np.array(values, dtype=float)
         except (TypeError, ValueError):
             raise CalibrationDataError(source, f"episode {episode}.{key}", values[0], "numbers") from None
-        return array
 
+    names = tuple(start["objects"]) if reset else ()
+    if any(tuple(r.get("objects", {})) != names for r in rows):
+        names = ()  # the perceived objects changed within the episode: compare joints only
+    poses = {key: [[r["objects"][n][key] for n in names] for r in states] for key in ("position", "orientation")}
     traj = RecordedTrajectory(
-        commands=column("command_positions"), gripper_commands=column("command_gripper"),
-        joint_positions=column("joint_positions", home.tolist()),
-        joint_velocities=column("joint_velocities", [0.0] * spec.dof),
-        gripper_width=column("gripper_width", spec.gripper.max_width))
+        commands=column("command_positions", rows), gripper_commands=column("command_gripper", rows),
+        joint_positions=column("joint_positions", states), joint_velocities=column("joint_velocities", states),
+        gripper_width=column("gripper_width", states), object_names=names,
+        object_positions=_pose_array(poses["position"], len(states), len(names), 3, source, episode),
+        object_orientations=_pose_array(poses["orientation"], len(states), len(names), 4, source, episode),
+        placements={k: tuple(v) for k, v in reset["placements"].items()} if reset else None)
     if traj.commands.ndim != 2 or traj.commands.shape[1] != spec.dof:
         raise CalibrationDataError(source, f"episode {episode}.command_positions", rows[0]["command_positions"],
                                    f"{spec.dof} values, one per arm joint of {spec.name}")
     validate_trajectory(traj, source, f"episode {episode}")
     return traj
+
+
+def _pose_array(values: list, rows: int, objects: int, width: int, source: str, episode: int) -> np.ndarray:
+    try:
+        return np.array(values, dtype=float).reshape(rows, objects, width)
+    except (TypeError, ValueError):
+        raise CalibrationDataError(source, f"episode {episode}.objects", str(values[0])[:60],
+                                   f"{width} numbers per object pose") from None
