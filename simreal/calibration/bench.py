@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import assets
 from ..specs import DynamicsParams
+from .excitation import routine_for
 from .pipeline import record, run_calibration
 
 
@@ -34,12 +35,13 @@ def profile_fields(profile: str) -> list[str]:
 
 def time_calibration(profile: str, trajectories: int = 10, seconds: float = 6.0, seed: int = 0,
                      workers: int | None = None) -> CalibrationTiming:
-    """Record ``profile`` with the excitation, fit the fields it sets, time both steps."""
+    """Record ``profile`` with the excitation meant for its fields (``routine_for``), fit the
+    fields it sets, time both steps."""
     truth = assets.target_profile(profile).dynamics
     params = profile_fields(profile)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        recording = record(profile, f"{tmp}/data.npz", trajectories, seconds, seed)
+        recording = record(profile, f"{tmp}/data.npz", trajectories, seconds, seed, routine=routine_for(params))
         recorded = time.perf_counter()
         result = run_calibration(truth_robot(profile), [f"{tmp}/data.npz"], params, "bench", tmp,
                                  workers=workers, seed=seed)

@@ -374,6 +374,12 @@ EXCITATIONS: dict[str, tuple[str, ...]] = {  # --routine: the kinds its trajecto
 }
 
 
+def routine_for(fields: list[str]) -> str:
+    """The excitation routine meant for fitting ``fields``: ``offsets`` when encoder offsets
+    are among them (free-space motion hides them), ``dynamics`` otherwise."""
+    return "offsets" if "joint_offset" in fields else "dynamics"
+
+
 def excite(robot: Robot, trajectories: int = 10, seconds: float = 6.0, seed: int = 0,
            progress: Callable[[int, int], None] | None = None, routine: str = "dynamics") -> Recording:
     """Run ``trajectories`` excitation episodes of ``seconds`` robot time each; return them recorded.

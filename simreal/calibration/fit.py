@@ -14,7 +14,7 @@ levels come from the residual at the optimum, not from the optimiser. A fit whos
 joint residual stays well above the measurement noise has not explained the data:
 it is flagged (``converged = False``) and its Jacobian-based uncertainties mean nothing.
 Encoder offsets get their own start: a static fit of the recorded contacts' geometry
-(``geometry``), then a coarse-to-fine pattern search on the replay cost (``_scan_offsets``).
+(``geometry``), then a wide-stencil coordinate search on the replay cost (``_scan_offsets``).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from .parameters import (
     to_coordinates,
     to_dynamics,
 )
+from .coordinate_search import UNSEEN, coordinate_search
 from .geometry import ContactGeometry
 from .replay import Simulated
 from .simulate import Simulator
@@ -53,8 +54,8 @@ DIFF_STEP = 0.08  # relative finite-difference step: wide enough to average over
 SCAN_PASSES, FULL_PASSES = 4, 2  # two passes over the bounds, then two zooming in
 ZOOM_POINTS = 5
 UNSCANNED = frozenset({"joint_offset"})  # not in the grid scan: ``_scan_offsets`` has its own
-OFFSET_STEPS = (2.0, 1.0, 0.5)  # normalised (1 = 10 mrad) steps of the encoder-offset pattern search
-OFFSET_PASSES = 3  # at most, per step
+OFFSET_SPANS = (4.0, 2.0, 1.0)  # normalised (1 = 10 mrad) half-widths of the encoder-offset coordinate search
+OFFSET_RESOLUTION = 0.5  # normalised units: an offset the data pin no closer than 5 mrad is not identifiable
 START_MARGIN = 0.1  # normalised units kept between a starting point and the bounds
 SEGMENT = 15  # control steps per multiple-shooting segment (0.75 s at 20 Hz)
 EXPLAINED_FACTOR = 3.0  # a fit explains the data when the joint RMS is within this factor of the noise
@@ -231,46 +232,45 @@ def _geometric_offsets(problem: _Problem, x: np.ndarray, spec: RobotSpec, scene:
     return x
 
 
-def _scan_offsets(problem: _Problem, latency: int, x: np.ndarray) -> np.ndarray:
-    """Encoder offsets by a pattern search on the whole objective, coarse to fine.
+def _scan_offsets(problem: _Problem, latency: int, x: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
+    """Encoder offsets by a wide-stencil coordinate search on the whole objective (robust
+    data cost plus prior), see ``coordinate_search``; also each offset's tolerance there.
 
-    An offset shifts where the hand really meets the table or cube, and a guarded probe
-    presses only about a centimetre: until the candidate is within a centimetre or so
-    of the truth, the simulated contact misses and the cost is flat and jagged, so
-    neither the local fit nor the per-joint grid scan (which judges a joint by its own
-    readings only; an offset shows in the other joints' contact lag) finds the basin.
-    For each step of ``OFFSET_STEPS`` (normalised units), every joint in turn moves by
-    the step either way, and on along the way it improved, while the robust cost (plus
-    prior) drops; passes repeat (at most ``OFFSET_PASSES``) until none moves."""
+    An offset shifts where the hand really meets the table or cube, and contacts are
+    discrete events: within a few mrad the cost jitters by ~10 %, so finite differences
+    and small pattern steps follow the jitter, while over ``OFFSET_SPANS`` the trend shows."""
     index = [i for i, c in enumerate(problem.coords) if c.name == "joint_offset"]
     if not index:
-        return x
+        return x, {}
     low, high = _bounds(problem)
-    low, high = low + START_MARGIN, high - START_MARGIN
 
     def cost(y: np.ndarray) -> float:
         return problem.data_cost(y, latency) + float(np.sum((PRIOR_WEIGHT * (y - problem.x0)) ** 2))
 
-    x = x.copy()
-    best = cost(x)
-    for step in OFFSET_STEPS:
-        for _ in range(OFFSET_PASSES):
-            moved = False
-            for i in index:
-                for sign in (1.0, -1.0):
-                    improved = False
-                    while True:
-                        trial = x.copy()
-                        trial[i] = np.clip(x[i] + sign * step, low[i], high[i])
-                        value = cost(trial) if trial[i] != x[i] else np.inf
-                        if value >= best:
-                            break
-                        best, x, improved, moved = value, trial, True, True
-                    if improved:
-                        break
-            if not moved:
-                break
-    return x
+    return coordinate_search(cost, x, index, OFFSET_SPANS, (low + START_MARGIN, high - START_MARGIN))
+
+
+def _flag_offsets(uncertainty: Uncertainty, coords: list[Coordinate], x: np.ndarray, jac: np.ndarray,
+                  tolerance: dict[int, float]) -> None:
+    """Fold the coordinate search's tolerances into the uncertainty of the encoder offsets.
+
+    The generic probe steps a tenth of a unit (1 mrad), inside the contact jitter, so it
+    can call a flat valley pinned; the search's parabolas span centimetres of hand
+    motion. But a parabola holds the other joints still: in a valley along two joints
+    (an elbow offset the forearm offset undoes) each looks pinned on its own. So each
+    tolerance is widened by its joint's variance inflation in the Jacobian's
+    information (with the prior): how much less the data pin the joint once the others
+    may move too. An offset is identifiable when the data pin it to ``OFFSET_RESOLUTION``."""
+    index = list(tolerance)
+    if not index:
+        return
+    info = jac[:, index].T @ jac[:, index] + PRIOR_WEIGHT**2 * np.eye(len(index))
+    inflation = np.sqrt(np.clip(np.diag(np.linalg.inv(info)) * np.diag(info), 1.0, None))
+    for k, i in enumerate(index):
+        tol = min(tolerance[i] * float(inflation[k]), UNSEEN)
+        uncertainty.sigma_probe[i] = max(uncertainty.sigma_probe[i], tol)
+        uncertainty.identifiable[i] = tol <= OFFSET_RESOLUTION
+        uncertainty.sigma_value[i] = coords[i].derivative(float(x[i])) * uncertainty.sigma[i]
 
 
 def _first_grid(coord: Coordinate, low: float, high: float) -> np.ndarray:
@@ -342,9 +342,10 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
             latency, costs = _search_latency(problem, problem.x0, range(param_info("latency_steps")["high"] + 1))
         x, jac = problem.x0, None
         if coords:
-            start = _scan(problem, latency)
+            start, offset_tolerance = _scan(problem, latency), {}
             if "joint_offset" in continuous:
-                start = _scan_offsets(problem, latency, _geometric_offsets(problem, start, spec, scene))
+                start, offset_tolerance = _scan_offsets(problem, latency,
+                                                        _geometric_offsets(problem, start, spec, scene))
             x, jac = _least_squares(problem, start, latency)
             if integer:
                 nearby = range(max(latency - 2, 0), latency + 3)
@@ -360,6 +361,7 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
         if coords:
             uncertainty = analyse(coords, x, jac, data, owners, PRIOR_WEIGHT, seed,
                                   cost=lambda y: problem.data_cost(y, latency))
+            _flag_offsets(uncertainty, coords, x, jac, offset_tolerance)
         sigma = _noise(recording, after, noise)
         from dataclasses import replace
 

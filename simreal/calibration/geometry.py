@@ -99,6 +99,11 @@ class ContactGeometry:
                     out.append(min(near) if near else REACH)
         return np.array(out)
 
+    def row_kinds(self) -> list[str]:
+        """The contact kind of each entry of :meth:`residuals` (a hold gives one per finger)."""
+        fingers = len(self.robot._body.gripper_links)
+        return [kind for *_, kind in self.instants for _ in range(fingers if kind == "hold" else 1)]
+
     def fit(self, start: np.ndarray, scale: float = 0.01, bound: float = 0.15) -> np.ndarray:
         """Offsets (rad) minimising the contact distances (robust, per mm), from ``start``.
 
@@ -108,9 +113,7 @@ class ContactGeometry:
             return start
         dof = len(start)
         kinds = sorted({kind for *_, kind in self.instants})
-        rows = len(self.robot._body.gripper_links)  # a hold gives one distance per finger
-        which = np.array([kinds.index(kind) for *_, kind in self.instants
-                          for _ in range(rows if kind == "hold" else 1)])
+        which = np.array([kinds.index(kind) for kind in self.row_kinds()])
 
         def vector(y: np.ndarray) -> np.ndarray:
             depth = y[dof:][which] * 0.001
