@@ -40,6 +40,7 @@ from .parameters import (
 from .geometry import ContactGeometry
 from .replay import Simulated
 from .simulate import Simulator
+from .symmetry import apply_symmetries
 from .trajectory_file import Recording, check_recording
 from .uncertainty import Uncertainty, analyse
 
@@ -360,6 +361,7 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
         if coords:
             uncertainty = analyse(coords, x, jac, data, owners, PRIOR_WEIGHT, seed,
                                   cost=lambda y: problem.data_cost(y, latency))
+            uncertainty = apply_symmetries(uncertainty, coords, x, jac, data)
         sigma = _noise(recording, after, noise)
         from dataclasses import replace
 
