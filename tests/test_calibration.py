@@ -457,7 +457,8 @@ def test_slippery_fit_meets_the_honest_bar(tmp_path):
         if name not in flagged:
             _assert_close(name, getattr(result.fit.dynamics, name), getattr(truth.dynamics, name))
     (ratio,) = [c for c in report["combinations"] if "ratio" in c]
-    true_ratio = truth.dynamics.object_mass_scale / truth.dynamics.gripper_force
+    top, bottom = ratio["ratio"]["of"].split(" / ")
+    true_ratio = getattr(truth.dynamics, top) / getattr(truth.dynamics, bottom)
     assert abs(np.log(ratio["ratio"]["value"] / true_ratio)) <= 2 * ratio["sigma"], ratio
     ranges = load_randomization(result.paths["randomization"])
     for name in params:
