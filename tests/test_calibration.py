@@ -326,10 +326,13 @@ def test_object_routine_is_opt_in_and_respects_limits(tmp_path):
     try:
         objects = excite(robot, 2, 4.0, routine="object")
         default = excite(robot, 2, 4.0)
+        again = excite(robot, 2, 4.0, routine="object")
     finally:
         robot.close()
     _assert_within_limits(spec, objects)
     assert not np.array_equal(default.trajectories[0].commands, objects.trajectories[0].commands)
+    for a, b in zip(objects.trajectories, again.trajectories, strict=True):  # same seed, same data
+        assert np.array_equal(a.commands, b.commands) and np.array_equal(a.object_positions, b.object_positions)
 
 
 def test_replay_of_the_truth_keeps_a_squeezed_cube():
