@@ -377,8 +377,9 @@ class RecordConfig:
     seconds: float = option(6.0, "robot time per trajectory in s")
     seed: int = option(0, "seed: same seed, same commands and data")
     scene: str = option("tabletop", "scene name or YAML path")
-    routine: str = option("dynamics", "excitation: 'dynamics' (gains, masses, friction, latency) or 'offsets' "
-                                      "(slow guarded table and cube probes, for joint_offset)")
+    routine: str = option("dynamics", "excitation: 'dynamics' (gains, masses, friction, latency), 'offsets' "
+                                      "(slow guarded table and cube probes, for joint_offset) or 'object' "
+                                      "(cube slides, squeezes and shakes, for object and grip fields)")
 
 
 @dataclass

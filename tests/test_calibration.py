@@ -39,7 +39,11 @@ KNOWN_GAPS = {  # profiles the current excitation + fit do not yet meet the bars
                      "cost jitter by ~10 % over a few mrad, so joint 4 (and the 0/6, 3/4 valleys) are not pinned; "
                      "every offset is flagged not identifiable (sigmas 5-16 mrad), and velocity_noise reads "
                      "0.0233 (truth 0.02; 0.022 even at the true offsets: model error at contacts and restarts)",
-    "slippery": "friction x grip force / object mass are not separable; only the product is identifiable",
+    "slippery": "object_mass_scale and gripper_force act on the cube only through their ratio (see "
+                "test_grip_outcome_depends_on_force_over_mass_only), so both are flagged and 'every estimate "
+                "identifiable' fails; beyond that, with the fields in profile order the fit ends at finger "
+                "friction 0.387 (+10.5 %), object friction 0.464 (+16 %), f/m 0.121 (truth 0.167), the probe "
+                "flags all four, and 'converged' is False (noise-free joints: 0.3 mrad floor, fit 0.96 mrad)",
 }
 
 
@@ -352,3 +356,152 @@ def test_miscalibrated_offsets_are_found_or_flagged(tmp_path):
         assert error <= 3 * fit.uncertainty.sigma_value[i] or error <= bar, (j, error, fit.uncertainty.sigma_value[i])
     low, high = (np.array(v) for v in load_randomization(result.paths["randomization"]).range_of("joint_offset"))
     assert np.all((low <= truth) & (truth <= high)), (low, truth, high)
+
+
+def test_object_routine_is_opt_in_and_respects_limits(tmp_path):
+    spec = assets.robot_spec("panda")
+    robot = PerturbedTarget("slippery")
+    try:
+        objects = excite(robot, 2, 4.0, routine="object")
+        default = excite(robot, 2, 4.0)
+        again = excite(robot, 2, 4.0, routine="object")
+    finally:
+        robot.close()
+    _assert_within_limits(spec, objects)
+    assert not np.array_equal(default.trajectories[0].commands, objects.trajectories[0].commands)
+    for a, b in zip(objects.trajectories, again.trajectories, strict=True):  # same seed, same data
+        assert np.array_equal(a.commands, b.commands) and np.array_equal(a.object_positions, b.object_positions)
+
+
+def test_replay_of_the_truth_keeps_a_squeezed_cube():
+    """Multiple-shooting restarts leave fingers and cube as simulated while they agree with the
+    readings: restarting a squeezed cube at its noisy perceived pose, with both fingers put
+    symmetrically at the read width, shoved it through the fingers (grip residual ~12 mm at the truth)."""
+    from simreal.calibration.fit import SEGMENT
+    from simreal.calibration.replay import Replayer
+
+    spec, scene = assets.robot_spec("panda"), assets.scene_spec("tabletop")
+    truth = assets.target_profile("slippery").dynamics
+    robot = PerturbedTarget("slippery")
+    try:
+        grip = excite(robot, 2, 6.0, routine="object").trajectories[1]
+    finally:
+        robot.close()
+    assert np.max(grip.object_positions[:, 0, 2]) > 0.04  # the cube was lifted
+    replayer = Replayer(spec, scene)
+    try:
+        sim = replayer.replay(grip, truth, SEGMENT)
+    finally:
+        replayer.close()
+    assert np.max(np.abs(sim.gripper_width - grip.gripper_width)) < 1e-6
+    cube_rms = np.sqrt(np.mean((sim.object_positions - grip.object_positions) ** 2))
+    assert cube_rms < 1.2 * truth.object_position_noise, cube_rms
+
+
+def _grip_run(seed: int, mass: float, force: float):
+    """The ``object`` routine's grip trajectory on a noise-free slippery cube of these scales."""
+    from dataclasses import replace
+
+    from simreal.sim import SimRobot
+
+    truth = assets.target_profile("slippery").dynamics
+    dynamics = replace(truth, object_position_noise=0.0, object_mass_scale=mass, gripper_force=force)
+    robot = SimRobot(assets.robot_spec("panda"), assets.scene_spec("tabletop"), dynamics)
+    try:
+        return excite(robot, 2, 6.0, seed=seed, routine="object").trajectories[1]
+    finally:
+        robot.close()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_grip_outcome_depends_on_force_over_mass_only(seed):
+    """The symmetry ``symmetry.SYMMETRIES`` declares: stiff motors move the hand as commanded,
+    so the cube sees only forces proportional to its mass or to the grip. Halving mass and force
+    together (2m, f) -> (m, f/2) leaves the grip trajectory's cube and finger width nearly
+    unchanged, while halving the mass alone, (2m, f) -> (m, f), changes them many times more.
+    Were mass or force to act on its own, the first pair would differ as much as the second.
+    (Both pairs sit away from the slip threshold: at the threshold itself, as with the true
+    slippery cube, any tiny difference decides whether a shake slips, so no pair matches.)"""
+    half_both, heavy, light = _grip_run(seed, 3.0, 0.25), _grip_run(seed, 6.0, 0.5), _grip_run(seed, 3.0, 0.5)
+
+    def rms(a, b, field):
+        return float(np.sqrt(np.mean((getattr(a, field) - getattr(b, field)) ** 2)))
+
+    for field in ("object_positions", "gripper_width"):
+        paired, single = rms(heavy, half_both, field), rms(heavy, light, field)
+        assert paired < 0.35 * single, (field, paired, single)
+
+
+def test_symmetry_flags_mass_and_force_and_reports_their_ratio():
+    from simreal.calibration.parameters import coordinates
+    from simreal.calibration.symmetry import SYMMETRY_TOLERANCE, apply_symmetries
+    from simreal.calibration.uncertainty import analyse
+
+    coords = coordinates(["object_friction_scale", "object_mass_scale", "gripper_force"], 7)
+    rng = np.random.default_rng(0)
+    seen = rng.normal(0, 10, (300, 2))
+    jac = np.column_stack([seen[:, 0], -seen[:, 1], seen[:, 1]])  # friction and ln f - ln m are seen
+    data = rng.normal(0, 1, 300)
+    x = np.array([np.log(0.4), np.log(3.0), np.log(0.5)])
+    u = analyse(coords, x, jac, data, np.arange(300) % 3, 1.0)
+    assert list(u.identifiable) == [True, True, True]  # the Jacobian alone is fooled by the prior
+    u = apply_symmetries(u, coords, x, jac, data)
+    assert list(u.identifiable) == [True, False, False]
+    assert u.sigma[1] >= SYMMETRY_TOLERANCE / np.sqrt(2) and u.sigma[0] < 0.05
+    (combo,) = u.combinations
+    assert combo["fields"] == ["object_mass_scale", "gripper_force"]
+    assert combo["ratio"]["value"] == pytest.approx(6.0) and combo["sigma"] < 0.2
+    # the narrowed randomization keeps a wide range for the flagged pair: the truth, and the
+    # truth scaled along the symmetry by 2 either way, stay inside
+    from simreal.calibration.fit import Fit
+    from simreal.calibration.report import randomization_ranges
+    from simreal.specs import DynamicsParams
+
+    names = ["object_friction_scale", "object_mass_scale", "gripper_force"]
+    fitted = DynamicsParams(object_friction_scale=0.4, object_mass_scale=3.0, gripper_force=0.5)
+    ranges = randomization_ranges(Fit(fitted, names, coords, u, {}, {}))
+    for k in (0.5, 1.0, 2.0):
+        assert ranges["object_mass_scale"][0] <= 3.0 * k <= ranges["object_mass_scale"][1], ranges
+        assert ranges["gripper_force"][0] <= 0.5 * k <= ranges["gripper_force"][1], ranges
+    low, high = ranges["object_friction_scale"]
+    assert low < 0.4 < high and high - low < 0.1, ranges
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="the fit's path decides: with the fields in profile order (this test) it "
+                   "ends at finger friction 0.387 (+10.5 %), object friction 0.464 (+16 %), f/m 0.121 (truth "
+                   "0.167) and the probe flags all four; given as 'finger_friction,object_friction_scale,"
+                   "object_mass_scale,gripper_force,object_position_noise' on the CLI, the same data give "
+                   "0.320 (-8.6 %), 0.387 (-3.4 %), m/f 5.25 (truth 6.0, reported sigma 11 %), and pass")
+def test_slippery_fit_meets_the_honest_bar(tmp_path):
+    """The slippery bar as the physics allows it, on the default recording (seed 0).
+
+    Object mass and gripper force act on the cube only through their ratio (see
+    ``test_grip_outcome_depends_on_force_over_mass_only``), so no recording can pin them one
+    by one: they must be flagged not identifiable, their ratio reported (checked against its
+    own reported sigma) and their narrowed ranges must still hold the truth. The other fields
+    are held to the issue's 10 %, from 10 trajectories (60 s). ``converged`` is not asserted:
+    this profile's joints are noise-free, so the fit's "explained" floor is 0.3 mrad, which
+    replayed grasps do not reach (the fit ends near 2.3 mrad). The default routine is used
+    because the opt-in ``object`` routine's data, with their near-threshold slips and many
+    pushes, make the replay cost too jagged for the coordinate scan (friction lands 2x off);
+    ``test_fit_recovers_each_profile[slippery]`` keeps the literal bar and fails it."""
+    truth = assets.target_profile("slippery")
+    _record("slippery", tmp_path / "data.npz")
+    params = profile_fields("slippery")
+    result = run_calibration(truth.robot, [tmp_path / "data.npz"], params, "fit", tmp_path / "out")
+    report = json.loads(result.paths["report"].read_text())
+    estimates = report["estimates"]
+    flagged = {"object_mass_scale", "gripper_force"}
+    for name in params:
+        assert estimates[name]["identifiable"] == (name not in flagged), (name, estimates[name])
+        if name not in flagged:
+            _assert_close(name, getattr(result.fit.dynamics, name), getattr(truth.dynamics, name))
+    (ratio,) = [c for c in report["combinations"] if "ratio" in c]
+    top, bottom = ratio["ratio"]["of"].split(" / ")
+    true_ratio = getattr(truth.dynamics, top) / getattr(truth.dynamics, bottom)
+    assert abs(np.log(ratio["ratio"]["value"] / true_ratio)) <= 2 * ratio["sigma"], ratio
+    ranges = load_randomization(result.paths["randomization"])
+    for name in params:
+        low, high = ranges.range_of(name)
+        assert low <= getattr(truth.dynamics, name) <= high, (name, low, high)

@@ -20,6 +20,13 @@ An opt-in second routine, ``offsets`` (``excite(..., routine="offsets")``, ``sim
 touch, and grasps at spread wrist yaws: the cube is perceived in the world frame) and
 ``table`` (guarded table touches at well-spread spots with the hand yawed, rolled and
 pitched differently each time). The default ``dynamics`` routine is unchanged.
+A third, ``object`` (``--routine object``), is for the cube and the grip: ``slide``
+(closed-finger pushes square on a face that stop dead, so the cube slides free: its
+stopping distance is the table friction) and ``grip`` (squeeze on the table, a gentle
+lift, then vertical shakes of growing acceleration until the cube slips: friction x
+force / mass). Its grip trajectories show that only force / mass acts on the cube
+(``symmetry``); fitted whole, its data do worse than the default routine's so far (the
+near-threshold slips make the replay cost jagged).
 
 Commands are planned on the nominal kinematics from the *commanded* joints (open loop),
 except that guarded descents stop on contact; everything is deterministic given a seed.
@@ -52,6 +59,16 @@ FINGER_HALF = 0.03  # m, closed fingers' half thickness along the closing axis (
 TIP_BELOW_TCP = 0.002  # m, fingertips below the TCP (Panda hand, measured by touching)
 PROBE_PRESS = 0.01  # m, commanded-below-measured TCP depth ending an ``offsets`` probe's descent
 PROBE_PUSH = 0.02  # m, how far an ``offsets`` cube push goes past the nominal contact
+UP = np.array([0.0, 0.0, 1.0])
+OBJECT_KINDS = ("slide", "grip")  # the opt-in ``object`` routine's trajectories
+OBJECT_CENTRE = np.array([0.45, 0.0])  # m, where ``object`` slides send the cube back towards
+OBJECT_PUSH = 0.01  # m, a slide push stops with the TCP this far past the cube's near face (as the flick)
+SLIDE_SPEEDS = (0.3, 0.5)  # m/s, range of the fingers' speed when a slide push stops
+CLEAR_HEIGHT = 0.08  # m above the push height: the hand passes over the cube between pushes
+SLIDE_SETTLE = 5  # control steps held after a slide push (the cube stops within ~0.2 s)
+LIFT_SPEED = 0.15  # of the allowed joint speed: a gentle lift
+SQUEEZE_STEPS = 6  # control steps the closed fingers squeeze the cube on the table
+SHAKES = ((0.005, 8), (0.01, 8), (0.01, 6), (0.02, 6), (0.02, 4))  # (m, steps): ~1 to 20 m/s^2 peaks
 
 
 class _Spent(Exception):
@@ -366,11 +383,97 @@ def _probe_cube(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
         turn += 1
 
 
+def _cube_yaw(d: _Driver) -> float:
+    """The perceived cube's yaw folded into [-pi/4, pi/4] (a cube looks the same every quarter turn)."""
+    objects = d.state.objects
+    if not objects:
+        return 0.0
+    x, y, z, w = next(iter(objects.values())).orientation
+    yaw = float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
+    return (yaw + np.pi / 4) % (np.pi / 2) - np.pi / 4
+
+
+def _table_height(d: _Driver, cube: np.ndarray) -> float:
+    """One guarded touch beside the cube: the table's height as the robot believes it."""
+    spot = cube[:2] - np.array([CUBE_HALF + FINGER_HALF + 0.06, 0.0])
+    d.move_tcp([*spot, 0.06], 6, grip=0.0)
+    return d.descend(spot, 0.04, -0.06) - TIP_BELOW_TCP
+
+
+def _slide_push(d: _Driver, c: np.ndarray, angle: float, speed: float, low: float) -> None:
+    """Closed fingers run at ``speed`` (m/s) through the cube along ``angle`` and stop dead:
+    the cube leaves the fingers at about that speed and slides until table friction stops it."""
+    direction = np.array([np.cos(angle), np.sin(angle)])
+    start = c[:2] - direction * (CUBE_HALF + FINGER_HALF + 0.03)
+    end = c[:2] - direction * (CUBE_HALF - OBJECT_PUSH)
+    angle = (angle + np.pi / 2) % np.pi - np.pi / 2  # closed fingers look the same turned by half a turn
+    here = d.kin.tcp_pose(d.q)[0]
+    d.move_tcp([here[0], here[1], low + CLEAR_HEIGHT], 3, grip=0.0, yaw=angle)  # up, so the move over
+    d.move_tcp([*start, low + CLEAR_HEIGHT], 4, yaw=angle)  # cannot sweep through the cube
+    d.move_tcp([*start, low], 3, yaw=angle)
+    travel = float(np.linalg.norm(end - start))
+    steps = max(int(np.ceil(travel / (speed * d.robot.control_period))), 1)
+    for k in range(1, steps + 1):  # constant speed, then an abrupt stop (no deceleration ramp)
+        d.step(d.ik(np.array([*(start + (end - start) * k / steps), low]), yaw=angle, iterations=10))
+    d.hold(SLIDE_SETTLE)
+    d.move_tcp([*end, low + 0.06], 3, yaw=angle)
+
+
+def object_slide(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
+    """Fast pushes that release the cube to slide freely (opt-in ``object`` routine).
+
+    Once the fingers stop, only table friction acts on the cube: it decelerates at
+    mu g whatever its mass, so how far it slides from a known speed measures the
+    object-table friction. Pushes go square on the face nearest the way back to the
+    workspace centre (a corner push spins the cube, and where the next push meets it
+    then hangs on that spin), at spread speeds, so the cube stays in reach."""
+    low = _table_height(d, cube) + TIP_BELOW_TCP + 0.012  # fingertips 1 cm above the table
+    while True:
+        c = _cube_position(d, cube)
+        toward = np.arctan2(*(OBJECT_CENTRE - c[:2])[::-1]) if np.linalg.norm(OBJECT_CENTRE - c[:2]) > 0.03 \
+            else rng.choice([-np.pi / 2, np.pi / 2])  # sideways: a push away from the base runs out of reach
+        face = _cube_yaw(d) + np.pi / 2 * np.round((toward - _cube_yaw(d)) / (np.pi / 2))
+        _slide_push(d, c, face, rng.uniform(*SLIDE_SPEEDS), low)  # square on a face: no spin
+
+
+def _shake(d: _Driver, centre: np.ndarray, amplitude: float, period: int, yaw: float) -> None:
+    """One vertical sine cycle of ``amplitude`` (m) over ``period`` control steps."""
+    for k in range(1, period + 1):
+        offset = np.array([0.0, 0.0, amplitude * np.sin(2 * np.pi * k / period)])
+        d.step(d.ik(centre + offset, yaw=yaw, iterations=10))
+
+
+def object_grip(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
+    """Squeeze, lift and shake the cube at growing accelerations (opt-in ``object`` routine).
+
+    While squeezed on the table the finger width settles where the contact balances the
+    gripper's force (the force alone, not the cube's mass, sets it); in the air the grip
+    holds while friction x force exceeds mass x (g + acceleration), so the shake at which
+    the cube starts to slip measures friction x force / mass."""
+    low = _table_height(d, cube) + TIP_BELOW_TCP + 0.012
+    open_width = d.spec.gripper.max_width
+    while True:
+        c, yaw = _cube_position(d, cube), _cube_yaw(d)
+        grasp = np.array([*c[:2], low + CUBE_HALF - 0.005])
+        d.move_tcp(grasp + 0.06 * UP, 5, grip=open_width, yaw=yaw)
+        d.move_tcp(grasp, 4, yaw=yaw)
+        d.hold(SQUEEZE_STEPS, grip=0.0)
+        lifted = grasp + rng.uniform(0.04, 0.07) * UP
+        d.move(d.ik(lifted, yaw=yaw), 12, speed=LIFT_SPEED)  # gently: the shakes, not the lift, should slip it
+        for amplitude, period in SHAKES:
+            _shake(d, lifted, amplitude * rng.uniform(0.9, 1.1), period, yaw)
+        d.move_tcp(grasp + 0.003 * UP, 6, yaw=yaw)
+        d.hold(3, grip=open_width)
+        d.move_tcp(grasp + 0.06 * UP, 3, yaw=yaw)
+
+
 ROUTINES: dict[str, Callable[[_Driver, np.random.Generator, np.ndarray], None]] = {
-    "grasp": _grasp, "swing": _swing, "touch": _touch, "cube": _probe_cube, "table": _probe_table}
+    "grasp": _grasp, "swing": _swing, "touch": _touch, "cube": _probe_cube, "table": _probe_table,
+    "slide": object_slide, "grip": object_grip}
 EXCITATIONS: dict[str, tuple[str, ...]] = {  # --routine: the kinds its trajectories cycle through
     "dynamics": KINDS,
     "offsets": ("cube", "table"),  # opt-in: slow guarded probes of known geometry, for joint_offset
+    "object": OBJECT_KINDS,  # opt-in: slides, squeezes and shakes, for the object and grip fields
 }
 
 

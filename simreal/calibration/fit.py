@@ -41,6 +41,7 @@ from .coordinate_search import UNSEEN, coordinate_search
 from .geometry import ContactGeometry
 from .replay import Simulated
 from .simulate import Simulator
+from .symmetry import apply_symmetries
 from .trajectory_file import Recording, check_recording
 from .uncertainty import Uncertainty, analyse
 
@@ -362,6 +363,7 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
             uncertainty = analyse(coords, x, jac, data, owners, PRIOR_WEIGHT, seed,
                                   cost=lambda y: problem.data_cost(y, latency))
             _flag_offsets(uncertainty, coords, x, jac, offset_tolerance)
+            uncertainty = apply_symmetries(uncertainty, coords, x, jac, data)
         sigma = _noise(recording, after, noise)
         from dataclasses import replace
 

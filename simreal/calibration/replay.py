@@ -14,12 +14,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..robot import JointCommand
+from ..robot import JointCommand, RobotState
 from ..sim import SimRobot
 from ..specs import DynamicsParams, RobotSpec, SceneSpec
 from .trajectory_file import RecordedTrajectory
 
 NOISE_FIELDS = ("position_noise", "velocity_noise", "object_position_noise")
+KEEP_OBJECT = 0.01  # m: at a restart, a simulated object this close to its perceived position stays as simulated
+KEEP_FINGERS = 0.002  # m: ... and fingers this close to the read width stay as simulated
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,11 @@ class Replayer:
         offsets are removed by the robot), fingers at the read width, objects at their
         perceived poses, and the commands still in the latency queue. Model errors then
         cannot compound over the episode, and contact events far back cannot flip the
-        whole prediction: the cost is far smoother in the parameters."""
+        whole prediction: the cost is far smoother in the parameters. Objects and fingers
+        that still agree with the readings (``KEEP_OBJECT``, ``KEEP_FINGERS``) are left as
+        simulated: a perceived pose carries noise and a width reading says nothing of how
+        the two fingers share it, so teleporting a squeezed cube to them shoves it through
+        the fingers (the truth's own replay then drops it)."""
         robot = self.robot
         robot.set_dynamics(noise_free(dynamics))
         first = robot.reset(trajectory.reset_request(), seed=0)
@@ -68,7 +74,8 @@ class Replayer:
             if segment and t and t % segment == 0:
                 pending = [commands[k] if k >= 0 else hold for k in range(t - latency, t)]
                 robot.set_state(trajectory.joint_positions[t], trajectory.joint_velocities[t],
-                                float(trajectory.gripper_width[t]), pending, self._objects(trajectory, names, t))
+                                self._width(trajectory, states[-1], t), pending,
+                                self._objects(trajectory, names, t, states[-1]))
             robot.apply(command)
             states.append(robot.step())
         rows = len(states)
@@ -81,11 +88,21 @@ class Replayer:
                 rows, -1, 4),
         )
 
-    def _objects(self, trajectory: RecordedTrajectory, names: tuple[str, ...], t: int) -> dict:
-        """Perceived poses at step ``t``, with velocities from the previous step's."""
+    @staticmethod
+    def _width(trajectory: RecordedTrajectory, simulated: RobotState, t: int) -> float | None:
+        """The read width to restart the fingers at, or None when the simulated one agrees."""
+        width = float(trajectory.gripper_width[t])
+        return None if abs(simulated.gripper_width - width) <= KEEP_FINGERS else width
+
+    def _objects(self, trajectory: RecordedTrajectory, names: tuple[str, ...], t: int,
+                 simulated: RobotState) -> dict:
+        """Perceived poses at step ``t`` (velocities from the previous step's) of the objects
+        the simulation has lost (farther than ``KEEP_OBJECT``)."""
         out = {}
         for i, name in enumerate(names):
             position = trajectory.object_positions[t, i]
+            if np.linalg.norm(simulated.objects[name].position - position) <= KEEP_OBJECT:
+                continue
             velocity = (position - trajectory.object_positions[t - 1, i]) / self.control_period
             out[name] = (position, trajectory.object_orientations[t, i], velocity)
         return out

@@ -153,14 +153,15 @@ class SimRobot:
 
     # --- mid-episode state (calibration replays) -----------------------------------------
 
-    def set_state(self, joint_positions: np.ndarray, joint_velocities: np.ndarray, gripper_width: float,
+    def set_state(self, joint_positions: np.ndarray, joint_velocities: np.ndarray, gripper_width: float | None,
                   pending: Sequence[JointCommand] = (),
                   objects: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None) -> RobotState:
         """Teleport the robot mid-episode to a measured state (multiple-shooting replays).
 
         ``joint_positions`` (rad) are in the encoder frame, as read: the current
         dynamics' offsets are removed to get the true angles; ``joint_velocities`` in
-        rad/s; the fingers are put at rest at ``gripper_width`` (m). ``pending`` are the
+        rad/s; the fingers are put at rest at ``gripper_width`` (m; None leaves them as
+        simulated, e.g. squeezing an off-centre object). ``pending`` are the
         commands sent in the last ``latency_steps`` periods that have not reached the
         motors yet, oldest first (missing ones are taken as the oldest given). Objects
         named in ``objects`` get (position, quaternion x y z w, linear velocity), the
@@ -171,8 +172,9 @@ class SimRobot:
         true_q = np.clip(np.asarray(joint_positions, dtype=float) - self._offsets, self._lower, self._upper)
         client.resetJointStatesMultiDof(body.uid, body.arm, [[q] for q in true_q],
                                         [[float(v)] for v in joint_velocities])
-        for joint, value in zip(body.gripper, self._gripper_targets(gripper_width), strict=True):
-            client.resetJointState(body.uid, joint, value, 0.0)
+        if gripper_width is not None:
+            for joint, value in zip(body.gripper, self._gripper_targets(gripper_width), strict=True):
+                client.resetJointState(body.uid, joint, value, 0.0)
         for name, (position, orientation, velocity) in (objects or {}).items():
             uid = self._objects[name]
             client.resetBasePositionAndOrientation(uid, [float(v) for v in position], [float(v) for v in orientation])
@@ -183,8 +185,8 @@ class SimRobot:
             raise ValueError(f"latency_steps = {steps}: pass the commands still on their way in 'pending'")
         if queued:
             queued = [queued[0]] * (steps - len(queued)) + queued
-        self._delay = CommandDelay(steps, queued[0] if queued else JointCommand(np.asarray(joint_positions),
-                                                                                 gripper_width))
+        width = self._read_state().gripper_width if gripper_width is None else gripper_width
+        self._delay = CommandDelay(steps, queued[0] if queued else JointCommand(np.asarray(joint_positions), width))
         for command in queued:  # shift the initial hold commands out, one period each
             self._delay.push(command)
             self._delay.pop()
