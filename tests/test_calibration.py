@@ -31,9 +31,11 @@ from simreal.targets import PerturbedTarget
 
 FAST = ("laggy", "weak_motors", "soft_shoulder")  # in the default run; the rest are marked slow
 KNOWN_GAPS = {  # profiles the current excitation + fit do not yet meet the bars on (see the report)
-    "heavy_payload": "gains pass, but the fit ends at 3.2 kg / 0.82 (truth 2.0 / 1.3): the coordinate scan "
-                     "stalls in a diagonal payload/link-mass valley whose cost jitters by ~20 % (saturated "
-                     "drives), although the truth's cost is half the fit's; the uncertainty probe flags it",
+    "heavy_payload": "the fit depends on the order the fields are scanned in: with --params payload_mass,"
+                     "link_mass_scale,joint_gain_scale,... every field lands within 5 % (joint RMS 0.0015 rad, the "
+                     "truth's), but with this test's order (joint_gain_scale, link_mass_scale, payload_mass) the "
+                     "coordinate scan ends in another part of the gain/mass valley that one round of _coupled_scan "
+                     "does not leave: joint_gain_scale[0] 1.17 (truth 1.0), payload 2.90 kg (truth 2.0)",
     "miscalibrated": "recorded with the offsets routine (routine_for), the offsets land [6.0, -3.4, -0.2, -3.4, "
                      "18.2, -6.4, -3.4] mrad from the truth (joint 4 worst, bar 5 mrad): contacts make the replay "
                      "cost jitter by ~10 % over a few mrad, so joint 4 (and the 0/6, 3/4 valleys) are not pinned; "
@@ -305,9 +307,8 @@ def test_probe_flags_a_flat_valley_a_jittery_jacobian_hides():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="link_mass_scale (0.82) is flagged, but payload_mass (3.16 kg, truth 2.0) "
-                   "is not: the probe along the weakest Jacobian directions sees the cost rise in payload, and "
-                   "its range 3.16 +- 0.25 kg excludes the truth")
+@pytest.mark.xfail(strict=True, reason="with this test's field order the fit ends at payload_mass 2.90 kg (truth "
+                   "2.0), reported identifiable (see KNOWN_GAPS)")
 def test_heavy_payload_masses_are_flagged_or_found(tmp_path):
     truth = assets.target_profile("heavy_payload")
     _record("heavy_payload", tmp_path / "data.npz")
@@ -505,3 +506,16 @@ def test_slippery_fit_meets_the_honest_bar(tmp_path):
     for name in params:
         low, high = ranges.range_of(name)
         assert low <= getattr(truth.dynamics, name) <= high, (name, low, high)
+
+
+def test_vertex_averages_out_jitter_and_coupled_needs_masses_and_joint_gains():
+    from simreal.calibration.fit import _vertex, coupled
+    from simreal.calibration.parameters import coordinates
+
+    values = np.linspace(-0.1, 0.1, 5)
+    costs = 200 + 4e4 * (values - 0.013) ** 2 + np.array([9.0, -8.0, 12.0, -10.0, 7.0])  # jitter ~ 10 %
+    assert abs(_vertex(values, costs) - 0.013) < 0.01  # the best grid point alone (0.0) is off by more
+    assert _vertex(values, -costs) == values[int(np.argmax(costs))]  # concave: the best value
+    assert coupled(coordinates(["payload_mass", "joint_gain_scale"], 7))
+    assert not coupled(coordinates(["payload_mass", "actuator_gain"], 7))
+    assert not coupled(coordinates(["joint_gain_scale"], 7))

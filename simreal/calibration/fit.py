@@ -7,7 +7,9 @@ width and perceived object positions (per 5 mm). Continuous fields are fitted by
 normalised coordinates (see ``parameters``) on a multiple-shooting replay (segments of
 ``SEGMENT`` steps, each restarted from the recorded state), started from a coordinate
 grid search (``_scan``), since saturation and contact make the landscape far from
-quadratic. A weak prior (one normalised unit) towards nominal
+quadratic. Masses fitted together with per-joint gains get a joint search of the two
+(``_coupled_scan``) between the scan and the local fit: they trade off along a jittery
+diagonal valley that neither finds its way down. A weak prior (one normalised unit) towards nominal
 pins the directions the data cannot see, so an unidentifiable combination stays at
 nominal instead of drifting, and the uncertainty analysis reports it as such. Noise
 levels come from the residual at the optimum, not from the optimiser. A fit whose
@@ -19,6 +21,7 @@ Encoder offsets get their own start: a static fit of the recorded contacts' geom
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +62,10 @@ OFFSET_SPANS = (4.0, 2.0, 1.0)  # normalised (1 = 10 mrad) half-widths of the en
 OFFSET_RESOLUTION = 0.5  # normalised units: an offset the data pin no closer than 5 mrad is not identifiable
 START_MARGIN = 0.1  # normalised units kept between a starting point and the bounds
 SEGMENT = 15  # control steps per multiple-shooting segment (0.75 s at 20 Hz)
+MASS_FIELDS = ("payload_mass", "link_mass_scale")  # trade off against the drives' gains: see ``_coupled_scan``
+MASS_STEPS = {"payload_mass": 0.3, "link_mass_scale": 0.08}  # normalised steps of ``_coupled_scan``'s grid
+GAIN_REFIT_STEP = 0.05  # normalised spacing of its per-joint gain refit grid (5 points)
+COUPLED_NFEV = 4  # the local fit's budget after it: it only polishes (and gives the Jacobian)
 EXPLAINED_FACTOR = 3.0  # a fit explains the data when the joint RMS is within this factor of the noise
 Progress = Callable[[str, float], None]
 
@@ -219,6 +226,81 @@ def _scan(problem: _Problem, latency: int) -> np.ndarray:
     return x
 
 
+def _coupled_scan(problem: _Problem, latency: int, x: np.ndarray) -> np.ndarray:
+    """Masses and per-joint gains searched together: a grid over the masses, the gains refit at each point.
+
+    Where drives saturate (the 12 N*m wrist), a heavier load and a softer gain both slow
+    a joint down, so the masses and the gains of the joints they load form a diagonal
+    valley. A coordinate search (``_scan``), a pattern search and the local fit all stall
+    in it: the cost jitters by ~10 % between 1 % steps, so no single-field move and no
+    finite-difference step finds the way down, although a joint move does (heavy_payload:
+    from 226 to 183). So every mass field takes the steps -1, 0, +1 (``MASS_STEPS``)
+    around ``x`` (all combinations), the per-joint gains are refit at each point (each
+    joint on its own readings, ``_gain_refit``), and the best point by the whole robust
+    cost (plus prior) is kept, if it beats ``x``. One round (55 replays for two masses):
+    a second, finer one moved nothing on heavy_payload. Runs only when a mass field and
+    a per-joint gain field are both fitted (``coupled``)."""
+    if not coupled(problem.coords):
+        return x
+    masses = [i for i, c in enumerate(problem.coords) if c.name in MASS_FIELDS]
+    gains = [i for i, c in enumerate(problem.coords) if c.name in GAIN_FIELDS and c.joint is not None]
+    low, high = _bounds(problem)
+    low, high = low + START_MARGIN, high - START_MARGIN
+    steps = np.array([MASS_STEPS[problem.coords[i].name] for i in masses])
+    points = [(_penalised_cost(problem, x, latency), x)]
+    for offsets in itertools.product((-1.0, 0.0, 1.0), repeat=len(masses)):
+        y = x.copy()
+        y[masses] = np.clip(x[masses] + steps * np.array(offsets), low[masses], high[masses])
+        y[gains] = _gain_refit(problem, latency, y, gains, GAIN_REFIT_STEP, low, high)
+        points.append((_penalised_cost(problem, y, latency), y))
+    return min(points, key=lambda point: point[0])[1]
+
+
+def coupled(coords: list[Coordinate]) -> bool:
+    """Whether a mass field and a per-joint gain field are both fitted (see ``_coupled_scan``)."""
+    names = {c.name for c in coords}
+    return bool(names & set(MASS_FIELDS)) and any(c.name in GAIN_FIELDS and c.joint is not None for c in coords)
+
+
+def _gain_refit(problem: _Problem, latency: int, x: np.ndarray, index: list[int], spacing: float,
+                low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Per-joint gains around ``x``: five points a joint, each joint the vertex of its own robust cost."""
+    candidates = np.clip(x[index] + spacing * np.linspace(-2.0, 2.0, 5)[:, None], low[index], high[index])
+    costs = []
+    for row in candidates:
+        trial = x.copy()
+        trial[index] = row
+        costs.append(_robust_joint_costs(problem.recording, problem.simulate(trial, latency)))
+    costs = np.array(costs)
+    return np.array([_vertex(candidates[:, k], costs[:, problem.coords[i].joint]) for k, i in enumerate(index)])
+
+
+def _penalised_cost(problem: _Problem, x: np.ndarray, latency: int) -> float:
+    """The fit's objective: robust data cost plus the prior."""
+    return problem.data_cost(x, latency) + float(np.sum((PRIOR_WEIGHT * (x - problem.x0)) ** 2))
+
+
+def _robust_joint_costs(recording: Recording, sims: list[Simulated]) -> np.ndarray:
+    """Robust cost (``_robust``) of the scaled joint residuals, per joint."""
+    return sum(np.sum(_robust((s.joint_positions - t.joint_positions) / JOINT_SCALE), axis=0)
+               for t, s in zip(recording.trajectories, sims, strict=True))
+
+
+def _vertex(values: np.ndarray, costs: np.ndarray) -> float:
+    """Minimiser of the least-squares parabola through (values, costs), kept within the values' span.
+
+    Averages out the cost's jitter that picking the best value would follow. Falls back
+    to the best value when the parabola is not convex or its vertex is off the grid."""
+    best = float(values[int(np.argmin(costs))])
+    if np.ptp(values) <= 0:
+        return best
+    a, b, _ = np.polyfit(values, costs, 2)
+    if a <= 0:
+        return best
+    vertex = -b / (2 * a)
+    return float(vertex) if values.min() <= vertex <= values.max() else best
+
+
 def _geometric_offsets(problem: _Problem, x: np.ndarray, spec: RobotSpec, scene: SceneSpec) -> np.ndarray:
     """``x`` with the encoder offsets from the recorded contacts' geometry (see ``geometry``)."""
     index = [i for i, c in enumerate(problem.coords) if c.name == "joint_offset"]
@@ -313,11 +395,12 @@ def _search_latency(problem: _Problem, x: np.ndarray, candidates: range) -> tupl
     return min(costs, key=costs.__getitem__), costs
 
 
-def _least_squares(problem: _Problem, x: np.ndarray, latency: int) -> tuple[np.ndarray, np.ndarray]:
+def _least_squares(problem: _Problem, x: np.ndarray, latency: int,
+                   max_nfev: int = 20) -> tuple[np.ndarray, np.ndarray]:
     low, high = (np.array(b) for b in zip(*(c.bounds for c in problem.coords), strict=True))
     result = least_squares(problem.vector, np.clip(x, low + 1e-9, high - 1e-9), args=(latency,),
                            bounds=(low, high), diff_step=DIFF_STEP, x_scale=1.0, loss=LOSS, f_scale=LOSS_SCALE,
-                           max_nfev=20, xtol=1e-6, ftol=1e-6)
+                           max_nfev=max_nfev, xtol=1e-6, ftol=1e-6)
     return result.x, result.jac[: -len(x)] if len(x) else result.jac
 
 
@@ -343,11 +426,11 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
             latency, costs = _search_latency(problem, problem.x0, range(param_info("latency_steps")["high"] + 1))
         x, jac = problem.x0, None
         if coords:
-            start, offset_tolerance = _scan(problem, latency), {}
+            start, offset_tolerance = _coupled_scan(problem, latency, _scan(problem, latency)), {}
             if "joint_offset" in continuous:
                 start, offset_tolerance = _scan_offsets(problem, latency,
                                                         _geometric_offsets(problem, start, spec, scene))
-            x, jac = _least_squares(problem, start, latency)
+            x, jac = _least_squares(problem, start, latency, COUPLED_NFEV if coupled(coords) else 20)
             if integer:
                 nearby = range(max(latency - 2, 0), latency + 3)
                 better, near_costs = _search_latency(problem, x, nearby)
