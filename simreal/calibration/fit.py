@@ -59,7 +59,7 @@ SCAN_PASSES, FULL_PASSES = 4, 2  # two passes over the bounds, then two zooming 
 ZOOM_POINTS = 5
 UNSCANNED = frozenset({"joint_offset"})  # not in the grid scan: ``_scan_offsets`` has its own
 OFFSET_SPANS = (4.0, 2.0, 1.0)  # normalised (1 = 10 mrad) half-widths of the encoder-offset coordinate search
-OFFSET_RESOLUTION = 0.5  # normalised units: an offset the data pin no closer than 5 mrad is not identifiable
+OFFSET_RESOLUTION = 0.25  # normalised units: an offset is identifiable when 2 tolerances fit in 5 mrad (~95 %)
 START_MARGIN = 0.1  # normalised units kept between a starting point and the bounds
 SEGMENT = 15  # control steps per multiple-shooting segment (0.75 s at 20 Hz)
 MASS_FIELDS = ("payload_mass", "link_mass_scale")  # trade off against the drives' gains: see ``_coupled_scan``
@@ -367,7 +367,10 @@ def _flag_offsets(uncertainty: Uncertainty, coords: list[Coordinate], x: np.ndar
     (an elbow offset the forearm offset undoes) each looks pinned on its own. So each
     tolerance is widened by its joint's variance inflation in the Jacobian's
     information (with the prior): how much less the data pin the joint once the others
-    may move too. An offset is identifiable when the data pin it to ``OFFSET_RESOLUTION``."""
+    may move too. An offset is identifiable when its tolerance is within ``OFFSET_RESOLUTION``.
+    A flagged offset is pinned only to the region searched: its tolerance is at least the
+    search's widest span (on miscalibrated, joint 4's parabolas claimed 7 mrad for a
+    37 mrad error)."""
     index = list(tolerance)
     if not index:
         return
@@ -377,6 +380,9 @@ def _flag_offsets(uncertainty: Uncertainty, coords: list[Coordinate], x: np.ndar
         tol = min(tolerance[i] * float(inflation[k]), UNSEEN)
         uncertainty.sigma_probe[i] = max(uncertainty.sigma_probe[i], tol)
         uncertainty.identifiable[i] = tol <= OFFSET_RESOLUTION
+        if not uncertainty.identifiable[i]:
+            tol = max(tol, OFFSET_SPANS[0])
+        uncertainty.sigma_probe[i] = max(uncertainty.sigma_probe[i], tol)
         uncertainty.sigma_value[i] = coords[i].derivative(float(x[i])) * uncertainty.sigma[i]
 
 
