@@ -350,11 +350,8 @@ def _scan_offsets(problem: _Problem, latency: int, x: np.ndarray) -> tuple[np.nd
     if not index:
         return x, {}
     low, high = _bounds(problem)
-
-    def cost(y: np.ndarray) -> float:
-        return problem.data_cost(y, latency) + float(np.sum((PRIOR_WEIGHT * (y - problem.x0)) ** 2))
-
-    return coordinate_search(cost, x, index, OFFSET_SPANS, (low + START_MARGIN, high - START_MARGIN))
+    return coordinate_search(lambda y: _penalised_cost(problem, y, latency), x, index, OFFSET_SPANS,
+                             (low + START_MARGIN, high - START_MARGIN))
 
 
 def _flag_offsets(uncertainty: Uncertainty, coords: list[Coordinate], x: np.ndarray, jac: np.ndarray,
