@@ -396,6 +396,8 @@ class CalibrateConfig:
     seed: int = option(0, "seed of the optimiser's starting points and the bootstrap")
     base_randomization: str = option("default", "randomization whose other ranges the narrowed file keeps "
                                                 "(name, path or 'none')")
+    known: str = option("", "fields measured otherwise and held fixed, name=value comma-separated (lists in "
+                            "brackets), e.g. object_mass_scale=3.0 for a weighed object")
 
 
 def _data_error(err: Exception) -> int:
@@ -430,14 +432,18 @@ def run_calibrate(cfg: CalibrateConfig) -> int:
 
     columns = (TextColumn("{task.description:<12}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                TimeElapsedColumn())
+    from .calibration.parameters import parse_known
+
     data = [p.strip() for p in cfg.data.split(",") if p.strip()]
     params = [p.strip() for p in cfg.params.split(",") if p.strip()]
     try:
+        known = parse_known(cfg.known)
         with Progress(*columns, console=console) as bar:
             task = bar.add_task("starting", total=1.0)
             result = run_calibration(cfg.robot, data, params, cfg.name, cfg.out_dir, cfg.scene, cfg.workers,
                                      cfg.seed, lambda stage, f: bar.update(task, description=stage, completed=f),
-                                     None if cfg.base_randomization == "none" else cfg.base_randomization)
+                                     None if cfg.base_randomization == "none" else cfg.base_randomization,
+                                     known)
     except (SpecError, FileNotFoundError, ValueError) as err:
         return _data_error(err)
     from .calibration.report import estimates

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import least_squares
 
-from ..specs import PARAM_NAMES, DynamicsParams, RobotSpec, SceneSpec, param_info
+from ..specs import PARAM_NAMES, DynamicsParams, RobotSpec, SceneSpec, SpecError, dynamics_from_mapping, param_info
 from .parameters import (
     GAIN_FIELDS,
     Coordinate,
@@ -87,6 +87,7 @@ class Fit:
     replays: int = 0
     simulated_before: list[Simulated] = field(default_factory=list)
     simulated_after: list[Simulated] = field(default_factory=list)
+    known: dict[str, object] = field(default_factory=dict)  # fields held at given values (measured otherwise)
 
 
 def residuals(recording: Recording, sims: list[Simulated]) -> tuple[np.ndarray, np.ndarray]:
@@ -431,20 +432,38 @@ def _least_squares(problem: _Problem, x: np.ndarray, latency: int,
     return result.x, result.jac[: -len(x)] if len(x) else result.jac
 
 
+def known_dynamics(known: Mapping[str, object] | None, names: list[str], dof: int) -> DynamicsParams:
+    """Nominal dynamics with the ``known`` fields (measured by other means) set; validated.
+
+    Some fields no trajectory can pin but a scale or a datasheet can: an object's mass,
+    for one (see ``symmetry``). Holding them at the measured value lets the fit resolve
+    the rest. A field cannot be both known and fitted."""
+    base = dynamics_from_mapping(dict(known or {}), "--known", "known")
+    for name in known or {}:
+        if name in names:
+            raise SpecError("--known", f"known.{name}", known[name], "a field not also in --params")
+        values = getattr(base, name)
+        if isinstance(values, tuple) and values and len(values) != dof:
+            raise SpecError("--known", f"known.{name}", list(values), f"{dof} values, one per arm joint")
+    return base
+
+
 def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: SceneSpec, *,
-              workers: int | None = None, seed: int = 0, progress: Progress | None = None) -> Fit:
+              workers: int | None = None, seed: int = 0, progress: Progress | None = None,
+              known: Mapping[str, object] | None = None) -> Fit:
     """Fit the named DynamicsParams fields of ``spec``'s robot to ``recording``.
 
-    Unnamed fields stay nominal. ``latency_steps`` is searched exhaustively over its
-    allowed range, first with nominal values for the rest, then again around the
-    answer once the continuous fields are fitted.
+    Fields in ``known`` are held at the given values (see ``known_dynamics``); the
+    others stay nominal. ``latency_steps`` is searched exhaustively over its allowed
+    range, first with nominal values for the rest, then again around the answer once
+    the continuous fields are fitted.
     """
     started = time.perf_counter()
     names = sorted(check_names(list(params)), key=PARAM_NAMES.index)  # the fit must not depend on the order given
+    base = known_dynamics(known, names, spec.dof)
     check_recording(recording, spec)
     continuous, integer, noise = split_names(names)
     coords = coordinates(continuous, spec.dof, stable_gain(spec.position_gain))
-    base = DynamicsParams()
     with Simulator(spec, scene, recording.trajectories, workers, SEGMENT) as simulator:
         problem = _Problem(recording, simulator, coords, base, spec.dof, progress)
         before = problem.simulate(problem.x0, base.latency_steps)
@@ -484,4 +503,5 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
         if progress:
             progress("done", 1.0)
         return Fit(fitted, names, coords, uncertainty, summary(recording, before), residual_after,
-                   costs, sigma, converged, time.perf_counter() - started, simulator.calls, before, after)
+                   costs, sigma, converged, time.perf_counter() - started, simulator.calls, before, after,
+                   {name: getattr(base, name) for name in known or {}})

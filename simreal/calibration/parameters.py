@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+import yaml
 
 from ..specs import PARAM_NAMES, DynamicsParams, SpecError, param_info
 from ..specs.dynamics import INTEGER_PARAMS, PER_JOINT_PARAMS
@@ -84,6 +85,36 @@ def check_names(names: list[str], source: str = "--params") -> list[str]:
     if not seen:
         raise SpecError(source, "params", "", "at least one DynamicsParams field")
     return seen
+
+
+def parse_known(text: str, source: str = "--known") -> dict[str, object]:
+    """``"a=1.5,b=[0, 0.1]"`` -> ``{"a": 1.5, "b": [0, 0.1]}`` (values are YAML; commas in
+    brackets stay in their list). Values are checked by the fit (``fit.known_dynamics``)."""
+    out: dict[str, object] = {}
+    for item in (part.strip() for part in _top_level_split(text)):
+        if not item:
+            continue
+        name, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not name or not value:
+            raise SpecError(source, "known", item, "name=value (e.g. object_mass_scale=3.0)")
+        try:
+            out[name] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise SpecError(source, f"known.{name}", value, "a number or a [list] of numbers") from err
+    return out
+
+
+def _top_level_split(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets."""
+    parts, depth, current = [], 0, []
+    for char in text:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth <= 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    return [*parts, "".join(current)]
 
 
 def split_names(names: list[str]) -> tuple[list[str], list[str], list[str]]:

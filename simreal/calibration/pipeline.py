@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,11 +53,14 @@ class Calibration:
 def run_calibration(robot: str, data: list[str | Path], params: list[str], name: str,
                     out_dir: str | Path = "calibration/fitted", scene: str = "tabletop",
                     workers: int | None = None, seed: int = 0, progress: Progress | None = None,
-                    base_randomization: str | None = "default") -> Calibration:
+                    base_randomization: str | None = "default",
+                    known: Mapping[str, object] | None = None) -> Calibration:
     """Load ``data``, fit ``params``, write the profile, randomization, plot and report.
 
     The randomization written is ``base_randomization``'s (None: no other field) with the
     fitted fields narrowed, so it can replace the base in ``simreal train`` directly.
+    ``known`` fields (measured otherwise, e.g. an object weighed) are held at their values,
+    written to the profile and narrowed in the randomization too.
     """
     check_names(params)
     base = assets.randomization_spec(base_randomization) if base_randomization else None
@@ -68,6 +71,6 @@ def run_calibration(robot: str, data: list[str | Path], params: list[str], name:
                                    f"{scene_spec.physics.control_period} s (the {scene} scene's control period)")
     if not name.replace("_", "").replace("-", "").isalnum():
         raise SpecError("--name", "name", name, "letters, digits, '_' or '-' (it becomes a file name)")
-    fit = calibrate(recording, params, spec, scene_spec, workers=workers, seed=seed, progress=progress)
+    fit = calibrate(recording, params, spec, scene_spec, workers=workers, seed=seed, progress=progress, known=known)
     paths = write_outputs(fit, recording, spec.name, name, out_dir, [str(p) for p in data], base)
     return Calibration(fit, recording, paths)

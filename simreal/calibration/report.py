@@ -122,6 +122,11 @@ def randomization_ranges(fit: Fit, base: RandomizationSpec | None = None) -> dic
                         else [low, high])
     for name, entry in estimates(fit).items():
         ranges[name] = _fitted_range(fit, name, entry)
+    for name, value in fit.known.items():  # measured otherwise: the floor's width around the value
+        spans = [_range(name, float(v), 0.0) for v in np.atleast_1d(np.asarray(value, dtype=float))]
+        kind = int if name in INTEGER_PARAMS else float
+        pairs = [[kind(low), kind(high)] for low, high in spans]
+        ranges[name] = pairs if name in PER_JOINT_PARAMS else pairs[0]
     return {name: ranges[name] for name in PARAM_NAMES if name in ranges}
 
 
@@ -131,11 +136,12 @@ def write_outputs(fit: Fit, recording: Recording, robot: str, name: str, out_dir
     the fitted fields narrowed), ``<name>.png``, ``<name>.json``."""
     out = Path(out_dir)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    dynamics = {n: _plain(getattr(fit.dynamics, n)) for n in fit.names}
+    dynamics = {n: _plain(getattr(fit.dynamics, n)) for n in PARAM_NAMES if n in fit.names or n in fit.known}
     profile = {"name": name, "robot": robot,
                "description": f"Fitted by simreal calibrate on {stamp} from {', '.join(sources)} "
                               f"({len(recording.trajectories)} trajectories, {recording.steps} steps); "
-                              f"fields: {', '.join(fit.names)}.",
+                              f"fields: {', '.join(fit.names)}"
+                              + (f"; held at known values: {', '.join(fit.known)}." if fit.known else "."),
                "dynamics": dynamics}
     paths = {"profile": _atomic_write(out / f"{name}.yaml", yaml.safe_dump(profile, sort_keys=False)),
              "randomization": _atomic_write(out / f"{name}_randomization.yaml", yaml.safe_dump(
@@ -143,6 +149,7 @@ def write_outputs(fit: Fit, recording: Recording, robot: str, name: str, out_dir
     load_target(paths["profile"])  # what we write must load
     load_randomization(paths["randomization"])
     report = {"name": name, "robot": robot, "sources": sources, "created": stamp, "estimates": estimates(fit),
+              "known": {n: _plain(v) for n, v in fit.known.items()},
               "combinations": fit.uncertainty.combinations if fit.uncertainty else [],
               "residual_before": fit.residual_before, "residual_after": fit.residual_after,
               "converged": fit.converged,
