@@ -268,6 +268,22 @@ def test_noise_level_recovers_white_noise_under_a_smooth_model_error():
     assert noise_level([truth], [truth]) == 0.0
 
 
+def test_shared_noise_level_is_not_inflated_by_ringing_joints():
+    """Noise shared by all joints, plus white-like model error on the three wrist joints
+    (ringing at contacts): the pooled estimate reads high, the joints' lower quartile does not."""
+    from simreal.calibration.fit import noise_level, shared_noise_level
+
+    rng = np.random.default_rng(0)
+    recorded = [rng.normal(0, 0.02, (121, 7)) for _ in range(10)]
+    model = [np.zeros((121, 7)) for _ in range(10)]
+    for m in model:
+        m[:, 4:] = rng.normal(0, 0.02, (121, 3))
+    assert noise_level(recorded, model) > 1.1 * 0.02
+    assert shared_noise_level(recorded, model) == pytest.approx(0.02, rel=0.06)
+    assert shared_noise_level([r[:, :2] for r in recorded], [m[:, :2] for m in model]) == pytest.approx(
+        noise_level([r[:, :2] for r in recorded], [m[:, :2] for m in model]))  # too few joints: pooled
+
+
 def test_a_fit_that_cannot_explain_the_data_is_flagged(tmp_path):
     spec, scene = assets.robot_spec("panda"), assets.scene_spec("tabletop")
     recording = _record("weak_motors", tmp_path / "weak.npz", trajectories=2, seconds=2.0)
