@@ -521,3 +521,31 @@ def test_vertex_averages_out_jitter_and_coupled_needs_masses_and_joint_gains():
     assert coupled(coordinates(["payload_mass", "joint_gain_scale"], 7))
     assert not coupled(coordinates(["payload_mass", "actuator_gain"], 7))
     assert not coupled(coordinates(["joint_gain_scale"], 7))
+
+
+def test_sliding_cost_sees_the_cube_on_the_table_only():
+    from types import SimpleNamespace
+
+    from simreal.calibration.fit import ON_TABLE, _sliding_cost
+    from simreal.calibration.replay import Simulated
+    from simreal.calibration.trajectory_file import RecordedTrajectory
+
+    steps = 20
+    recorded = np.zeros((steps + 1, 1, 3))
+    recorded[:, 0, 2] = 0.02
+    recorded[12:, 0, 2] += 2 * ON_TABLE  # lifted from step 12 on
+    traj = RecordedTrajectory(np.zeros((steps, 7)), np.zeros(steps), np.zeros((steps + 1, 7)),
+                              np.zeros((steps + 1, 7)), np.zeros(steps + 1), ("cube",), recorded,
+                              np.tile([0.0, 0.0, 0.0, 1.0], (steps + 1, 1, 1)))
+
+    def cost(shift_on_table: float, shift_lifted: float) -> float:
+        simulated = recorded.copy()
+        simulated[:12, 0, 0] += shift_on_table
+        simulated[12:, 0, 0] += shift_lifted
+        sim = Simulated(traj.joint_positions, traj.joint_velocities, traj.gripper_width, simulated,
+                        traj.object_orientations)
+        return _sliding_cost(SimpleNamespace(trajectories=(traj,)), [sim])
+
+    assert cost(0.0, 0.0) == 0.0
+    assert cost(0.0, 0.05) == 0.0  # a cube slipping in the hand: the grip's business
+    assert cost(0.01, 0.0) > 0.0
