@@ -62,6 +62,13 @@ OFFSET_SPANS = (4.0, 2.0, 1.0)  # normalised (1 = 10 mrad) half-widths of the en
 OFFSET_RESOLUTION = 0.25  # normalised units: an offset is identifiable when 2 tolerances fit in 5 mrad (~95 %)
 START_MARGIN = 0.1  # normalised units kept between a starting point and the bounds
 SEGMENT = 15  # control steps per multiple-shooting segment (0.75 s at 20 Hz)
+CONTACT_FIELDS = {"finger_friction": "joint", "object_friction_scale": "sliding",  # scanned on what sees them
+                  "gripper_force": "robust", "object_mass_scale": "robust"}
+VERTEX_FIELDS = frozenset({"finger_friction", "object_friction_scale"})  # zoom passes: parabola vertex
+GRIP_FIELDS = ("gripper_force", "object_mass_scale")  # the cube feels their ratio only (see ``symmetry``)
+GRIP_STEPS = np.linspace(-0.8, 0.8, 9)  # ``_grip_refine``'s grip grid (log units around the scan's end)
+SLIDE_STEPS = np.linspace(-0.2, 0.2, 5)  # ... and its object friction stencil
+ON_TABLE, ON_TABLE_SAMPLES = 0.005, 10  # m above the cube's height over the first samples: still on the table
 MASS_FIELDS = ("payload_mass", "link_mass_scale")  # trade off against the drives' gains: see ``_coupled_scan``
 MASS_STEPS = {"payload_mass": 0.3, "link_mass_scale": 0.08}  # normalised steps of ``_coupled_scan``'s grid
 GAIN_REFIT_STEP = 0.05  # normalised spacing of its per-joint gain refit grid (5 points)
@@ -239,7 +246,7 @@ def _scan(problem: _Problem, latency: int, order: list[str]) -> np.ndarray:
             else:
                 spacing[name] /= 2
                 grid = np.linspace(-1.0, 1.0, ZOOM_POINTS) * spacing[name]
-            _scan_field(problem, latency, x, index, grid, relative=scan > 0)
+            _scan_field(problem, latency, x, index, grid, relative=scan > 0, zoom=scan >= FULL_PASSES)
             x[index] = np.clip(x[index], low[index], high[index])
     return x
 
@@ -265,7 +272,33 @@ def _start(problem: _Problem, latency: int) -> np.ndarray:
     """The scan's best end over ``_scan_orders``, then the mass/gain search from there."""
     ends = [_scan(problem, latency, order) for order in _scan_orders(problem.coords)]
     best = min(ends, key=lambda x: _penalised_cost(problem, x, latency)) if len(ends) > 1 else ends[0]
-    return _coupled_scan(problem, latency, best)
+    return _coupled_scan(problem, latency, _grip_refine(problem, latency, best))
+
+
+def _grip_refine(problem: _Problem, latency: int, x: np.ndarray) -> np.ndarray:
+    """The grip (force / mass) and the object friction once more, on a finer, wider grid than the scan's.
+
+    They trade off: a cube that slips in the hand too easily also slides too easily
+    when the closing fingers centre it, so a grip left low by the scan pulls the
+    object friction up (slippery: +11 % at a ratio 60 % low). Along the grip the cost
+    falls slowly towards the truth and jumps just past it, where the squeezed cube
+    stops slipping, so the scan's coarse steps (0.6 in log) miss the edge. So the grip
+    field (the force, else the mass) takes the best of ``GRIP_STEPS`` by the robust cost,
+    then the object friction the parabola vertex of its sliding cost over ``SLIDE_STEPS``.
+    Runs when the object friction and a grip field are fitted (14 replays)."""
+    names = [c.name for c in problem.coords]
+    if "object_friction_scale" not in names or not any(n in names for n in GRIP_FIELDS):
+        return x
+    x = x.copy()
+    low, high = _bounds(problem)
+    low, high = low + START_MARGIN, high - START_MARGIN
+    grip = names.index(next(n for n in GRIP_FIELDS if n in names))
+    _scan_field(problem, latency, x, [grip], GRIP_STEPS, relative=True)
+    x[grip] = np.clip(x[grip], low[grip], high[grip])
+    slide = names.index("object_friction_scale")
+    _scan_field(problem, latency, x, [slide], SLIDE_STEPS, relative=True, zoom=True)
+    x[slide] = np.clip(x[slide], low[slide], high[slide])
+    return x
 
 
 def _coupled_scan(problem: _Problem, latency: int, x: np.ndarray) -> np.ndarray:
@@ -410,8 +443,12 @@ def _first_grid(coord: Coordinate, low: float, high: float) -> np.ndarray:
 
 
 def _scan_field(problem: _Problem, latency: int, x: np.ndarray, index: list[int], grid: np.ndarray,
-                relative: bool) -> None:
-    """Set ``x[index]`` to the grid value of least cost (per joint for a per-joint field)."""
+                relative: bool, zoom: bool = False) -> None:
+    """Set ``x[index]`` to the grid value of least cost (per joint for a per-joint field).
+
+    A contact-driven field (``CONTACT_FIELDS``) is scored on the readings that see it,
+    and in the zoom passes goes to the parabola vertex (``_vertex``) through the grid:
+    its cost jumps as grasps slip or not, so the best grid point is luck."""
     start = x[index].copy()
     per_joint = problem.coords[index[0]].joint is not None
     costs, values = [], []
@@ -421,13 +458,44 @@ def _scan_field(problem: _Problem, latency: int, x: np.ndarray, index: list[int]
         values.append(trial[index])
         sims = problem.simulate(trial, latency)
         costs.append(_joint_costs(problem.recording, sims) if per_joint
-                     else np.sum(residuals(problem.recording, sims)[0] ** 2))
+                     else _scan_cost(problem.recording, sims, problem.coords[index[0]].name))
     costs, values = np.array(costs), np.array(values)
     if per_joint:
         for k, i in enumerate(index):
             x[i] = values[int(np.argmin(costs[:, problem.coords[i].joint])), k]
+    elif zoom and problem.coords[index[0]].name in VERTEX_FIELDS:
+        x[index[0]] = _vertex(values[:, 0], costs)
     else:
         x[index[0]] = values[int(np.argmin(costs)), 0]
+
+
+def _scan_cost(recording: Recording, sims: list[Simulated], name: str) -> float:
+    """What a scalar field is scanned on: the readings that see it (``CONTACT_FIELDS``), else the squared cost."""
+    channel = CONTACT_FIELDS.get(name)
+    if channel == "joint":
+        return float(np.sum(_joint_costs(recording, sims)))
+    if channel == "sliding" and any(t.has_objects for t in recording.trajectories):
+        return _sliding_cost(recording, sims)
+    if channel == "robust":
+        return float(np.sum(_robust(residuals(recording, sims)[0])))
+    return float(np.sum(residuals(recording, sims)[0] ** 2))
+
+
+def _sliding_cost(recording: Recording, sims: list[Simulated]) -> float:
+    """Robust cost of the perceived object positions while the cube is on the table (``ON_TABLE``).
+
+    Pushes and flicks slide it on the table: table friction alone. Lifted, it slips in
+    the hand or not by grip force x friction / mass, which a wrong force/mass ratio
+    would trade against the object friction (slippery: +10 % at a ratio 20 % low)."""
+    total = 0.0
+    for t, s in zip(recording.trajectories, sims, strict=True):
+        if not t.has_objects or s.object_positions.shape != t.object_positions.shape:
+            continue
+        height = t.object_positions[:, :, 2]
+        resting = np.median(height[:ON_TABLE_SAMPLES], axis=0)
+        on_table = height < resting + ON_TABLE
+        total += float(np.sum(_robust(((s.object_positions - t.object_positions) / OBJECT_SCALE)[on_table])))
+    return total
 
 
 def _bounds(problem: _Problem) -> tuple[np.ndarray, np.ndarray]:
