@@ -34,8 +34,7 @@ KNOWN_GAPS = {  # profiles the current excitation + fit do not yet meet the bars
     "miscalibrated": "recorded with the offsets routine (routine_for), the offsets land [5.9, -4.5, 0.9, -6.5, "
                      "37.4, -5.2, 7.3] mrad from the truth (joint 4 worst, bar 5 mrad): contacts make the replay "
                      "cost jitter by ~10 % over a few mrad, so joint 4 (and the 0/6, 3/4 valleys) are not pinned; "
-                     "every offset is flagged not identifiable, and velocity_noise reads 0.0237 (truth 0.02: "
-                     "model error at contacts and restarts)",
+                     "every offset is flagged not identifiable (velocity_noise reads 0.0210, truth 0.02)",
     "slippery": "object_mass_scale and gripper_force act on the cube only through their ratio (see "
                 "test_grip_outcome_depends_on_force_over_mass_only), so both are flagged and 'every estimate "
                 "identifiable' fails; beyond that it meets the honest bar (test_slippery_fit_meets_the_honest_bar: "
