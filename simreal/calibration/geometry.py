@@ -26,7 +26,8 @@ STILL = 0.001  # m over two steps: the hand (or the fingers) stopped
 DESCENT = 0.01  # m per step, at most: a slow guarded descent, not a move
 HELD, HELD_MAX = 0.02, 0.06  # m, closed fingers stopped this wide hold the object
 REACH = 0.1  # m, farthest distance a contact query looks
-MAX_INSTANTS = 400  # contact instants used, evenly thinned
+MAX_INSTANTS = {"touch": 200, "push": 150, "hold": 50}  # contact instants used per kind, evenly thinned
+LIFTED = 0.01  # m above where the cube first rested: it is held up, not pushed
 PRIOR = 0.3  # residual units (mm) per 10 mrad of offset: what the contacts cannot see stays near 0
 
 
@@ -39,6 +40,7 @@ def contact_instants(recording: Recording, spec: RobotSpec) -> list[tuple[int, i
             if not traj.has_objects:
                 continue
             measured = np.array([kin.tcp_pose(q)[0][2] for q in traj.joint_positions[1:]])
+            rest = float(np.median(traj.object_positions[:10, 0, 2]))
             commanded = np.array([kin.tcp_pose(q)[0][2] for q in traj.commands])
             step = np.diff(commanded)
             for t in range(3, len(traj)):
@@ -47,7 +49,8 @@ def contact_instants(recording: Recording, spec: RobotSpec) -> list[tuple[int, i
                     out.append((i, t + 1, "touch"))  # commanded down, hand stopped: resting on something
                 speed = np.linalg.norm(traj.object_positions[t + 1, 0] - traj.object_positions[t, 0]) / max(
                     recording.control_period, 1e-9)
-                if speed > PUSHED and traj.gripper_commands[t] < 0.01:
+                lifted = traj.object_positions[t + 1, 0, 2] > rest + LIFTED
+                if speed > PUSHED and traj.gripper_commands[t] < 0.01 and not lifted:
                     out.append((i, t + 1, "push"))  # the cube moves under closed fingers: they touch it
                 width = traj.gripper_width[t - 1: t + 2]
                 if (traj.gripper_commands[t] < 0.01 and HELD < width[-1] < HELD_MAX
@@ -55,9 +58,13 @@ def contact_instants(recording: Recording, spec: RobotSpec) -> list[tuple[int, i
                     out.append((i, t + 1, "hold"))  # closing fingers stopped apart: holding the object
     finally:
         kin.close()
-    if len(out) > MAX_INSTANTS:
-        out = [out[k] for k in np.linspace(0, len(out) - 1, MAX_INSTANTS).astype(int)]
-    return out
+    kept = []
+    for kind, most in MAX_INSTANTS.items():
+        these = [x for x in out if x[2] == kind]
+        if len(these) > most:
+            these = [these[k] for k in np.linspace(0, len(these) - 1, most).astype(int)]
+        kept += these
+    return sorted(kept)
 
 
 class ContactGeometry:
@@ -93,16 +100,15 @@ class ContactGeometry:
                 near = [p[8] for body in (table, cube) for link in hand
                         for p in client.getClosestPoints(uid, body, REACH, linkIndexA=link)]
                 out.append(min(near) if near else REACH)
-            else:
-                for link in fingers:
-                    near = [p[8] for p in client.getClosestPoints(uid, cube, REACH, linkIndexA=link)]
-                    out.append(min(near) if near else REACH)
+            else:  # the fingers share the read width evenly here, the real ones need not: only their sum counts
+                gaps = [min((p[8] for p in client.getClosestPoints(uid, cube, REACH, linkIndexA=link)), default=REACH)
+                        for link in fingers]
+                out.append(sum(gaps))
         return np.array(out)
 
     def row_kinds(self) -> list[str]:
-        """The contact kind of each entry of :meth:`residuals` (a hold gives one per finger)."""
-        fingers = len(self.robot._body.gripper_links)
-        return [kind for *_, kind in self.instants for _ in range(fingers if kind == "hold" else 1)]
+        """The contact kind of each entry of :meth:`residuals`."""
+        return [kind for *_, kind in self.instants]
 
     def fit(self, start: np.ndarray, scale: float = 0.01, bound: float = 0.15) -> np.ndarray:
         """Offsets (rad) minimising the contact distances (robust, per mm), from ``start``.
