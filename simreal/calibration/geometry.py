@@ -28,6 +28,8 @@ HELD, HELD_MAX = 0.02, 0.06  # m, closed fingers stopped this wide hold the obje
 REACH = 0.1  # m, farthest distance a contact query looks
 MAX_INSTANTS = {"touch": 200, "push": 150, "hold": 50}  # contact instants used per kind, evenly thinned
 LIFTED = 0.01  # m above where the cube first rested: it is held up, not pushed
+TURN_SCALE = 0.005  # rad per residual unit of a carried cube's turn against the hand (noise ~6 mrad at the truth)
+SLIP = 0.0004  # m of width change: the cube slipped in the grip, a new carry segment starts
 PRIOR = 0.3  # residual units (mm) per 10 mrad of offset: what the contacts cannot see stays near 0
 
 
@@ -67,14 +69,66 @@ def contact_instants(recording: Recording, spec: RobotSpec) -> list[tuple[int, i
     return sorted(kept)
 
 
+def carried_segments(recording: Recording) -> list[list[tuple[int, int]]]:
+    """(trajectory, step) runs over which the closed fingers hold the cube up without slipping."""
+    out = []
+    for i, traj in enumerate(recording.trajectories):
+        if not traj.has_objects:
+            continue
+        rest = float(np.median(traj.object_positions[:10, 0, 2]))
+        run: list[tuple[int, int]] = []
+        for t in range(2, len(traj) + 1):
+            width = traj.gripper_width[t - 2: t + 1]
+            held = (traj.gripper_commands[t - 1] < 0.01 and HELD < width[-1] < HELD_MAX
+                    and abs(width[-1] - width[0]) < STILL and traj.object_positions[t, 0, 2] > rest + 2 * LIFTED)
+            if run and (not held or abs(traj.gripper_width[t] - traj.gripper_width[run[0][1]]) > SLIP):
+                if len(run) >= 5:
+                    out.append(run)
+                run = []
+            if held:
+                run.append((i, t))
+        if len(run) >= 5:
+            out.append(run)
+    return out
+
+
+def _matrix(quaternion: np.ndarray) -> np.ndarray:
+    x, y, z, w = quaternion
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
 class ContactGeometry:
     """Distances from the simulated hand (posed at measured - offsets) to what it touched."""
 
     def __init__(self, recording: Recording, spec: RobotSpec, scene: SceneSpec) -> None:
         self.recording, self.spec = recording, spec
         self.instants = contact_instants(recording, spec)
+        self.segments = carried_segments(recording)
         self.robot = SimRobot(spec, scene)
+        self.kin = Kinematics(spec)
         self._reset_for = -1
+
+    def turns(self, offsets: np.ndarray) -> np.ndarray:
+        """How a carried cube turns against the true hand (rad), each segment about its mean.
+
+        The cube sits in the grip at some tilt (the fingers neither centre nor square it),
+        but it does not turn against them while the width holds, apart from slipping about
+        the closing axis: so that axis (the hand's y), seen in the cube's frame, stays put
+        while the hand (posed at measured - offsets) is carried through spread orientations.
+        An offset that turns the hand about its own approach axis (the last joint) looks
+        like a different tilt in the grip: these rows do not see it."""
+        out = []
+        for run in self.segments:
+            axes = []
+            for i, t in run:
+                traj = self.recording.trajectories[i]
+                hand = _matrix(self.kin.tcp_pose(traj.joint_positions[t] - offsets)[1])[:, 1]
+                axes.append(_matrix(traj.object_orientations[t, 0]).T @ hand)
+            axes = np.array(axes)
+            out.append((axes - axes.mean(axis=0)).ravel())
+        return np.concatenate(out) if out else np.zeros(0)
 
     def residuals(self, offsets: np.ndarray) -> np.ndarray:
         robot, client = self.robot, self.robot.world.client
@@ -123,7 +177,8 @@ class ContactGeometry:
 
         def vector(y: np.ndarray) -> np.ndarray:
             depth = y[dof:][which] * 0.001
-            return np.concatenate(((self.residuals(y[:dof] * scale) - depth) / 0.001, PRIOR * y[:dof]))
+            return np.concatenate(((self.residuals(y[:dof] * scale) - depth) / 0.001,
+                                   self.turns(y[:dof] * scale) / TURN_SCALE, PRIOR * y[:dof]))
 
         low = np.r_[np.full(dof, -bound / scale), np.full(len(kinds), -30.0)]
         result = least_squares(vector, np.r_[start / scale, np.zeros(len(kinds))], bounds=(low, -low),
@@ -132,3 +187,4 @@ class ContactGeometry:
 
     def close(self) -> None:
         self.robot.close()
+        self.kin.close()
