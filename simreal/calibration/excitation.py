@@ -16,10 +16,11 @@ commands and readings together. So the routine mixes four kinds of trajectory:
 
 An opt-in second routine, ``offsets`` (``excite(..., routine="offsets")``, ``simreal record
 --routine offsets``), is for encoder offsets instead: its trajectories alternate ``cube``
-(slow closed-finger pushes of the cube from spread directions, each after a guarded table
-touch, and grasps at spread wrist yaws: the cube is perceived in the world frame) and
-``table`` (guarded table touches at well-spread spots with the hand yawed, rolled and
-pitched differently each time). The default ``dynamics`` routine is unchanged.
+(the hand's bias measured with a guarded table touch and two flat closed-finger pushes,
+kept across episodes; then a grasp of the cube and a carry through hand poses spread in
+yaw, roll and pitch: the perceived cube turns with the true hand) and ``table`` (guarded
+table touches at well-spread spots with the hand yawed, rolled and pitched differently
+each time). The default ``dynamics`` routine is unchanged.
 A third, ``object`` (``--routine object``), is for the cube and the grip: ``slide``
 (closed-finger pushes square on a face that stop dead, so the cube slides free: its
 stopping distance is the table friction) and ``grip`` (squeeze on the table, a gentle
@@ -58,7 +59,13 @@ POSTURE_SPREAD = (0.9, 0.5, 0.8, 0.6, 1.0, 0.6, 1.2)  # rad around home: far fro
 FINGER_HALF = 0.03  # m, closed fingers' half thickness along the closing axis (Panda hand)
 TIP_BELOW_TCP = 0.002  # m, fingertips below the TCP (Panda hand, measured by touching)
 PROBE_PRESS = 0.01  # m, commanded-below-measured TCP depth ending an ``offsets`` probe's descent
-PROBE_PUSH = 0.02  # m, how far an ``offsets`` cube push goes past the nominal contact
+PROBE_REACH = 0.07  # m of hand bias (along a push) an ``offsets`` flat push still lines the cube up over
+FACE_AHEAD = FINGER_HALF / 2  # m, closed fingers' broad face ahead of the TCP along the hand's x axis
+PUSH_STEPS = 18  # control steps of an ``offsets`` flat push: slow enough that the cube stays flush
+GRASP_HEIGHT = 0.015  # m, the TCP above the table when the ``offsets`` grasp closes
+GRASP_STEPS = 6  # control steps the ``offsets`` grasp closes the fingers for
+CARRY_SPEED = 0.5  # of the allowed joint speed: the carried cube must not slip
+CARRY_HOLD = 3  # control steps held at each carried pose
 UP = np.array([0.0, 0.0, 1.0])
 OBJECT_KINDS = ("slide", "grip")  # the opt-in ``object`` routine's trajectories
 OBJECT_CENTRE = np.array([0.45, 0.0])  # m, where ``object`` slides send the cube back towards
@@ -83,8 +90,10 @@ class _Driver:
     joint limits, whatever a routine asks: the routines are meant to run on hardware.
     """
 
-    def __init__(self, robot: RecordingRobot, kin: Kinematics, state: RobotState, steps: int) -> None:
+    def __init__(self, robot: RecordingRobot, kin: Kinematics, state: RobotState, steps: int,
+                 notes: dict | None = None) -> None:
         self.robot, self.kin, self.spec = robot, kin, robot.spec
+        self.notes = {} if notes is None else notes  # what a routine learnt of the robot, for its next episodes
         self.state = state
         self.q = np.asarray(state.joint_positions, dtype=float).copy()
         self.q[:] = self.spec.home
@@ -344,43 +353,118 @@ def _cube_position(d: _Driver, cube: np.ndarray) -> np.ndarray:
     return np.asarray(next(iter(objects.values())).position, dtype=float) if objects else cube
 
 
-def _probe_cube(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
-    """Slow pushes of the cube from spread directions and grasps at spread yaws (``offsets`` routine).
+def _flat_push(d: _Driver, c: np.ndarray, angle: float, low: float, from_here: bool = False) -> float | None:
+    """Push the cube along ``angle`` with the closed fingers' broad face square to the push.
 
-    The cube's pose is perceived in the world frame, so where the fingers really meet
-    it (and where closing them centres it) shows the hand's true position, including
-    the rotation about the vertical axis (joint 1) that table touches cannot see."""
+    ``c`` is the perceived cube centre shifted into the believed frame as far as the bias
+    is known; the push starts and ends ``PROBE_REACH`` farther out than the nominal contact,
+    so a bias that large along it still lines the cube up. A flat face wider than the cube
+    leaves it flush: its yaw then is the hand's and its perceived centre says where the
+    true fingers are along the push. Returns that bias (true - believed, m), or None when
+    the cube did not move along the push. (Pushed by the face's edge it may slide along
+    the fingers' side instead: the grasp then misses, and no bias is kept.)"""
     base = np.asarray(d.spec.grasp_orientation, dtype=float)
-    centre = np.array([0.5, 0.0])
-    turn = 0
-    while True:
+    u = np.array([np.cos(angle), np.sin(angle)])
+    desired = _tilted(_half_turn(angle), 0.0, 0.0, base)  # the closed fingers look the same turned by pi
+    flush = CUBE_HALF + FACE_AHEAD
+    start = c[:2] - u * (flush + PROBE_REACH + 0.02)
+    end = c[:2] - u * flush + u * PROBE_REACH
+    before = _cube_position(d, c)
+    if not from_here:
+        d.move(_ik_pose(d, np.array([*start, low + CLEAR_HEIGHT]), desired), 4, grip=0.0)
+    d.move(_ik_pose(d, np.array([*start, low]), desired), 3, grip=0.0)
+    d.move(_ik_pose(d, np.array([*end, low]), desired), PUSH_STEPS)
+    after = _cube_position(d, c)
+    d.move(_ik_pose(d, np.array([*end, low + CLEAR_HEIGHT]), desired), 3)
+    moved = after[:2] - before[:2]
+    if moved @ u < 0.01 or abs(moved @ np.array([-u[1], u[0]])) > 0.5 * (moved @ u):
+        return None
+    return float((after[:2] - end) @ u - flush)
+
+
+def _half_turn(angle: float) -> float:
+    return float((angle + np.pi / 2) % np.pi - np.pi / 2)
+
+
+def _probe_cube(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
+    """Grasp the cube and carry it through spread hand poses (``offsets`` routine).
+
+    The encoder bias puts the true hand centimetres from where the robot believes, so
+    without a known bias the routine measures it first: a guarded table touch gives the
+    vertical bias, and two flat pushes at right angles (the closed fingers' broad face
+    square to the push) the horizontal one, from where the perceived cube ends flush
+    against the face. A grasp that lifts the cube pins the bias (the perceived cube sits
+    between the fingers): it is kept for the next cube trajectories (``_Driver.notes``),
+    which grasp straight away. The open fingers descend guarded around the cube until the
+    fingertips meet the table, close, and the held cube turns with the hand: its
+    perceived orientation is the true hand's (about every axis but the closing one, about
+    which it may slip), a unit-sensitivity reading of the wrist offsets that contact
+    positions hardly see (the TCP lies near the last joints' axes)."""
+    base = np.asarray(d.spec.grasp_orientation, dtype=float)
+    c = _cube_position(d, cube)
+    bias = d.notes.get("bias", np.zeros(2))
+    if "bias" not in d.notes or d.notes.get("missed", False):  # measure (again) before grasping
+        angle = rng.uniform(-np.pi, np.pi)
+        u = np.array([np.cos(angle), np.sin(angle)])
+        if (np.array([0.5, 0.0]) - c[:2]) @ u < -0.02:  # towards the workspace centre: the cube stays in reach
+            angle, u = angle + np.pi, -u
+        spot = c[:2] - bias - u * (CUBE_HALF + FACE_AHEAD + PROBE_REACH + 0.02)
+        desired = _tilted(_half_turn(angle), 0.0, 0.0, base)
+        d.move(_ik_pose(d, np.array([*spot, 0.12]), desired), 5, grip=0.0)
+        table = _guarded(d, spot, desired, 0.1, -0.08) - TIP_BELOW_TCP  # the table as read: -(vertical bias)
+        low = table + TIP_BELOW_TCP + 0.012  # fingertips 1 cm above the table
+        d.move(_ik_pose(d, np.array([*spot, low]), desired), 2)
+        for k in range(2):  # the second push at right angles, lined up by the first
+            if k:
+                angle += np.pi / 2 * rng.choice([-1.0, 1.0])
+                u = np.array([np.cos(angle), np.sin(angle)])
+            shifted = _cube_position(d, cube) - np.r_[bias, 0.0]
+            along = _flat_push(d, shifted, angle, low, from_here=k == 0)
+            if along is not None:
+                bias = bias + u * (along - bias @ u)
+                d.notes["bias"] = bias
+        d.notes["missed"] = False
         c = _cube_position(d, cube)
-        toward = np.arctan2(*(centre - c[:2])[::-1]) if np.linalg.norm(centre - c[:2]) > 0.02 else 0.0
-        if turn % 2 == 0:  # push: closed fingers from 5 cm out, PROBE_PUSH past nominal contact
-            angle = toward + rng.uniform(-1.3, 1.3)
-            direction = np.array([np.cos(angle), np.sin(angle)])
-            start = c[:2] - direction * (CUBE_HALF + FINGER_HALF + 0.05)
-            end = c[:2] - direction * (CUBE_HALF + FINGER_HALF - PROBE_PUSH)
-            desired = _tilted(angle + rng.uniform(-0.3, 0.3), 0.0, 0.0, base)
-            d.move(_ik_pose(d, np.array([*start, 0.1]), desired), 5, grip=0.0)
-            low = _probe_descent(d, start, desired, 0.07, -0.06) + 0.012  # fingertips 1 cm above the table
-            d.move(_ik_pose(d, np.array([*start, low]), desired), 4)
-            d.move(_ik_pose(d, np.array([*end, low]), desired), 16)
-            d.move(_ik_pose(d, np.array([*end, low + 0.08]), desired), 4)
-        else:  # grasp: open above, guarded descent, close (centres the cube), open, up
-            desired = _tilted(rng.uniform(-1.4, 1.4), 0.0, 0.0, base)
-            top = c[2] + CUBE_HALF
-            d.move(_ik_pose(d, np.array([*c[:2], top + 0.08]), desired), 5, grip=d.spec.gripper.max_width)
-            z = top + 0.06
-            while z > c[2] - 0.005:  # guarded: stop if a finger lands on the cube
-                z -= 0.08 * d.robot.control_period
-                d.step(_ik_pose(d, np.array([*c[:2], z]), desired, iterations=8))
-                if d.kin.tcp_pose(d.state.joint_positions)[0][2] - z > 0.01:
-                    break
-            d.hold(5, grip=0.0)
-            d.hold(3, grip=d.spec.gripper.max_width)
-            d.move(_ik_pose(d, np.array([*c[:2], top + 0.08]), desired), 4)
-        turn += 1
+    yaw = _cube_yaw(d) + np.pi / 2 * np.round((rng.uniform(-1.2, 1.2) - _cube_yaw(d)) / (np.pi / 2))
+    desired = _tilted(yaw, 0.0, 0.0, base)
+    above = np.array([*(c[:2] - bias), 0.12])
+    d.move(_ik_pose(d, above, desired), 4, grip=d.spec.gripper.max_width)
+    table = _guarded(d, above[:2], desired, 0.1, -0.1) - TIP_BELOW_TCP  # fingertips on the table, around the cube
+    grasp = np.array([*above[:2], table + TIP_BELOW_TCP + GRASP_HEIGHT])
+    d.move(_ik_pose(d, grasp, desired), 2)
+    d.hold(GRASP_STEPS, grip=0.0)
+    d.move(_ik_pose(d, grasp + 0.06 * UP, desired), 4, speed=CARRY_SPEED)
+    held = _cube_position(d, cube)
+    d.notes["missed"] = bool(held[2] < c[2] + 0.03)  # lifted with the hand: centred between the fingers
+    if not d.notes["missed"]:
+        d.notes["bias"] = held[:2] - d.kin.tcp_pose(d.state.joint_positions)[0][:2]
+    _carry_probe(d, rng, grasp, yaw)
+
+
+def _carry_probe(d: _Driver, rng: np.random.Generator, centre: np.ndarray, yaw: float) -> None:
+    """Hand poses spread in yaw, roll and pitch above ``centre`` (what the fingers hold turns with them)."""
+    base = np.asarray(d.spec.grasp_orientation, dtype=float)
+    while True:
+        here = centre + np.array([*rng.uniform(-0.12, 0.12, 2), rng.uniform(0.08, 0.2)])
+        desired = _tilted(yaw + rng.uniform(-1.2, 1.2), rng.uniform(-0.45, 0.45), rng.uniform(-0.45, 0.45), base)
+        d.move(_ik_pose(d, here, desired), 6, speed=CARRY_SPEED)
+        d.hold(CARRY_HOLD)
+
+
+def _guarded(d: _Driver, xy: np.ndarray, desired: np.ndarray, z_top: float, z_bottom: float,
+             speed: float = 0.1) -> float:
+    """Guarded descent at orientation ``desired`` until the hand is blocked (``PROBE_PRESS``), then a
+    short hold; returns the measured TCP height at contact (believed frame)."""
+    z, moving, measured = z_top, 0, z_top
+    while z > z_bottom:
+        z -= speed * d.robot.control_period
+        d.step(_ik_pose(d, np.array([xy[0], xy[1], z]), desired, iterations=8))
+        moving += 1
+        measured = d.kin.tcp_pose(d.state.joint_positions)[0][2]
+        if moving > 4 and measured - z > PROBE_PRESS:
+            break
+    d.hold(2)
+    return measured
 
 
 def _cube_yaw(d: _Driver) -> float:
@@ -499,7 +583,7 @@ def excite(robot: Robot, trajectories: int = 10, seconds: float = 6.0, seed: int
     recorder = RecordingRobot(robot)
     kin = Kinematics(robot.spec)
     steps = max(1, round(seconds / robot.control_period))
-    placements = []
+    placements, notes = [], {}
     try:
         for i in range(trajectories):
             rng = np.random.default_rng([seed, i])
@@ -507,7 +591,7 @@ def excite(robot: Robot, trajectories: int = 10, seconds: float = 6.0, seed: int
             placement = {"cube": (float(cube[0]), float(cube[1]), 0.0)}
             placements.append(placement)
             state = recorder.reset(ResetRequest(placement), seed=int(rng.integers(2**31)))
-            driver = _Driver(recorder, kin, state, steps)
+            driver = _Driver(recorder, kin, state, steps, notes)
             try:
                 ROUTINES[kinds[i % len(kinds)]](driver, rng, cube)
             except _Spent:

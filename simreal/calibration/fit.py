@@ -16,7 +16,10 @@ levels come from the residual at the optimum, not from the optimiser. A fit whos
 joint residual stays well above the measurement noise has not explained the data:
 it is flagged (``converged = False``) and its Jacobian-based uncertainties mean nothing.
 Encoder offsets get their own start: a static fit of the recorded contacts' geometry
-(``geometry``), then a wide-stencil coordinate search on the replay cost (``_scan_offsets``).
+(``geometry``), then a wide-stencil coordinate search on the replay cost (``_scan_offsets``);
+their fits also count the perceived cube's orientation (``orientation_error``), the one
+reading of the wrist's offsets (the TCP lies near the last joints' axes, so contact
+positions hardly see them).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from .uncertainty import Uncertainty, analyse
 
 JOINT_SCALE = 0.01  # rad per residual unit
 OBJECT_SCALE = 0.005  # m per residual unit
+ORIENTATION_SCALE = 0.02  # rad per residual unit of the perceived cube's orientation (fits of ``joint_offset`` only)
 GRIPPER_SCALE = 0.005  # m per residual unit
 PRIOR_WEIGHT = 1.0  # residual units per normalised unit away from nominal
 LOSS, LOSS_SCALE = "soft_l1", 1.0  # robust beyond 1 residual unit: contact moments, saturated wrists
@@ -97,18 +101,50 @@ class Fit:
     known: dict[str, object] = field(default_factory=dict)  # fields held at given values (measured otherwise)
 
 
-def residuals(recording: Recording, sims: list[Simulated]) -> tuple[np.ndarray, np.ndarray]:
-    """Scaled residual vector and, per entry, the index of its trajectory."""
+def residuals(recording: Recording, sims: list[Simulated],
+              orientation: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled residual vector and, per entry, the index of its trajectory.
+
+    With ``orientation`` the perceived objects' orientations count too (``ORIENTATION_SCALE``,
+    see ``orientation_error``): only encoder-offset fits use them, where a held or pushed
+    cube turning with the hand is the only reading of the wrist's offsets."""
     parts, owners = [], []
     for i, (traj, sim) in enumerate(zip(recording.trajectories, sims, strict=True)):
         chunk = [((sim.joint_positions - traj.joint_positions) / JOINT_SCALE).ravel(),
                  ((sim.gripper_width - traj.gripper_width) / GRIPPER_SCALE).ravel()]
         if traj.has_objects and sim.object_positions.shape == traj.object_positions.shape:
             chunk.append(((sim.object_positions - traj.object_positions) / OBJECT_SCALE).ravel())
+            if orientation and sim.object_orientations.shape == traj.object_orientations.shape:
+                error = orientation_error(sim.object_orientations, traj.object_orientations)
+                chunk.append((error / ORIENTATION_SCALE).ravel())
         flat = np.concatenate(chunk)
         parts.append(flat)
         owners.append(np.full(len(flat), i))
     return np.concatenate(parts), np.concatenate(owners)
+
+
+def _matrices(quaternions: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) of unit quaternions (..., 4) given as (x, y, z, w)."""
+    x, y, z, w = np.moveaxis(np.asarray(quaternions, dtype=float), -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1)], -2)
+
+
+def orientation_error(simulated: np.ndarray, recorded: np.ndarray) -> np.ndarray:
+    """Small-angle rotation (..., 3, rad, in the recorded object's frame) from the recorded to
+    the simulated orientation, up to the cube's symmetry: each simulated axis is matched to
+    the recorded axis it lies closest to, so quarter turns cost nothing (the scene's object is
+    a cube). Large errors come out distorted but bounded, as the robust loss needs."""
+    relative = np.swapaxes(_matrices(recorded), -1, -2) @ _matrices(simulated)
+    best = np.argmax(np.abs(relative), axis=-1)
+    signs = np.sign(np.take_along_axis(relative, best[..., None], axis=-1))
+    match = np.zeros_like(relative)
+    np.put_along_axis(match, best[..., None], signs, axis=-1)
+    aligned = relative @ np.swapaxes(match, -1, -2)
+    return 0.5 * np.stack([aligned[..., 2, 1] - aligned[..., 1, 2], aligned[..., 0, 2] - aligned[..., 2, 0],
+                           aligned[..., 1, 0] - aligned[..., 0, 1]], -1)
 
 
 def summary(recording: Recording, sims: list[Simulated]) -> dict[str, float]:
@@ -177,6 +213,7 @@ class _Problem:
                  dof: int, progress: Progress | None) -> None:
         self.recording, self.simulator, self.coords, self.base, self.dof = recording, simulator, coords, base, dof
         self.x0 = to_coordinates(base, coords, dof)
+        self.orientation = any(c.name == "joint_offset" for c in coords)  # see ``residuals``
         self.progress = progress
         self.evaluations = 0
 
@@ -189,14 +226,14 @@ class _Problem:
         return self.simulator.run(self.dynamics(x, latency))
 
     def vector(self, x: np.ndarray, latency: int) -> np.ndarray:
-        data, _ = residuals(self.recording, self.simulate(x, latency))
+        data, _ = residuals(self.recording, self.simulate(x, latency), self.orientation)
         if self.progress:
             self.progress("fitting", min(self.evaluations / 150, 0.95))
         return np.concatenate((data, PRIOR_WEIGHT * (x - self.x0)))
 
     def data_cost(self, x: np.ndarray, latency: int) -> float:
         """The data part of the objective (robust loss, no prior): what the uncertainty probe evaluates."""
-        data, _ = residuals(self.recording, self.simulate(x, latency))
+        data, _ = residuals(self.recording, self.simulate(x, latency), self.orientation)
         return float(np.sum(_robust(data)))
 
     def cost(self, x: np.ndarray, latency: int) -> float:
@@ -571,7 +608,7 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
                     x, jac = _least_squares(problem, x, latency)
         after = problem.simulate(x, latency)
         fitted = problem.dynamics(x, latency)
-        data, owners = residuals(recording, after)
+        data, owners = residuals(recording, after, problem.orientation)
         uncertainty = None
         if coords:
             uncertainty = analyse(coords, x, jac, data, owners, PRIOR_WEIGHT, seed,

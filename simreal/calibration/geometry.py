@@ -26,7 +26,10 @@ STILL = 0.001  # m over two steps: the hand (or the fingers) stopped
 DESCENT = 0.01  # m per step, at most: a slow guarded descent, not a move
 HELD, HELD_MAX = 0.02, 0.06  # m, closed fingers stopped this wide hold the object
 REACH = 0.1  # m, farthest distance a contact query looks
-MAX_INSTANTS = 400  # contact instants used, evenly thinned
+MAX_INSTANTS = {"touch": 200, "push": 150, "hold": 50}  # contact instants used per kind, evenly thinned
+LIFTED = 0.01  # m above where the cube first rested: it is held up, not pushed
+TURN_SCALE = 0.005  # rad per residual unit of a carried cube's turn against the hand (noise ~6 mrad at the truth)
+SLIP = 0.0004  # m of width change: the cube slipped in the grip, a new carry segment starts
 PRIOR = 0.3  # residual units (mm) per 10 mrad of offset: what the contacts cannot see stays near 0
 
 
@@ -39,6 +42,7 @@ def contact_instants(recording: Recording, spec: RobotSpec) -> list[tuple[int, i
             if not traj.has_objects:
                 continue
             measured = np.array([kin.tcp_pose(q)[0][2] for q in traj.joint_positions[1:]])
+            rest = float(np.median(traj.object_positions[:10, 0, 2]))
             commanded = np.array([kin.tcp_pose(q)[0][2] for q in traj.commands])
             step = np.diff(commanded)
             for t in range(3, len(traj)):
@@ -47,7 +51,8 @@ def contact_instants(recording: Recording, spec: RobotSpec) -> list[tuple[int, i
                     out.append((i, t + 1, "touch"))  # commanded down, hand stopped: resting on something
                 speed = np.linalg.norm(traj.object_positions[t + 1, 0] - traj.object_positions[t, 0]) / max(
                     recording.control_period, 1e-9)
-                if speed > PUSHED and traj.gripper_commands[t] < 0.01:
+                lifted = traj.object_positions[t + 1, 0, 2] > rest + LIFTED
+                if speed > PUSHED and traj.gripper_commands[t] < 0.01 and not lifted:
                     out.append((i, t + 1, "push"))  # the cube moves under closed fingers: they touch it
                 width = traj.gripper_width[t - 1: t + 2]
                 if (traj.gripper_commands[t] < 0.01 and HELD < width[-1] < HELD_MAX
@@ -55,9 +60,43 @@ def contact_instants(recording: Recording, spec: RobotSpec) -> list[tuple[int, i
                     out.append((i, t + 1, "hold"))  # closing fingers stopped apart: holding the object
     finally:
         kin.close()
-    if len(out) > MAX_INSTANTS:
-        out = [out[k] for k in np.linspace(0, len(out) - 1, MAX_INSTANTS).astype(int)]
+    kept = []
+    for kind, most in MAX_INSTANTS.items():
+        these = [x for x in out if x[2] == kind]
+        if len(these) > most:
+            these = [these[k] for k in np.linspace(0, len(these) - 1, most).astype(int)]
+        kept += these
+    return sorted(kept)
+
+
+def carried_segments(recording: Recording) -> list[list[tuple[int, int]]]:
+    """(trajectory, step) runs over which the closed fingers hold the cube up without slipping."""
+    out = []
+    for i, traj in enumerate(recording.trajectories):
+        if not traj.has_objects:
+            continue
+        rest = float(np.median(traj.object_positions[:10, 0, 2]))
+        run: list[tuple[int, int]] = []
+        for t in range(2, len(traj) + 1):
+            width = traj.gripper_width[t - 2: t + 1]
+            held = (traj.gripper_commands[t - 1] < 0.01 and HELD < width[-1] < HELD_MAX
+                    and abs(width[-1] - width[0]) < STILL and traj.object_positions[t, 0, 2] > rest + 2 * LIFTED)
+            if run and (not held or abs(traj.gripper_width[t] - traj.gripper_width[run[0][1]]) > SLIP):
+                if len(run) >= 5:
+                    out.append(run)
+                run = []
+            if held:
+                run.append((i, t))
+        if len(run) >= 5:
+            out.append(run)
     return out
+
+
+def _matrix(quaternion: np.ndarray) -> np.ndarray:
+    x, y, z, w = quaternion
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
 
 
 class ContactGeometry:
@@ -66,8 +105,30 @@ class ContactGeometry:
     def __init__(self, recording: Recording, spec: RobotSpec, scene: SceneSpec) -> None:
         self.recording, self.spec = recording, spec
         self.instants = contact_instants(recording, spec)
+        self.segments = carried_segments(recording)
         self.robot = SimRobot(spec, scene)
+        self.kin = Kinematics(spec)
         self._reset_for = -1
+
+    def turns(self, offsets: np.ndarray) -> np.ndarray:
+        """How a carried cube turns against the true hand (rad), each segment about its mean.
+
+        The cube sits in the grip at some tilt (the fingers neither centre nor square it),
+        but it does not turn against them while the width holds, apart from slipping about
+        the closing axis: so that axis (the hand's y), seen in the cube's frame, stays put
+        while the hand (posed at measured - offsets) is carried through spread orientations.
+        An offset that turns the hand about its own approach axis (the last joint) looks
+        like a different tilt in the grip: these rows do not see it."""
+        out = []
+        for run in self.segments:
+            axes = []
+            for i, t in run:
+                traj = self.recording.trajectories[i]
+                hand = _matrix(self.kin.tcp_pose(traj.joint_positions[t] - offsets)[1])[:, 1]
+                axes.append(_matrix(traj.object_orientations[t, 0]).T @ hand)
+            axes = np.array(axes)
+            out.append((axes - axes.mean(axis=0)).ravel())
+        return np.concatenate(out) if out else np.zeros(0)
 
     def residuals(self, offsets: np.ndarray) -> np.ndarray:
         robot, client = self.robot, self.robot.world.client
@@ -93,16 +154,15 @@ class ContactGeometry:
                 near = [p[8] for body in (table, cube) for link in hand
                         for p in client.getClosestPoints(uid, body, REACH, linkIndexA=link)]
                 out.append(min(near) if near else REACH)
-            else:
-                for link in fingers:
-                    near = [p[8] for p in client.getClosestPoints(uid, cube, REACH, linkIndexA=link)]
-                    out.append(min(near) if near else REACH)
+            else:  # the fingers share the read width evenly here, the real ones need not: only their sum counts
+                gaps = [min((p[8] for p in client.getClosestPoints(uid, cube, REACH, linkIndexA=link)), default=REACH)
+                        for link in fingers]
+                out.append(sum(gaps))
         return np.array(out)
 
     def row_kinds(self) -> list[str]:
-        """The contact kind of each entry of :meth:`residuals` (a hold gives one per finger)."""
-        fingers = len(self.robot._body.gripper_links)
-        return [kind for *_, kind in self.instants for _ in range(fingers if kind == "hold" else 1)]
+        """The contact kind of each entry of :meth:`residuals`."""
+        return [kind for *_, kind in self.instants]
 
     def fit(self, start: np.ndarray, scale: float = 0.01, bound: float = 0.15) -> np.ndarray:
         """Offsets (rad) minimising the contact distances (robust, per mm), from ``start``.
@@ -117,7 +177,8 @@ class ContactGeometry:
 
         def vector(y: np.ndarray) -> np.ndarray:
             depth = y[dof:][which] * 0.001
-            return np.concatenate(((self.residuals(y[:dof] * scale) - depth) / 0.001, PRIOR * y[:dof]))
+            return np.concatenate(((self.residuals(y[:dof] * scale) - depth) / 0.001,
+                                   self.turns(y[:dof] * scale) / TURN_SCALE, PRIOR * y[:dof]))
 
         low = np.r_[np.full(dof, -bound / scale), np.full(len(kinds), -30.0)]
         result = least_squares(vector, np.r_[start / scale, np.zeros(len(kinds))], bounds=(low, -low),
@@ -126,3 +187,4 @@ class ContactGeometry:
 
     def close(self) -> None:
         self.robot.close()
+        self.kin.close()
