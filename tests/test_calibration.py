@@ -566,3 +566,19 @@ def test_sliding_cost_sees_the_cube_on_the_table_only():
     assert cost(0.0, 0.0) == 0.0
     assert cost(0.0, 0.05) == 0.0  # a cube slipping in the hand: the grip's business
     assert cost(0.01, 0.0) > 0.0
+
+
+def test_orientation_error_ignores_the_cubes_quarter_turns_and_reads_small_rotations():
+    """The cube looks the same turned a quarter about any axis; a small turn reads as its rotation vector."""
+    from scipy.spatial.transform import Rotation
+
+    from simreal.calibration.fit import orientation_error
+
+    recorded = Rotation.from_euler("xyz", [0.3, -0.2, 1.1])
+    small = np.array([0.01, -0.02, 0.015])
+    for quarter in ([np.pi / 2, 0, 0], [0, -np.pi / 2, 0], [0, 0, np.pi], [0, 0, 0]):
+        simulated = recorded * Rotation.from_rotvec(small) * Rotation.from_euler("xyz", quarter)
+        error = orientation_error(simulated.as_quat()[None], recorded.as_quat()[None])[0]
+        assert np.allclose(error, small, atol=2e-4), (quarter, error)
+    tilted = recorded * Rotation.from_rotvec([0.0, 0.0, 0.3])
+    assert np.linalg.norm(orientation_error(tilted.as_quat(), recorded.as_quat())) > 0.25

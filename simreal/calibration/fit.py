@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import least_squares
+from scipy.spatial.transform import Rotation
 
 from ..specs import PARAM_NAMES, DynamicsParams, RobotSpec, SceneSpec, SpecError, dynamics_from_mapping, param_info
 from .parameters import (
@@ -125,11 +126,8 @@ def residuals(recording: Recording, sims: list[Simulated],
 
 def _matrices(quaternions: np.ndarray) -> np.ndarray:
     """Rotation matrices (..., 3, 3) of unit quaternions (..., 4) given as (x, y, z, w)."""
-    x, y, z, w = np.moveaxis(np.asarray(quaternions, dtype=float), -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1)], -2)
+    q = np.asarray(quaternions, dtype=float)
+    return Rotation.from_quat(q.reshape(-1, 4)).as_matrix().reshape(*q.shape[:-1], 3, 3)
 
 
 def orientation_error(simulated: np.ndarray, recorded: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import least_squares
+from scipy.spatial.transform import Rotation
 
 from ..kinematics import Kinematics
 from ..sim import SimRobot
@@ -92,13 +93,6 @@ def carried_segments(recording: Recording) -> list[list[tuple[int, int]]]:
     return out
 
 
-def _matrix(quaternion: np.ndarray) -> np.ndarray:
-    x, y, z, w = quaternion
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
-
-
 class ContactGeometry:
     """Distances from the simulated hand (posed at measured - offsets) to what it touched."""
 
@@ -124,8 +118,8 @@ class ContactGeometry:
             axes = []
             for i, t in run:
                 traj = self.recording.trajectories[i]
-                hand = _matrix(self.kin.tcp_pose(traj.joint_positions[t] - offsets)[1])[:, 1]
-                axes.append(_matrix(traj.object_orientations[t, 0]).T @ hand)
+                hand = Rotation.from_quat(self.kin.tcp_pose(traj.joint_positions[t] - offsets)[1]).as_matrix()[:, 1]
+                axes.append(Rotation.from_quat(traj.object_orientations[t, 0]).as_matrix().T @ hand)
             axes = np.array(axes)
             out.append((axes - axes.mean(axis=0)).ravel())
         return np.concatenate(out) if out else np.zeros(0)
