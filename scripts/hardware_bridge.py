@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--seed", type=int, default=0, help="seed of the first episode")
     d.add_argument("--rate", type=float, default=20.0, help="control rate in Hz (0: as fast as the robot answers)")
     d.add_argument("--log", default="deploy_log.jsonl", help="step log (JSON lines)")
+    d.add_argument("--encoder-offsets", default="", help="fitted profile (calibration/fitted/<name>.yaml) whose "
+                   "joint_offset is taken out of the readings and put into the commands; the log then holds the "
+                   "corrected readings, so calibrating from it fits what is left of the offsets")
     args = parser.parse_args(argv)
 
     from simreal.bridge.__main__ import serve
@@ -42,6 +45,16 @@ def main(argv: list[str] | None = None) -> int:
 
     policy = load_policy(args.policy)
     client = RobotClient(args.endpoint, policy.spec, timeout=2.0)
+    if args.encoder_offsets:
+        from simreal.calibration.correction import EncoderCorrection, encoder_offsets_from
+
+        try:
+            offsets = encoder_offsets_from(args.encoder_offsets, policy.spec.name, policy.spec.dof)
+        except (ValueError, FileNotFoundError) as error:
+            client.close()
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        client = EncoderCorrection(client, offsets)
     try:
         outcome = deploy(policy, client, args.episodes, args.seed, rate_hz=args.rate or None, log_path=args.log)
     finally:

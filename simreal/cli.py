@@ -142,6 +142,8 @@ class EvaluateConfig:
     randomization: str = option("default", "randomization in simulation (name, path or 'none'); unused with --target")
     episodes: int = option(100, "seeded episodes")
     seed: int = option(3_000_000, "seed of the first episode (the adaptation report's evaluation seeds)")
+    encoder_offsets: str = option("", "fitted profile (calibration/fitted/<name>.yaml) whose joint_offset corrects "
+                                      "the target's readings and commands; needs --target")
 
 
 def run_evaluate(cfg: EvaluateConfig) -> int:
@@ -154,13 +156,34 @@ def run_evaluate(cfg: EvaluateConfig) -> int:
     kwargs: dict[str, Any] = {"randomization": None if cfg.randomization == "none" else cfg.randomization}
     if cfg.target:
         kwargs = {"randomization": None, "target": cfg.target}
-    env = time_limited_grasp_env(robot=policy.spec.name, controller=head_controller(policy.head), **kwargs)
+    robot: Any = policy.spec.name
+    if cfg.encoder_offsets:
+        robot, kwargs = _corrected_target(cfg, policy.spec), {"randomization": None}
+    env = time_limited_grasp_env(robot=robot, controller=head_controller(policy.head), **kwargs)
     with console.status(f"{cfg.episodes} episodes"):
         result = evaluate(env, policy.act, cfg.episodes, cfg.seed)
     env.close()
     where = f"target {cfg.target}" if cfg.target else f"simulation ({cfg.randomization})"
+    if cfg.encoder_offsets:
+        where += f", encoder offsets corrected by {cfg.encoder_offsets}"
     console.print(f"{cfg.policy} on {where}: success {result.describe()}, mean steps {result.mean_length:.1f}")
     return 0
+
+
+def _corrected_target(cfg: EvaluateConfig, spec: Any) -> Any:
+    """The --target profile's robot seen through the --encoder-offsets fitted profile."""
+    from .calibration.correction import EncoderCorrection, encoder_offsets_from
+    from .specs import SpecError
+    from .targets import PerturbedTarget
+
+    if not cfg.target:
+        raise SpecError("command line", "--target", "", "the target profile whose readings --encoder-offsets corrects")
+    offsets = encoder_offsets_from(cfg.encoder_offsets, spec.name, spec.dof)
+    target = PerturbedTarget(cfg.target)
+    if target.spec.name != spec.name:
+        target.close()
+        raise SpecError(cfg.target, "robot", target.spec.name, f"'{spec.name}' (the policy's robot)")
+    return EncoderCorrection(target, offsets)
 
 
 def run_bench_env(cfg: BenchEnvConfig) -> int:

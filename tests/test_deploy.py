@@ -69,3 +69,27 @@ def test_hardware_bridge_script_deploys_and_summarises(tmp_path):
     summary = json.loads(done.stdout)
     assert "over 2 episodes" in summary["success"] and summary["loop"]["p50_ms"] > 0
     assert len(log.read_text().splitlines()) > 0
+
+
+def test_hardware_bridge_script_deploys_through_fitted_encoder_offsets(tmp_path):
+    """``deploy --encoder-offsets`` corrects a miscalibrated robot over the bridge; a profile
+    without offsets is refused before any episode runs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from simreal import assets
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "hardware_bridge.py"
+    fitted = str(assets.find("target", "miscalibrated"))  # the truth stands in for a fitted profile here
+    runs = {}
+    with served_target("miscalibrated") as endpoint:
+        for name, extra in (("raw", []), ("corrected", ["--encoder-offsets", fitted]),
+                            ("no offsets", ["--encoder-offsets", str(assets.find("target", "weak_motors"))])):
+            runs[name] = subprocess.run([sys.executable, str(script), "deploy", "--endpoint", endpoint, "--episodes",
+                                         "5", "--rate", "0", "--log", str(tmp_path / "log.jsonl"), *extra],
+                                        capture_output=True, text=True, timeout=120)
+    assert runs["raw"].returncode == 0 and runs["corrected"].returncode == 0, runs["corrected"].stderr
+    raw, corrected = (float(json.loads(runs[k].stdout)["success"].split("%")[0]) for k in ("raw", "corrected"))
+    assert raw <= 20.0 and corrected >= 80.0, (raw, corrected)
+    assert runs["no offsets"].returncode == 2 and "joint_offset" in runs["no offsets"].stderr
