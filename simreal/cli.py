@@ -401,8 +401,9 @@ class RecordConfig:
     seed: int = option(0, "seed: same seed, same commands and data")
     scene: str = option("tabletop", "scene name or YAML path")
     routine: str = option("dynamics", "excitation: 'dynamics' (gains, masses, friction, latency), 'offsets' "
-                                      "(slow guarded table and cube probes, for joint_offset) or 'object' "
-                                      "(cube slides, squeezes and shakes, for object and grip fields)")
+                                      "(slow guarded table and cube probes, for joint_offset), 'weighed' "
+                                      "(dynamics with the cube weighed by the joint torques, for object mass and "
+                                      "grip force together) or 'object' (cube slides, squeezes and shakes)")
 
 
 @dataclass
@@ -485,6 +486,10 @@ def run_calibrate(cfg: CalibrateConfig) -> int:
                            for k, w in combo["weights"].items())
         console.print(f"not separable by these data; what they measure: {terms} = {combo['value']:.3f} "
                       f"+- {combo['sigma']:.3f} (normalised units)")
+        if "resolved_by" in combo:
+            r = combo["resolved_by"]
+            console.print(f"  resolved by weighing the held object with the joint torques: {r['field']} = "
+                          f"{r['value']:.4g} +- {r['sigma']:.2g}; the rest follow along the symmetry")
     before, after = result.fit.residual_before, result.fit.residual_after
     console.print(f"joint residual RMS: {before['joint_rms_rad']:.4f} rad (nominal) -> {after['joint_rms_rad']:.4f} "
                   f"rad (fitted); wall time {result.fit.wall_time_s:.0f} s, {result.fit.replays} replays")

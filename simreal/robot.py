@@ -42,7 +42,10 @@ class RobotState:
 
     ``time`` is seconds since reset; joint values are as measured (rad, rad/s);
     ``gripper_width`` is the finger opening in m; ``objects`` maps object names to
-    perceived poses (empty when the robot side has no perception).
+    perceived poses (empty when the robot side has no perception). ``joint_torques``
+    are the arm joints' measured torques (N m), as a torque-sensing arm reports them
+    (the Panda's tau_J), or None when the robot has no torque sensing; calibration
+    weighs a held object with them (``calibration.weighing``).
     """
 
     time: float
@@ -50,6 +53,7 @@ class RobotState:
     joint_velocities: np.ndarray
     gripper_width: float
     objects: Mapping[str, ObjectPose] = field(default_factory=dict)
+    joint_torques: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

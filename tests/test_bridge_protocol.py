@@ -172,3 +172,29 @@ def test_fuzz_live_server_never_moves_out_of_limits(count):
         assert np.all(np.abs(q - previous) <= 0.1 + 1e-12)
         assert 0.0 <= command.gripper <= SPEC.gripper.max_width
         previous = q
+
+
+def test_joint_torques_cross_the_bridge_when_the_robot_reports_them():
+    """Protocol 2: a torque-sensing robot's torques reach the client; a robot without them sends none;
+    torques of the wrong length are refused."""
+    from simreal.bridge.protocol import state_body, state_from_body, validate_body
+
+    with_torques = RobotState(0.1, np.zeros(SPEC.dof), np.zeros(SPEC.dof), 0.04, {}, np.arange(SPEC.dof) * 0.5)
+    state, _ = state_from_body(validate_body("state", state_body(with_torques)))
+    assert np.allclose(state.joint_torques, np.arange(SPEC.dof) * 0.5)
+    without = state_body(RobotState(0.1, np.zeros(SPEC.dof), np.zeros(SPEC.dof), 0.04))
+    assert "joint_torques" not in without and state_from_body(validate_body("state", without))[0].joint_torques is None
+    with pytest.raises(ProtocolError, match="joint_torques"):
+        validate_body("state", {**without, "joint_torques": [1.0, 2.0]})
+    from simreal.targets import PerturbedTarget
+
+    server = RobotServer(PerturbedTarget("slippery")).start()
+    client = RobotClient(server.endpoint, SPEC, timeout=2.0)
+    try:
+        client.reset()
+        client.apply(JointCommand(np.asarray(SPEC.home, dtype=float), 0.04))
+        torques = client.step().joint_torques
+    finally:
+        client.close()
+        server.stop()
+    assert torques is not None and torques.shape == (SPEC.dof,) and np.abs(torques).max() > 1.0  # gravity load

@@ -8,7 +8,7 @@ import pytest
 import zmq
 
 from simreal.bridge import BridgeError, InsecureEndpointError, RobotClient, RobotServer
-from simreal.bridge.protocol import decode
+from simreal.bridge.protocol import PROTOCOL_VERSION, decode
 from simreal.robot import JointCommand, ResetRequest, Robot
 from simreal.targets import PerturbedTarget
 
@@ -68,7 +68,7 @@ def test_version_and_spec_mismatch_are_refused(served, robot):
     finally:
         socket.close()
     assert error.body["code"] == "version_mismatch"
-    assert "99" in error.body["message"] and "1" in error.body["message"]
+    assert "99" in error.body["message"] and str(PROTOCOL_VERSION) in error.body["message"]
     from dataclasses import replace
 
     other = replace(robot.spec, home=tuple(np.array(robot.spec.home) + 0.01))

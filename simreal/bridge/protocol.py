@@ -18,7 +18,7 @@ import numpy as np
 
 from ..robot import ObjectPose, RobotState
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: optional state.joint_torques
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_NAME_CHARS = 256
 MAX_ITEMS = 64  # joints, objects, flags: far above any arm, far below a memory problem
@@ -147,7 +147,8 @@ SCHEMAS: dict[str, dict[str, tuple[Validator, bool]]] = {
     "reset": {"objects": (_mapping(_vector(3)), False), "seed": (_seed, False)},
     "command": {"positions": (_vector(), True), "gripper": (_real, True), "deadline": (_real, True)},
     "state": {"time": (_real, True), "joint_positions": (_vector(), True), "joint_velocities": (_vector(), True),
-              "gripper_width": (_real, True), "objects": (_mapping(_object_pose), True), "flags": (_flags, True)},
+              "gripper_width": (_real, True), "objects": (_mapping(_object_pose), True), "flags": (_flags, True),
+              "joint_torques": (_vector(), False)},
     "estop": {"reason": (_text, False)},
     "clear_estop": {},
     "error": {"code": (_name, True), "message": (_text, True)},
@@ -169,8 +170,10 @@ def validate_body(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
             checked[name] = validator(name, body[name])
         elif required:
             raise ProtocolError("bad_field", f"{kind} is missing required field {name!r}")
-    if kind == "state" and len(checked["joint_positions"]) != len(checked["joint_velocities"]):
-        raise ProtocolError("bad_field", "state joint_positions and joint_velocities differ in length")
+    if kind == "state":
+        for other in ("joint_velocities", "joint_torques"):
+            if other in checked and len(checked["joint_positions"]) != len(checked[other]):
+                raise ProtocolError("bad_field", f"state joint_positions and {other} differ in length")
     return checked
 
 
@@ -244,7 +247,7 @@ class SequenceCheck:
 
 def state_body(state: RobotState, flags: Iterable[str] = ()) -> dict[str, Any]:
     """The fields of a ``state`` message for a RobotState and the safety flags of its tick."""
-    return {
+    body: dict[str, Any] = {
         "time": float(state.time),
         "joint_positions": [float(v) for v in state.joint_positions],
         "joint_velocities": [float(v) for v in state.joint_velocities],
@@ -255,6 +258,9 @@ def state_body(state: RobotState, flags: Iterable[str] = ()) -> dict[str, Any]:
                     for name, pose in state.objects.items()},
         "flags": sorted(set(flags)),
     }
+    if state.joint_torques is not None:
+        body["joint_torques"] = [float(v) for v in state.joint_torques]
+    return body
 
 
 def state_from_body(body: Mapping[str, Any]) -> tuple[RobotState, tuple[str, ...]]:
@@ -262,8 +268,9 @@ def state_from_body(body: Mapping[str, Any]) -> tuple[RobotState, tuple[str, ...
     objects = {name: ObjectPose(np.array(pose["position"]), np.array(pose["orientation"]),
                                 np.array(pose["half_extents"]))
                for name, pose in body["objects"].items()}
+    torques = body.get("joint_torques")
     state = RobotState(body["time"], np.array(body["joint_positions"]), np.array(body["joint_velocities"]),
-                       body["gripper_width"], objects)
+                       body["gripper_width"], objects, None if torques is None else np.array(torques))
     return state, tuple(body["flags"])
 
 

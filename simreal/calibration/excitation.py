@@ -73,6 +73,8 @@ OBJECT_PUSH = 0.01  # m, a slide push stops with the TCP this far past the cube'
 SLIDE_SPEEDS = (0.3, 0.5)  # m/s, range of the fingers' speed when a slide push stops
 CLEAR_HEIGHT = 0.08  # m above the push height: the hand passes over the cube between pushes
 SLIDE_SETTLE = 5  # control steps held after a slide push (the cube stops within ~0.2 s)
+WEIGH_HOLD = 16  # control steps a ``weigh`` pose is held (the first few settle)
+WEIGH_SPEED = 0.1  # of the allowed joint speed: a ``weigh`` lift the slippery grip survives
 LIFT_SPEED = 0.15  # of the allowed joint speed: a gentle lift
 SQUEEZE_STEPS = 6  # control steps the closed fingers squeeze the cube on the table
 SHAKES = ((0.005, 8), (0.01, 8), (0.01, 6), (0.02, 6), (0.02, 4))  # (m, steps): ~1 to 20 m/s^2 peaks
@@ -551,20 +553,47 @@ def object_grip(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
         d.move_tcp(grasp + 0.06 * UP, 3, yaw=yaw)
 
 
+def weigh(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
+    """Hold the cube still in the air, then the same pose with the hand empty (``weigh`` kind).
+
+    The joint torques of the two holds differ by the cube's weight alone: the arm's own
+    load cancels, and so does everything the grip does inside the hand. That difference is
+    the one reading of the cube's mass that does not also scale with the grip force (see
+    ``symmetry``); ``weighing.weigh`` turns it into a mass. Needs a torque-sensing robot."""
+    c, yaw = _cube_position(d, cube), _cube_yaw(d)
+    grasp = c.copy()  # fingers around the perceived centre: no table probe, the budget is tight
+    d.move_tcp(grasp + 0.06 * UP, 5, grip=d.spec.gripper.max_width, yaw=yaw)
+    d.move_tcp(grasp, 4, yaw=yaw)
+    d.hold(SQUEEZE_STEPS, grip=0.0)
+    pose = d.ik(grasp + rng.uniform(0.03, 0.05) * UP, yaw=yaw)  # straight up, slowly: the grip must not slip
+    d.move(pose, 10, speed=WEIGH_SPEED)
+    d.hold(WEIGH_HOLD)
+    d.move_tcp(grasp + 0.003 * UP, 8, yaw=yaw)
+    d.hold(3, grip=d.spec.gripper.max_width)
+    d.move_tcp(grasp + 0.06 * UP, 3, yaw=yaw)
+    d.move(pose, 6)
+    d.hold(WEIGH_HOLD)
+
+
 ROUTINES: dict[str, Callable[[_Driver, np.random.Generator, np.ndarray], None]] = {
     "grasp": _grasp, "swing": _swing, "touch": _touch, "cube": _probe_cube, "table": _probe_table,
-    "slide": object_slide, "grip": object_grip}
+    "slide": object_slide, "grip": object_grip, "weigh": weigh}
 EXCITATIONS: dict[str, tuple[str, ...]] = {  # --routine: the kinds its trajectories cycle through
     "dynamics": KINDS,
     "offsets": ("cube", "table"),  # opt-in: slow guarded probes of known geometry, for joint_offset
     "object": OBJECT_KINDS,  # opt-in: slides, squeezes and shakes, for the object and grip fields
+    "weighed": ("grasp", "swing", "touch", "weigh"),  # dynamics with a weighing in place of every other swing
 }
 
 
 def routine_for(fields: list[str]) -> str:
     """The excitation routine meant for fitting ``fields``: ``offsets`` when encoder offsets
-    are among them (free-space motion hides them), ``dynamics`` otherwise."""
-    return "offsets" if "joint_offset" in fields else "dynamics"
+    are among them (free-space motion hides them); ``weighed`` when the object's mass and
+    the grip force are, which only the joint torques of a held cube tell apart (see
+    ``weighing``); ``dynamics`` otherwise."""
+    if "joint_offset" in fields:
+        return "offsets"
+    return "weighed" if {"object_mass_scale", "gripper_force"} <= set(fields) else "dynamics"
 
 
 def excite(robot: Robot, trajectories: int = 10, seconds: float = 6.0, seed: int = 0,
@@ -600,4 +629,5 @@ def excite(robot: Robot, trajectories: int = 10, seconds: float = 6.0, seed: int
                 progress(i + 1, trajectories)
     finally:
         kin.close()
-    return from_trajectories(recorder.take(), robot.spec, robot.control_period, placements)
+    return from_trajectories(recorder.take(), robot.spec, robot.control_period, placements,
+                             [kinds[i % len(kinds)] for i in range(trajectories)])

@@ -24,6 +24,7 @@ positions hardly see them).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from collections.abc import Callable, Mapping
@@ -48,9 +49,10 @@ from .coordinate_search import UNSEEN, coordinate_search
 from .geometry import ContactGeometry
 from .replay import Simulated
 from .simulate import Simulator
-from .symmetry import apply_symmetries
+from .symmetry import apply_symmetries, resolve
 from .trajectory_file import Recording, check_recording
 from .uncertainty import Uncertainty, analyse
+from .weighing import weigh
 
 JOINT_SCALE = 0.01  # rad per residual unit
 OBJECT_SCALE = 0.005  # m per residual unit
@@ -568,6 +570,27 @@ def known_dynamics(known: Mapping[str, object] | None, names: list[str], dof: in
     return base
 
 
+def replayed(recording: Recording) -> Recording:
+    """The trajectories a fit replays: all but ``weigh`` ones, which are torque measurements
+    (``weighing``) whose slow grasps of a slipping cube only add a jagged cost."""
+    kept = tuple(t for t in recording.trajectories if t.kind != "weigh")
+    return dataclasses.replace(recording, trajectories=kept) if kept else recording
+
+
+def _weighed(recording: Recording, spec: RobotSpec, scene: SceneSpec,
+             continuous: list[str]) -> tuple[float, float] | None:
+    """``object_mass_scale`` (value, sigma) weighed by the joint torques, when it is fitted
+    alongside ``gripper_force`` (their symmetry) and the recording holds a weighing."""
+    if not {"object_mass_scale", "gripper_force"} <= set(continuous):
+        return None
+    weighing = weigh(recording, spec)
+    names = recording.trajectories[0].object_names if recording.trajectories else ()
+    nominal = next((o.mass for o in scene.objects if names and o.name == names[0]), None)
+    if weighing is None or not nominal:
+        return None
+    return weighing.mass / nominal, weighing.sigma / nominal
+
+
 def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: SceneSpec, *,
               workers: int | None = None, seed: int = 0, progress: Progress | None = None,
               known: Mapping[str, object] | None = None) -> Fit:
@@ -582,6 +605,8 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
     names = sorted(check_names(list(params)), key=PARAM_NAMES.index)  # the fit must not depend on the order given
     base = known_dynamics(known, names, spec.dof)
     check_recording(recording, spec)
+    weighing = _weighed(recording, spec, scene, names)
+    recording = replayed(recording)
     continuous, integer, noise = split_names(names)
     coords = coordinates(continuous, spec.dof, stable_gain(spec.position_gain))
     with Simulator(spec, scene, recording.trajectories, workers, SEGMENT) as simulator:
@@ -613,6 +638,10 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
                                   cost=lambda y: problem.data_cost(y, latency))
             _flag_offsets(uncertainty, coords, x, jac, offset_tolerance)
             uncertainty = apply_symmetries(uncertainty, coords, x, jac, data)
+            if weighing is not None:
+                x = resolve(uncertainty, coords, x, "object_mass_scale", *weighing,
+                            cost=lambda y: problem.data_cost(y, latency))
+                after, fitted = problem.simulate(x, latency), problem.dynamics(x, latency)
         sigma = _noise(recording, after, noise)
         from dataclasses import replace
 

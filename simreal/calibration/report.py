@@ -25,7 +25,7 @@ import yaml
 
 from ..specs import RandomizationSpec, load_randomization, load_target, param_info
 from ..specs.dynamics import INTEGER_PARAMS, PARAM_NAMES, PER_JOINT_PARAMS
-from .fit import Fit
+from .fit import Fit, replayed
 from .trajectory_file import Recording
 
 RELATIVE_FLOOR = 0.05  # range half-width at least 5 % of the estimate (log fields) ...
@@ -161,7 +161,8 @@ def write_outputs(fit: Fit, recording: Recording, robot: str, name: str, out_dir
 
 
 def overlay_plot(fit: Fit, recording: Recording, path: Path, trajectory: int | None = None) -> Path:
-    """Recorded vs simulated-before (nominal) vs simulated-after joints for one trajectory."""
+    """Recorded vs simulated-before (nominal) vs simulated-after joints for one replayed trajectory."""
+    recording = replayed(recording)
     if trajectory is None:  # the trajectory the fit improved most
         gains = [np.abs(b.joint_positions - t.joint_positions).mean()
                  - np.abs(a.joint_positions - t.joint_positions).mean()

@@ -15,6 +15,11 @@ shakes is jagged (a slip happens or not), so every small step either way looks l
 rise. So the fitted coordinates are told: along a symmetry, the uncertainty is the
 prior's (``SYMMETRY_TOLERANCE``), the fields are flagged not identifiable, and the
 measured combination (the ratio, on log axes) is reported with its own uncertainty.
+
+A measurement from outside the replay can still break a symmetry: the joint torques of a
+held, still cube weigh it (``weighing``). ``resolve`` then slides the fit along the
+symmetry, which leaves the replay unchanged, to where that field equals the measurement;
+the other fields follow through the measured ratio, and both become identifiable.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .parameters import Coordinate
-from .uncertainty import PROBE_STEP, Uncertainty
+from .uncertainty import PROBE_STEP, Cost, Uncertainty, probe_direction
 
 SYMMETRY_TOLERANCE = 1.0  # normalised units along a symmetry: the prior's width, not the data's
 
@@ -92,3 +97,36 @@ def _measured(symmetry: Symmetry, coords: list[Coordinate], x: np.ndarray, info:
             "weights": {labels[0]: 1.0, labels[-1]: -1.0}, "value": float(w @ x), "sigma": min(sigma, 3.0),
             "ratio": {"of": f"{labels[0]} / {labels[-1]}", "value": ratio,
                       "relative_sigma": float(np.expm1(min(sigma, 3.0)))}}
+
+
+def resolve(u: Uncertainty, coords: list[Coordinate], x: np.ndarray, name: str, value: float,
+            sigma: float, cost: Cost) -> np.ndarray:
+    """``x`` moved along the symmetry through field ``name`` to where it equals ``value`` (+- ``sigma``).
+
+    With ``name`` pinned, each partner field is probed on its own (``cost``, two replays):
+    its uncertainty is that tolerance and the measurement's, added in quadrature (log
+    axes). ``u`` is updated in place and the combination notes how it was resolved.
+    Returns ``x`` unchanged when no fitted symmetry involves ``name``."""
+    for symmetry in SYMMETRIES:
+        v = direction(symmetry, coords)
+        if name not in symmetry.fields or v is None:
+            continue
+        combination = next(c for c in u.combinations if c.get("symmetry") == symmetry.why)
+        i = next(k for k, c in enumerate(coords) if c.name == name)
+        x = x + (coords[i].coordinate(value) - x[i]) / v[i] * v
+        measured = sigma / max(value, 1e-12)  # log axis: relative
+        centre = cost(x)
+        for k in np.flatnonzero(v):
+            own = measured if k == i else float(np.hypot(measured, probe_direction(cost, x, np.eye(len(x))[k],
+                                                                                   centre)[0]))
+            u.sigma_jacobian[k], u.sigma_bootstrap[k] = own, own
+            if u.sigma_probe is not None:
+                u.sigma_probe[k] = own
+            u.identifiable[k] = own <= PROBE_STEP  # as the probe decides for any coordinate
+        u.sigma_value = np.array([c.derivative(float(xi)) * si for c, xi, si in zip(coords, x, u.sigma, strict=True)])
+        combination["resolved_by"] = {"field": name, "value": value, "sigma": sigma}
+        pinned = {c.label for c, ok in zip(coords, u.identifiable, strict=True) if ok}
+        for other in u.combinations:  # the probe's own notes on fields that are now pinned
+            if "resolved_by" not in other and set(other["fields"]) <= pinned:
+                other["resolved_by"] = combination["resolved_by"]
+    return x

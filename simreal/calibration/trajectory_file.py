@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..recording import Trajectory
-from ..robot import ResetRequest
+from ..robot import ResetRequest, RobotState
 from ..specs import RobotSpec, SpecError
 
 FORMAT = "simreal-trajectories"
@@ -35,8 +35,10 @@ class RecordedTrajectory:
     Shapes: commands (T, dof), gripper_commands (T,), joint_positions/velocities
     (T + 1, dof) in the encoder frame (rad, rad/s), gripper_width (T + 1,) m,
     object_positions (T + 1, n, 3) m, object_orientations (T + 1, n, 4) (x, y, z, w).
+    joint_torques (T + 1, dof) N m, or (0, 0) when the robot reports no torques.
     ``placements`` is the reset request (x, y, yaw per object), so a replay starts from
     the same scene; ``None`` when unknown (the robot's default placement is assumed).
+    ``kind`` is the excitation kind that produced it ("" when unknown, e.g. a deploy log).
     """
 
     commands: np.ndarray
@@ -48,6 +50,8 @@ class RecordedTrajectory:
     object_positions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 3)))
     object_orientations: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 4)))
     placements: dict[str, tuple[float, float, float]] | None = None
+    joint_torques: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    kind: str = ""
 
     def __len__(self) -> int:
         return len(self.commands)
@@ -55,6 +59,10 @@ class RecordedTrajectory:
     @property
     def has_objects(self) -> bool:
         return bool(self.object_names) and self.object_positions.shape[0] == len(self) + 1
+
+    @property
+    def has_torques(self) -> bool:
+        return self.joint_torques.shape[0] == len(self) + 1
 
     def reset_request(self) -> ResetRequest:
         return ResetRequest(dict(self.placements or {}))
@@ -81,10 +89,12 @@ class Recording:
 
 
 def from_trajectories(trajectories: Sequence[Trajectory], spec: RobotSpec, control_period: float,
-                      placements: Sequence[dict[str, tuple[float, float, float]] | None]) -> Recording:
-    """Arrays from ``RecordingRobot`` trajectories (one placement request per trajectory)."""
+                      placements: Sequence[dict[str, tuple[float, float, float]] | None],
+                      kinds: Sequence[str] | None = None) -> Recording:
+    """Arrays from ``RecordingRobot`` trajectories (one placement request, and kind, per trajectory)."""
     out = []
-    for traj, placed in zip(trajectories, placements, strict=True):
+    kinds = kinds if kinds is not None else [""] * len(trajectories)
+    for traj, placed, kind in zip(trajectories, placements, kinds, strict=True):
         names = tuple(traj.states[0].objects)
         out.append(RecordedTrajectory(
             commands=traj.command_positions(),
@@ -98,14 +108,24 @@ def from_trajectories(trajectories: Sequence[Trajectory], spec: RobotSpec, contr
             object_orientations=np.array([[s.objects[n].orientation for n in names] for s in traj.states]).reshape(
                 len(traj.states), len(names), 4),
             placements=None if placed is None else dict(placed),
+            joint_torques=_torques(traj.states),
+            kind=kind,
         ))
     return Recording(spec.name, spec.fingerprint(), control_period, tuple(out))
+
+
+def _torques(states: Sequence[RobotState]) -> np.ndarray:
+    """(T + 1, dof) measured torques, or (0, 0) unless every state reports them."""
+    if any(s.joint_torques is None for s in states):
+        return np.zeros((0, 0))
+    return np.array([s.joint_torques for s in states], dtype=float)
 
 
 # --- .npz files -------------------------------------------------------------------------
 
 _ARRAYS = ("commands", "gripper_commands", "joint_positions", "joint_velocities", "gripper_width",
            "object_positions", "object_orientations")
+_OPTIONAL = ("joint_torques",)  # written only when the robot reported them
 
 
 def save_recording(recording: Recording, path: str | Path) -> Path:
@@ -113,12 +133,14 @@ def save_recording(recording: Recording, path: str | Path) -> Path:
     path = Path(path)
     header = {"format": FORMAT, "version": VERSION, "robot": recording.robot, "fingerprint": recording.fingerprint,
               "control_period": recording.control_period, "trajectories": [
-                  {"object_names": list(t.object_names),
+                  {"object_names": list(t.object_names), "kind": t.kind,
                    "placements": None if t.placements is None else {k: list(v) for k, v in t.placements.items()}}
                   for t in recording.trajectories]}
     arrays = {"header": np.array(json.dumps(header))}
     for i, traj in enumerate(recording.trajectories):
         arrays.update({f"t{i}_{name}": np.asarray(getattr(traj, name), dtype=float) for name in _ARRAYS})
+        if traj.has_torques:
+            arrays[f"t{i}_joint_torques"] = np.asarray(traj.joint_torques, dtype=float)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:
@@ -177,8 +199,14 @@ def _trajectory(contents: dict, i: int, entry: dict, source: str) -> RecordedTra
         if key not in contents:
             raise CalibrationDataError(source, key, None, "this array (the file is truncated)")
         arrays[name] = contents[key]
+    for name in _OPTIONAL:
+        if f"t{i}_{name}" in contents:
+            arrays[name] = contents[f"t{i}_{name}"]
     placements = entry.get("placements")
-    traj = RecordedTrajectory(object_names=tuple(entry.get("object_names", ())),
+    kind = entry.get("kind", "")
+    if not isinstance(kind, str):
+        raise CalibrationDataError(source, f"header.trajectories[{i}].kind", kind, "a string")
+    traj = RecordedTrajectory(object_names=tuple(entry.get("object_names", ())), kind=kind,
                               placements=None if placements is None else {k: tuple(v) for k, v in placements.items()},
                               **arrays)
     validate_trajectory(traj, source, f"t{i}")
@@ -192,11 +220,13 @@ def validate_trajectory(traj: RecordedTrajectory, source: str, prefix: str) -> N
         raise CalibrationDataError(source, f"{prefix}_commands", [], "at least one control step")
     expected = {"gripper_commands": (steps,), "joint_positions": (steps + 1, traj.commands.shape[1]),
                 "joint_velocities": (steps + 1, traj.commands.shape[1]), "gripper_width": (steps + 1,)}
+    if traj.joint_torques.size:
+        expected["joint_torques"] = (steps + 1, traj.commands.shape[1])
     for name, shape in expected.items():
         actual = getattr(traj, name).shape
         if actual != shape:
             raise CalibrationDataError(source, f"{prefix}_{name}", f"shape {actual}", f"shape {shape}")
-    for name in _ARRAYS:
+    for name in _ARRAYS + _OPTIONAL:
         values = np.asarray(getattr(traj, name))
         bad = np.argwhere(~np.isfinite(values))
         if len(bad):

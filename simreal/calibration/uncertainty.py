@@ -89,13 +89,19 @@ def _probe(cost: Cost, x: np.ndarray, info: np.ndarray) -> tuple[np.ndarray, lis
     probes = []
     for k in range(min(len(x), MAX_PROBES)):
         v = vectors[:, k]
-        up, down = cost(x + PROBE_STEP * v), cost(x - PROBE_STEP * v)
-        rise = 0.5 * (up + down) - centre
-        threshold = RISE * max(0.5 * abs(up - down), JITTER_FLOOR * centre)
-        tolerance = min(PROBE_STEP * np.sqrt(threshold / max(rise, 1e-12)), MAX_TOLERANCE)
+        tolerance, rise = probe_direction(cost, x, v, centre)
         covariance += tolerance**2 * np.outer(v, v)
-        probes.append({"direction": v, "rise": float(rise / max(centre, 1e-12)), "tolerance": float(tolerance)})
+        probes.append({"direction": v, "rise": rise, "tolerance": tolerance})
     return np.sqrt(np.diag(covariance)), probes
+
+
+def probe_direction(cost: Cost, x: np.ndarray, v: np.ndarray, centre: float) -> tuple[float, float]:
+    """Tolerance along unit direction ``v`` (normalised units) and the relative rise at ``PROBE_STEP``."""
+    up, down = cost(x + PROBE_STEP * v), cost(x - PROBE_STEP * v)
+    rise = 0.5 * (up + down) - centre
+    threshold = RISE * max(0.5 * abs(up - down), JITTER_FLOOR * centre)
+    tolerance = min(PROBE_STEP * np.sqrt(threshold / max(rise, 1e-12)), MAX_TOLERANCE)
+    return float(tolerance), float(rise / max(centre, 1e-12))
 
 
 def _bootstrap(jac: np.ndarray, data: np.ndarray, owners: np.ndarray, prior: np.ndarray, seed: int) -> np.ndarray:

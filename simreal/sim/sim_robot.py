@@ -234,7 +234,8 @@ class SimRobot:
             dq += self._rng.normal(0.0, d.velocity_noise, dof)
         gripper = self.spec.gripper
         drive = sum(s[0] / m for s, m in zip(states[dof:], gripper.multipliers, strict=True)) / len(states[dof:])
-        return RobotState(self._time, q, dq, float(gripper.width(drive)), self._object_poses())
+        torques = np.array([s[3] for s in states[:dof]])  # the motors' torques over the last substep
+        return RobotState(self._time, q, dq, float(gripper.width(drive)), self._object_poses(), torques)
 
     def _object_poses(self) -> dict[str, ObjectPose]:
         cid, noise = self.world.id, self.dynamics.object_position_noise
