@@ -572,3 +572,24 @@ def test_orientation_error_ignores_the_cubes_quarter_turns_and_reads_small_rotat
         assert np.allclose(error, small, atol=2e-4), (quarter, error)
     tilted = recorded * Rotation.from_rotvec([0.0, 0.0, 0.3])
     assert np.linalg.norm(orientation_error(tilted.as_quat(), recorded.as_quat())) > 0.25
+
+
+def test_a_repeated_replay_is_served_from_the_cache(small_file):
+    """The replay is deterministic in its (noise-free) dynamics, so a repeat runs nothing and matches."""
+    from dataclasses import replace
+
+    from simreal.calibration.simulate import Simulator
+    from simreal.specs import DynamicsParams
+
+    spec, scene = assets.robot_spec("panda"), assets.scene_spec("tabletop")
+    recording = load_recording(small_file)
+    with Simulator(spec, scene, recording.trajectories, workers=1, segment=15) as simulator:
+        first = simulator.run(DynamicsParams(actuator_gain=0.5))
+        again = simulator.run(DynamicsParams(actuator_gain=0.5, position_noise=0.01))  # noise is not replayed
+        assert simulator.calls == 1
+        assert all(np.array_equal(a.joint_positions, b.joint_positions) for a, b in zip(first, again, strict=True))
+        other = simulator.run(replace(DynamicsParams(), actuator_gain=0.6))
+        assert simulator.calls == 2
+        assert not np.array_equal(first[0].joint_positions, other[0].joint_positions)
+    with Simulator(spec, scene, recording.trajectories, workers=1, segment=15) as fresh:  # no history effect
+        assert np.array_equal(fresh.run(DynamicsParams(actuator_gain=0.5))[0].joint_positions, first[0].joint_positions)
