@@ -320,15 +320,7 @@ def _probe_descent(d: _Driver, xy: np.ndarray, desired: np.ndarray, z_top: float
     reproducible near it: 1 cm, as in the dynamics routines.)
 
     Returns the measured TCP height at contact (in the believed, encoder frame)."""
-    z, moving, measured = z_top, 0, z_top
-    while z > z_bottom:
-        z -= speed * d.robot.control_period
-        d.step(_ik_pose(d, np.array([xy[0], xy[1], z]), desired, iterations=8))
-        moving += 1
-        measured = d.kin.tcp_pose(d.state.joint_positions)[0][2]
-        if moving > 6 and measured - z > PROBE_PRESS:
-            break
-    d.hold(3)
+    measured = _guarded(d, xy, desired, z_top, z_bottom, speed, settle=6, hold=3)
     d.move(_ik_pose(d, np.array([xy[0], xy[1], measured + 0.06]), desired), 4)
     return measured
 
@@ -454,18 +446,18 @@ def _carry_probe(d: _Driver, rng: np.random.Generator, centre: np.ndarray, yaw: 
 
 
 def _guarded(d: _Driver, xy: np.ndarray, desired: np.ndarray, z_top: float, z_bottom: float,
-             speed: float = 0.1) -> float:
-    """Guarded descent at orientation ``desired`` until the hand is blocked (``PROBE_PRESS``), then a
-    short hold; returns the measured TCP height at contact (believed frame)."""
+             speed: float = 0.1, settle: int = 4, hold: int = 2) -> float:
+    """Guarded descent at orientation ``desired`` until the hand is blocked (``PROBE_PRESS``, checked
+    after ``settle`` steps), then a ``hold``; returns the measured TCP height at contact (believed frame)."""
     z, moving, measured = z_top, 0, z_top
     while z > z_bottom:
         z -= speed * d.robot.control_period
         d.step(_ik_pose(d, np.array([xy[0], xy[1], z]), desired, iterations=8))
         moving += 1
         measured = d.kin.tcp_pose(d.state.joint_positions)[0][2]
-        if moving > 4 and measured - z > PROBE_PRESS:
+        if moving > settle and measured - z > PROBE_PRESS:
             break
-    d.hold(2)
+    d.hold(hold)
     return measured
 
 
