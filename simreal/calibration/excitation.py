@@ -352,9 +352,9 @@ def _flat_push(d: _Driver, c: np.ndarray, angle: float, low: float, from_here: b
 
     ``c`` is the perceived cube centre shifted into the believed frame as far as the bias
     is known; the push starts and ends ``PROBE_REACH`` farther out than the nominal contact,
-    so a bias that large along it still lines the cube up. A flat face wider than the cube
-    leaves it flush: its yaw then is the hand's and its perceived centre says where the
-    true fingers are along the push. Returns that bias (true - believed, m), or None when
+    so a bias that large along it still lines the cube up. The cube ends against the face,
+    so its perceived centre says where the true fingers are along the push (its yaw does
+    not follow the face: in simulation it ends 0.1-0.6 rad askew). Returns that bias (true - believed, m), or None when
     the cube did not move along the push. (Pushed by the face's edge it may slide along
     the fingers' side instead: the grasp then misses, and no bias is kept.)"""
     base = np.asarray(d.spec.grasp_orientation, dtype=float)

@@ -247,9 +247,7 @@ def _robust(r: np.ndarray) -> np.ndarray:
 
 
 def _with_latency(d: DynamicsParams, latency: int) -> DynamicsParams:
-    from dataclasses import replace
-
-    return replace(d, latency_steps=int(latency))
+    return dataclasses.replace(d, latency_steps=int(latency))
 
 
 def _joint_costs(recording: Recording, sims: list[Simulated]) -> np.ndarray:
@@ -643,9 +641,7 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
                             cost=lambda y: problem.data_cost(y, latency))
                 after, fitted = problem.simulate(x, latency), problem.dynamics(x, latency)
         sigma = _noise(recording, after, noise)
-        from dataclasses import replace
-
-        fitted = replace(fitted, **sigma)
+        fitted = dataclasses.replace(fitted, **sigma)
         residual_after = summary(recording, after)
         floor = noise_level([t.joint_positions for t in recording.trajectories], [s.joint_positions for s in after])
         converged = residual_after["joint_rms_rad"] <= EXPLAINED_FACTOR * max(floor, 1e-4)

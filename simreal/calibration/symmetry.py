@@ -19,7 +19,9 @@ measured combination (the ratio, on log axes) is reported with its own uncertain
 A measurement from outside the replay can still break a symmetry: the joint torques of a
 held, still cube weigh it (``weighing``). ``resolve`` then slides the fit along the
 symmetry, which leaves the replay unchanged, to where that field equals the measurement;
-the other fields follow through the measured ratio, and both become identifiable.
+the other fields follow through the measured ratio. The measured field becomes
+identifiable; each other one is probed on its own and is identifiable only if the replay
+cost rises within ``PROBE_STEP`` of it.
 """
 
 from __future__ import annotations

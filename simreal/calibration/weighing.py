@@ -11,9 +11,9 @@ cube's weight alone, carried at its centre:
 where ``J_z`` is the vertical row of the Jacobian of the cube's centre ``p`` (a point
 fixed to the hand). The arm's own load cancels, whatever its link masses, and so do the
 grip's internal forces. One still pair gives one equation per joint, so ``m`` comes from
-a least-squares fit over every pair found in a recording, with the spread of the joints'
-residuals as its uncertainty. The ``weigh`` excitation kind records such pairs; any
-recording with torques and a matching pair will do.
+a least-squares fit over every pair found in a recording; its uncertainty is the joints'
+residual scatter and the drift between the holds' halves (see ``weigh``). The ``weigh``
+excitation kind records such pairs; any recording with torques and a matching pair will do.
 """
 
 from __future__ import annotations
@@ -112,11 +112,11 @@ def _held_point(recording: Recording, held: _Window) -> tuple[np.ndarray, np.nda
 
 def _difference(recording: Recording, held: _Window, empty: list[_Window], half: int | None) -> np.ndarray:
     """Mean held minus mean empty joint torques, over whole windows or one ``half`` (0, 1) of each."""
-    def mean(w: _Window) -> np.ndarray:
+    def torques(w: _Window) -> np.ndarray:
         steps = w.steps if half is None else np.array_split(w.steps, 2)[half]
         return recording.trajectories[w.trajectory].joint_torques[steps]
 
-    return mean(held).mean(axis=0) - np.concatenate([mean(e) for e in empty]).mean(axis=0)
+    return torques(held).mean(axis=0) - np.concatenate([torques(e) for e in empty]).mean(axis=0)
 
 
 def _vertical_row(kin: Kinematics, q: np.ndarray, point: np.ndarray) -> np.ndarray:
