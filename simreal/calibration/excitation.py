@@ -521,6 +521,20 @@ def _shake(d: _Driver, centre: np.ndarray, amplitude: float, period: int, yaw: f
         d.step(d.ik(centre + offset, yaw=yaw, iterations=10))
 
 
+def _squeeze(d: _Driver, grasp: np.ndarray, yaw: float) -> None:
+    """Open fingers down around ``grasp`` from 6 cm above, then close on the cube."""
+    d.move_tcp(grasp + 0.06 * UP, 5, grip=d.spec.gripper.max_width, yaw=yaw)
+    d.move_tcp(grasp, 4, yaw=yaw)
+    d.hold(SQUEEZE_STEPS, grip=0.0)
+
+
+def _set_down(d: _Driver, grasp: np.ndarray, yaw: float, steps: int) -> None:
+    """Lower the held cube to just above ``grasp`` over ``steps``, open, and clear 6 cm up."""
+    d.move_tcp(grasp + 0.003 * UP, steps, yaw=yaw)
+    d.hold(3, grip=d.spec.gripper.max_width)
+    d.move_tcp(grasp + 0.06 * UP, 3, yaw=yaw)
+
+
 def object_grip(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
     """Squeeze, lift and shake the cube at growing accelerations (opt-in ``object`` routine).
 
@@ -529,20 +543,15 @@ def object_grip(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
     holds while friction x force exceeds mass x (g + acceleration), so the shake at which
     the cube starts to slip measures friction x force / mass."""
     low = _table_height(d, cube) + TIP_BELOW_TCP + 0.012
-    open_width = d.spec.gripper.max_width
     while True:
         c, yaw = _cube_position(d, cube), _cube_yaw(d)
         grasp = np.array([*c[:2], low + CUBE_HALF - 0.005])
-        d.move_tcp(grasp + 0.06 * UP, 5, grip=open_width, yaw=yaw)
-        d.move_tcp(grasp, 4, yaw=yaw)
-        d.hold(SQUEEZE_STEPS, grip=0.0)
+        _squeeze(d, grasp, yaw)
         lifted = grasp + rng.uniform(0.04, 0.07) * UP
         d.move(d.ik(lifted, yaw=yaw), 12, speed=LIFT_SPEED)  # gently: the shakes, not the lift, should slip it
         for amplitude, period in SHAKES:
             _shake(d, lifted, amplitude * rng.uniform(0.9, 1.1), period, yaw)
-        d.move_tcp(grasp + 0.003 * UP, 6, yaw=yaw)
-        d.hold(3, grip=open_width)
-        d.move_tcp(grasp + 0.06 * UP, 3, yaw=yaw)
+        _set_down(d, grasp, yaw, 6)
 
 
 def weigh(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
@@ -554,15 +563,11 @@ def weigh(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
     ``symmetry``); ``weighing.weigh`` turns it into a mass. Needs a torque-sensing robot."""
     c, yaw = _cube_position(d, cube), _cube_yaw(d)
     grasp = c.copy()  # fingers around the perceived centre: no table probe, the budget is tight
-    d.move_tcp(grasp + 0.06 * UP, 5, grip=d.spec.gripper.max_width, yaw=yaw)
-    d.move_tcp(grasp, 4, yaw=yaw)
-    d.hold(SQUEEZE_STEPS, grip=0.0)
+    _squeeze(d, grasp, yaw)
     pose = d.ik(grasp + rng.uniform(0.03, 0.05) * UP, yaw=yaw)  # straight up, slowly: the grip must not slip
     d.move(pose, 10, speed=WEIGH_SPEED)
     d.hold(WEIGH_HOLD)
-    d.move_tcp(grasp + 0.003 * UP, 8, yaw=yaw)
-    d.hold(3, grip=d.spec.gripper.max_width)
-    d.move_tcp(grasp + 0.06 * UP, 3, yaw=yaw)
+    _set_down(d, grasp, yaw, 8)
     d.move(pose, 6)
     d.hold(WEIGH_HOLD)
 
