@@ -401,7 +401,9 @@ class RecordConfig:
     seed: int = option(0, "seed: same seed, same commands and data")
     scene: str = option("tabletop", "scene name or YAML path")
     routine: str = option("dynamics", "excitation: 'dynamics' (gains, masses, friction, latency), 'offsets' "
-                                      "(slow guarded table and cube probes, for joint_offset), 'weighed' "
+                                      "(slow guarded table and cube probes and still postures, for "
+                                      "joint_offset), 'gravity' (still free postures only: the offsets the "
+                                      "joint torques see, touching nothing), 'weighed' "
                                       "(dynamics with the cube weighed by the joint torques, for object mass and "
                                       "grip force together) or 'object' (cube slides, squeezes and shakes)")
 
@@ -490,6 +492,11 @@ def run_calibrate(cfg: CalibrateConfig) -> int:
             r = combo["resolved_by"]
             console.print(f"  resolved by weighing the held object with the joint torques: {r['field']} = "
                           f"{r['value']:.4g} +- {r['sigma']:.2g}; the rest follow along the symmetry")
+    gravity = result.fit.gravity
+    if gravity is not None:
+        joints = ", ".join(str(j) for j, seen in enumerate(gravity.seen) if seen)
+        console.print(f"encoder offsets of joints {joints} read by the holding torques at {gravity.poses} still "
+                      f"postures (torque RMS {gravity.residual_rms:.3f} N m); the others by the contacts' replay")
     before, after = result.fit.residual_before, result.fit.residual_after
     console.print(f"joint residual RMS: {before['joint_rms_rad']:.4f} rad (nominal) -> {after['joint_rms_rad']:.4f} "
                   f"rad (fitted); wall time {result.fit.wall_time_s:.0f} s, {result.fit.replays} replays")

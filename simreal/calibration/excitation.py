@@ -15,12 +15,15 @@ commands and readings together. So the routine mixes four kinds of trajectory:
   cube sliding on its own (its deceleration is the object-table friction).
 
 An opt-in second routine, ``offsets`` (``excite(..., routine="offsets")``, ``simreal record
---routine offsets``), is for encoder offsets instead: its trajectories alternate ``cube``
+--routine offsets``), is for encoder offsets instead: its trajectories cycle ``cube``
 (the hand's bias measured with a guarded table touch and two flat closed-finger pushes,
 kept across episodes; then a grasp of the cube and a carry through hand poses spread in
-yaw, roll and pitch: the perceived cube turns with the true hand) and ``table`` (guarded
+yaw, roll and pitch: the perceived cube turns with the true hand), ``table`` (guarded
 table touches at well-spread spots with the hand yawed, rolled and pitched differently
-each time). The default ``dynamics`` routine is unchanged.
+each time), twice, then ``gravity`` (free postures held still, hand open and empty: the
+torques holding them read every offset gravity turns, see ``calibration.gravity``).
+``--routine gravity`` records only those, touching nothing. The default ``dynamics``
+routine is unchanged.
 A third, ``object`` (``--routine object``), is for the cube and the grip: ``slide``
 (closed-finger pushes square on a face that stop dead, so the cube slides free: its
 stopping distance is the table friction) and ``grip`` (squeeze on the table, a gentle
@@ -77,6 +80,7 @@ WEIGH_HOLD = 16  # control steps a ``weigh`` pose is held (the first few settle)
 WEIGH_SPEED = 0.1  # of the allowed joint speed: a ``weigh`` lift the slippery grip survives
 LIFT_SPEED = 0.15  # of the allowed joint speed: a gentle lift
 SQUEEZE_STEPS = 6  # control steps the closed fingers squeeze the cube on the table
+GRAVITY_HOLD = 20  # control steps a ``gravity`` posture is held (``still.SETTLE`` of them settle)
 SHAKES = ((0.005, 8), (0.01, 8), (0.01, 6), (0.02, 6), (0.02, 4))  # (m, steps): ~1 to 20 m/s^2 peaks
 
 
@@ -572,14 +576,25 @@ def weigh(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
     d.hold(WEIGH_HOLD)
 
 
+def hold_postures(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
+    """Free-space postures spread over the whole posture range, each held still with the
+    hand open and empty (``gravity`` kind): the torques holding them read every encoder
+    offset that gravity turns (``calibration.gravity``), with no contact at all."""
+    while True:
+        d.move(_random_posture(d, rng, reach=rng.uniform(0.4, 0.8)), 4, grip=d.spec.gripper.max_width)
+        d.hold(GRAVITY_HOLD)
+
+
 ROUTINES: dict[str, Callable[[_Driver, np.random.Generator, np.ndarray], None]] = {
     "grasp": _grasp, "swing": _swing, "touch": _touch, "cube": _probe_cube, "table": _probe_table,
-    "slide": object_slide, "grip": object_grip, "weigh": weigh}
+    "slide": object_slide, "grip": object_grip, "weigh": weigh, "gravity": hold_postures}
 EXCITATIONS: dict[str, tuple[str, ...]] = {  # --routine: the kinds its trajectories cycle through
     "dynamics": KINDS,
-    "offsets": ("cube", "table"),  # opt-in: slow guarded probes of known geometry, for joint_offset
+    # opt-in, for joint_offset: slow guarded probes of known geometry, and still postures for the torques
+    "offsets": ("cube", "table", "cube", "table", "gravity"),
     "object": OBJECT_KINDS,  # opt-in: slides, squeezes and shakes, for the object and grip fields
     "weighed": ("grasp", "swing", "touch", "weigh"),  # dynamics with a weighing in place of every other swing
+    "gravity": ("gravity",),  # opt-in: still free postures only, the offsets the torques see without a contact
 }
 
 

@@ -47,6 +47,7 @@ from .parameters import (
 )
 from .coordinate_search import UNSEEN, coordinate_search
 from .geometry import ContactGeometry
+from .gravity import GravityOffsets, fit_gravity_offsets, holding_poses
 from .replay import Simulated
 from .simulate import Simulator
 from .symmetry import apply_symmetries, resolve
@@ -67,6 +68,7 @@ ZOOM_POINTS = 5
 UNSCANNED = frozenset({"joint_offset"})  # not in the grid scan: ``_scan_offsets`` has its own
 OFFSET_SPANS = (4.0, 2.0, 1.0)  # normalised (1 = 10 mrad) half-widths of the encoder-offset coordinate search
 OFFSET_RESOLUTION = 0.25  # normalised units: an offset is identifiable when 2 tolerances fit in 5 mrad (~95 %)
+HELD_SIGMA = 0.005  # rad: an offset the holding torques pin this well is held there (``_hold_gravity``)
 START_MARGIN = 0.1  # normalised units kept between a starting point and the bounds
 SEGMENT = 15  # control steps per multiple-shooting segment (0.75 s at 20 Hz)
 CONTACT_FIELDS = {"finger_friction": "joint", "object_friction_scale": "sliding",  # scanned on what sees them
@@ -102,6 +104,7 @@ class Fit:
     simulated_before: list[Simulated] = field(default_factory=list)
     simulated_after: list[Simulated] = field(default_factory=list)
     known: dict[str, object] = field(default_factory=dict)  # fields held at given values (measured otherwise)
+    gravity: GravityOffsets | None = None  # encoder offsets read from the holding torques, when fitted
 
 
 def residuals(recording: Recording, sims: list[Simulated],
@@ -214,6 +217,7 @@ class _Problem:
         self.recording, self.simulator, self.coords, self.base, self.dof = recording, simulator, coords, base, dof
         self.x0 = to_coordinates(base, coords, dof)
         self.orientation = any(c.name == "joint_offset" for c in coords)  # see ``residuals``
+        self.held = np.zeros(len(coords), dtype=bool)  # coordinates measured otherwise: not fitted here
         self.progress = progress
         self.evaluations = 0
 
@@ -412,12 +416,14 @@ def _vertex(values: np.ndarray, costs: np.ndarray) -> float:
 
 
 def _geometric_offsets(problem: _Problem, x: np.ndarray, spec: RobotSpec, scene: SceneSpec) -> np.ndarray:
-    """``x`` with the encoder offsets from the recorded contacts' geometry (see ``geometry``)."""
+    """``x`` with the encoder offsets from the recorded contacts' geometry (see ``geometry``);
+    the held ones stay."""
     index = [i for i, c in enumerate(problem.coords) if c.name == "joint_offset"]
     geometry = ContactGeometry(problem.recording, spec, scene)
     try:
         scale = problem.coords[index[0]].scale
-        found = geometry.fit(np.array([problem.coords[i].value(x[i]) for i in index]), scale)
+        found = geometry.fit(np.array([problem.coords[i].value(x[i]) for i in index]), scale,
+                             held=problem.held[index])
     finally:
         geometry.close()
     x = x.copy()
@@ -432,7 +438,7 @@ def _scan_offsets(problem: _Problem, latency: int, x: np.ndarray) -> tuple[np.nd
     An offset shifts where the hand really meets the table or cube, and contacts are
     discrete events: within a few mrad the cost jitters by ~10 %, so finite differences
     and small pattern steps follow the jitter, while over ``OFFSET_SPANS`` the trend shows."""
-    index = [i for i, c in enumerate(problem.coords) if c.name == "joint_offset"]
+    index = [i for i, c in enumerate(problem.coords) if c.name == "joint_offset" and not problem.held[i]]
     if not index:
         return x, {}
     low, high = _bounds(problem)
@@ -545,11 +551,23 @@ def _search_latency(problem: _Problem, x: np.ndarray, candidates: range) -> tupl
 
 def _least_squares(problem: _Problem, x: np.ndarray, latency: int,
                    max_nfev: int = 20) -> tuple[np.ndarray, np.ndarray]:
-    low, high = (np.array(b) for b in zip(*(c.bounds for c in problem.coords), strict=True))
-    result = least_squares(problem.vector, np.clip(x, low + 1e-9, high - 1e-9), args=(latency,),
-                           bounds=(low, high), diff_step=DIFF_STEP, x_scale=1.0, loss=LOSS, f_scale=LOSS_SCALE,
-                           max_nfev=max_nfev, xtol=1e-6, ftol=1e-6)
-    return result.x, result.jac[: -len(x)] if len(x) else result.jac
+    """The local fit of every coordinate but the held ones; the data Jacobian (zero columns for the held)."""
+    low, high = _bounds(problem)
+    free = ~problem.held
+    x = np.clip(x, low + 1e-9, high - 1e-9)
+
+    def vector(y: np.ndarray) -> np.ndarray:
+        full = x.copy()
+        full[free] = y
+        return problem.vector(full, latency)
+
+    result = least_squares(vector, x[free], bounds=(low[free], high[free]), diff_step=DIFF_STEP, x_scale=1.0,
+                           loss=LOSS, f_scale=LOSS_SCALE, max_nfev=max_nfev, xtol=1e-6, ftol=1e-6)
+    out = x.copy()
+    out[free] = result.x
+    jac = np.zeros((len(result.fun) - len(x), len(x)))
+    jac[:, free] = result.jac[: len(result.fun) - len(x)]
+    return out, jac
 
 
 def known_dynamics(known: Mapping[str, object] | None, names: list[str], dof: int) -> DynamicsParams:
@@ -569,9 +587,10 @@ def known_dynamics(known: Mapping[str, object] | None, names: list[str], dof: in
 
 
 def replayed(recording: Recording) -> Recording:
-    """The trajectories a fit replays: all but ``weigh`` ones, which are torque measurements
-    (``weighing``) whose slow grasps of a slipping cube only add a jagged cost."""
-    kept = tuple(t for t in recording.trajectories if t.kind != "weigh")
+    """The trajectories a fit replays: all but the torque measurements, ``weigh`` (``weighing``:
+    its slow grasps of a slipping cube only add a jagged cost) and ``gravity`` (``gravity``:
+    still free postures, which a replay cannot tell any offset from)."""
+    kept = tuple(t for t in recording.trajectories if t.kind not in ("weigh", "gravity"))
     return dataclasses.replace(recording, trajectories=kept) if kept else recording
 
 
@@ -589,6 +608,58 @@ def _weighed(recording: Recording, spec: RobotSpec, scene: SceneSpec,
     return weighing.mass / nominal, weighing.sigma / nominal
 
 
+def _gravity(recording: Recording, spec: RobotSpec, scene: SceneSpec, base: DynamicsParams,
+             continuous: list[str]) -> GravityOffsets | None:
+    """Encoder offsets from the holding torques at still free postures (``gravity``), when
+    ``joint_offset`` is fitted and the arm's masses are not (the torques would confound them)."""
+    if "joint_offset" not in continuous or set(MASS_FIELDS) & set(continuous):
+        return None
+    return fit_gravity_offsets(holding_poses(recording, spec, scene.table_height), spec, scene, base)
+
+
+def _hold_gravity(problem: _Problem, x: np.ndarray, gravity: GravityOffsets) -> np.ndarray:
+    """``x`` with every offset the torques see set to their value; those pinned within
+    ``HELD_SIGMA`` are held there (``problem.held``): the replay's contacts jitter over
+    several mrad (``coordinate_search``), so they cannot sharpen a mrad-wide torque reading,
+    only drag it into a pit. The rest are searched from there."""
+    x = x.copy()
+    for i, c in enumerate(problem.coords):
+        if c.name == "joint_offset" and gravity.seen[c.joint]:
+            x[i] = c.coordinate(float(gravity.offsets[c.joint]))
+            problem.held[i] = gravity.sigma[c.joint] <= HELD_SIGMA
+    return x
+
+
+def _held_rows(problem: _Problem, gravity: GravityOffsets | None) -> np.ndarray:
+    """The held offsets' information as whitened rows over the coordinates (``R^T R`` = the
+    inverse covariance, in coordinate units), so the uncertainty analysis counts them as pinned."""
+    held = np.flatnonzero(problem.held)
+    if gravity is None or not len(held):
+        return np.zeros((0, len(problem.coords)))
+    seen = list(np.flatnonzero(gravity.seen))
+    joints = [seen.index(problem.coords[i].joint) for i in held]
+    scale = np.array([problem.coords[i].scale for i in held])
+    covariance = gravity.covariance[np.ix_(joints, joints)] / np.outer(scale, scale)
+    rows = np.zeros((len(held), len(problem.coords)))
+    rows[:, held] = np.linalg.cholesky(np.linalg.inv(covariance)).T
+    return rows
+
+
+def _held_uncertainty(u: Uncertainty, problem: _Problem, x: np.ndarray, gravity: GravityOffsets | None) -> None:
+    """The held offsets' uncertainty is the torque fit's (``gravity``), not the replay's, and
+    they are no part of what the replay cannot separate (``Uncertainty.combinations``)."""
+    held = {problem.coords[i].label for i in np.flatnonzero(problem.held)}
+    for i in np.flatnonzero(problem.held):
+        c = problem.coords[i]
+        sigma = float(gravity.sigma[c.joint]) / c.scale
+        u.sigma_jacobian[i] = u.sigma_bootstrap[i] = sigma
+        if u.sigma_probe is not None:
+            u.sigma_probe[i] = sigma
+        u.identifiable[i] = sigma <= OFFSET_RESOLUTION
+        u.sigma_value[i] = c.derivative(float(x[i])) * u.sigma[i]
+    u.combinations = [combo for combo in u.combinations if set(combo["fields"]) - held] if held else u.combinations
+
+
 def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: SceneSpec, *,
               workers: int | None = None, seed: int = 0, progress: Progress | None = None,
               known: Mapping[str, object] | None = None) -> Fit:
@@ -604,8 +675,9 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
     base = known_dynamics(known, names, spec.dof)
     check_recording(recording, spec)
     weighing = _weighed(recording, spec, scene, names)
-    recording = replayed(recording)
     continuous, integer, noise = split_names(names)
+    gravity = _gravity(recording, spec, scene, base, continuous)
+    recording = replayed(recording)
     coords = coordinates(continuous, spec.dof, stable_gain(spec.position_gain))
     with Simulator(spec, scene, recording.trajectories, workers, SEGMENT) as simulator:
         problem = _Problem(recording, simulator, coords, base, spec.dof, progress)
@@ -617,8 +689,10 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
         if coords:
             start, offset_tolerance = _start(problem, latency), {}
             if "joint_offset" in continuous:
-                start, offset_tolerance = _scan_offsets(problem, latency,
-                                                        _geometric_offsets(problem, start, spec, scene))
+                if gravity is not None:
+                    start = _hold_gravity(problem, start, gravity)
+                start = _geometric_offsets(problem, start, spec, scene)
+                start, offset_tolerance = _scan_offsets(problem, latency, start)
             x, jac = _least_squares(problem, start, latency, COUPLED_NFEV if coupled(coords) else 20)
             if integer:
                 nearby = range(max(latency - 2, 0), latency + 3)
@@ -632,9 +706,13 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
         data, owners = residuals(recording, after, problem.orientation)
         uncertainty = None
         if coords:
+            held = _held_rows(problem, gravity)
+            jac, data = np.vstack((jac, held)), np.concatenate((data, np.zeros(len(held))))
+            owners = np.concatenate((owners, np.full(len(held), -1)))
             uncertainty = analyse(coords, x, jac, data, owners, PRIOR_WEIGHT, seed,
                                   cost=lambda y: problem.data_cost(y, latency))
             _flag_offsets(uncertainty, coords, x, jac, offset_tolerance)
+            _held_uncertainty(uncertainty, problem, x, gravity)
             uncertainty = apply_symmetries(uncertainty, coords, x, jac, data)
             if weighing is not None:
                 x = resolve(uncertainty, coords, x, "object_mass_scale", *weighing,
@@ -649,4 +727,4 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
             progress("done", 1.0)
         return Fit(fitted, names, coords, uncertainty, summary(recording, before), residual_after,
                    costs, sigma, converged, time.perf_counter() - started, simulator.calls, before, after,
-                   {name: getattr(base, name) for name in known or {}})
+                   {name: getattr(base, name) for name in known or {}}, gravity)

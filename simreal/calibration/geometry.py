@@ -158,26 +158,34 @@ class ContactGeometry:
         """The contact kind of each entry of :meth:`residuals`."""
         return [kind for *_, kind in self.instants]
 
-    def fit(self, start: np.ndarray, scale: float = 0.01, bound: float = 0.15) -> np.ndarray:
-        """Offsets (rad) minimising the contact distances (robust, per mm), from ``start``.
+    def fit(self, start: np.ndarray, scale: float = 0.01, bound: float = 0.15,
+            held: np.ndarray | None = None) -> np.ndarray:
+        """Offsets (rad) minimising the contact distances (robust, per mm), from ``start``;
+        the ``held`` joints (measured otherwise) stay at their start.
 
         A contact depth per kind of contact (the simulated contact's penetration while
         pressing) is fitted alongside and dropped."""
-        if not self.instants:
+        free = np.ones(len(start), dtype=bool) if held is None else ~np.asarray(held, dtype=bool)
+        if not self.instants or not free.any():
             return start
-        dof = len(start)
+        dof = int(free.sum())
         kinds = sorted({kind for *_, kind in self.instants})
         which = np.array([kinds.index(kind) for kind in self.row_kinds()])
 
+        def offsets(y: np.ndarray) -> np.ndarray:
+            out = np.asarray(start, dtype=float).copy()
+            out[free] = y[:dof] * scale
+            return out
+
         def vector(y: np.ndarray) -> np.ndarray:
             depth = y[dof:][which] * 0.001
-            return np.concatenate(((self.residuals(y[:dof] * scale) - depth) / 0.001,
-                                   self.turns(y[:dof] * scale) / TURN_SCALE, PRIOR * y[:dof]))
+            return np.concatenate(((self.residuals(offsets(y)) - depth) / 0.001,
+                                   self.turns(offsets(y)) / TURN_SCALE, PRIOR * y[:dof]))
 
         low = np.r_[np.full(dof, -bound / scale), np.full(len(kinds), -30.0)]
-        result = least_squares(vector, np.r_[start / scale, np.zeros(len(kinds))], bounds=(low, -low),
+        result = least_squares(vector, np.r_[start[free] / scale, np.zeros(len(kinds))], bounds=(low, -low),
                                loss="soft_l1", f_scale=1.0, diff_step=0.05, max_nfev=50)
-        return result.x[:dof] * scale
+        return offsets(result.x)
 
     def close(self) -> None:
         self.robot.close()

@@ -24,11 +24,10 @@ import numpy as np
 
 from ..kinematics import Kinematics
 from ..specs import RobotSpec
+from .still import still_runs
 from .trajectory_file import Recording
 
 GRAVITY = 9.81  # m/s^2
-SETTLE = 6  # control steps a still window skips at its start (the hold's transient)
-STILL_STEPS = 10  # control steps of an unchanged command that make a window
 SAME_POSE = 1e-3  # rad: a held and an empty window at commands this close pair up
 LIFTED = 0.02  # m above where the cube rested: it is off the table
 HELD = (0.02, 0.06)  # m of finger width that closes on the cube
@@ -53,7 +52,7 @@ class _Window:
 
 
 def still_windows(recording: Recording) -> list[_Window]:
-    """Runs of an unchanged arm command (after ``SETTLE``), each labelled held or empty.
+    """Still windows (``still``), each labelled held or empty.
 
     Held: fingers closed on the cube and the cube ``LIFTED`` off its resting height;
     empty: fingers open or the cube on the table. Windows of neither kind are skipped."""
@@ -62,11 +61,7 @@ def still_windows(recording: Recording) -> list[_Window]:
         if not (traj.has_torques and traj.has_objects):
             continue
         rest = float(np.median(traj.object_positions[:5, 0, 2]))
-        change = np.flatnonzero(np.any(np.abs(np.diff(traj.commands, axis=0)) > 1e-9, axis=1)) + 1
-        for start, end in zip(np.r_[0, change], np.r_[change, len(traj)], strict=True):
-            if end - start < STILL_STEPS:
-                continue
-            steps = np.arange(start + SETTLE, end) + 1  # state t + 1 follows command t
+        for start, steps in still_runs(traj):
             width, height = traj.gripper_width[steps], traj.object_positions[steps, 0, 2]
             closed = bool(np.all(traj.gripper_commands[steps - 1] < 0.01))
             held = closed and np.all((HELD[0] < width) & (width < HELD[1])) and np.all(height > rest + LIFTED)

@@ -193,6 +193,24 @@ class SimRobot:
         self._gripper_target = None  # re-send the gripper target with the next command
         return self._read_state()
 
+    def holding_torques(self, joint_positions: np.ndarray, gripper_width: float) -> np.ndarray:
+        """The arm's motor torques (N m) that hold it still at ``joint_positions`` (encoder
+        frame, as read) against gravity, with the fingers at ``gripper_width`` (m) and
+        nothing in hand: the model's inverse dynamics at rest, under the current dynamics.
+
+        A torque-sensing arm held still reads these; where they differ, the model's
+        joint angles or masses are off (``calibration.gravity``)."""
+        client, body = self.world.client, self._body
+        true_q = np.asarray(joint_positions, dtype=float) - self._offsets
+        fingers = dict(zip(body.gripper, self._gripper_targets(gripper_width), strict=True))
+        arm = dict(zip(body.arm, true_q.tolist(), strict=True))
+        movable = [j for j in range(client.getNumJoints(body.uid))
+                   if client.getJointInfo(body.uid, j)[2] != pybullet.JOINT_FIXED]
+        positions = [arm.get(j, fingers.get(j, 0.0)) for j in movable]
+        zeros = [0.0] * len(movable)
+        torques = client.calculateInverseDynamics(body.uid, positions, zeros, zeros)
+        return np.array([torques[movable.index(j)] for j in body.arm])
+
     # --- internals ----------------------------------------------------------------------
 
     def _place_objects(self, request: ResetRequest) -> None:
