@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Hardware bridge: ``serve`` a robot (default: a simulated perturbed target) or ``deploy``
-a policy checkpoint to a server at a fixed rate, logging every step.
+"""Hardware bridge: ``serve`` a robot (default: a simulated perturbed target), ``deploy``
+a policy checkpoint to a server at a fixed rate, logging every step, or ``excite`` it:
+record the calibration excitation from the robot behind a server.
 
     python scripts/hardware_bridge.py serve --target weak_motors --endpoint tcp://127.0.0.1:5555
     python scripts/hardware_bridge.py deploy --policy runs/adapt/adapted --endpoint tcp://127.0.0.1:5555
+    python scripts/hardware_bridge.py excite --routine gravity --out robot.npz --endpoint tcp://127.0.0.1:5555
 
 Thin over ``simreal.bridge`` and ``simreal.deploy``.
 """
@@ -32,6 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--encoder-offsets", default="", help="fitted profile (calibration/fitted/<name>.yaml) whose "
                    "joint_offset is taken out of the readings and put into the commands; the log then holds the "
                    "corrected readings, so calibrating from it fits what is left of the offsets")
+    e = sub.add_parser("excite", help="record the calibration excitation from the robot behind a server")
+    e.add_argument("--robot", default="panda", help="robot spec name or YAML path")
+    e.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="server endpoint")
+    e.add_argument("--routine", default="gravity", help="excitation routine (see simreal record --help); "
+                   "'gravity', the default, holds still free postures and touches nothing")
+    e.add_argument("--trajectories", type=int, default=10, help="excitation trajectories")
+    e.add_argument("--seconds", type=float, default=6.0, help="robot time per trajectory in s")
+    e.add_argument("--seed", type=int, default=0, help="seed: same seed, same commands")
+    e.add_argument("--out", default="recording.npz", help="trajectory file to write (.npz), for simreal calibrate")
     args = parser.parse_args(argv)
 
     from simreal.bridge.__main__ import serve
@@ -39,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "serve":
         serve(args.target, args.endpoint, args.watchdog)
         return 0
+    if args.verb == "excite":
+        return _excite(args)
     from simreal.bridge import RobotClient
     from simreal.deploy import deploy
     from simreal.learn.adapt import load_policy
@@ -61,6 +74,37 @@ def main(argv: list[str] | None = None) -> int:
         client.close()
     summary = {"success": outcome.result.describe(), "loop": outcome.loop_stats(),
                "safety_flags": dict(outcome.flags), "log": args.log}
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _excite(args: argparse.Namespace) -> int:
+    """Record the excitation over the bridge; exit 2 naming what is wrong (no server, a bad routine)."""
+    from simreal import assets
+    from simreal.bridge import RobotClient
+    from simreal.bridge.client import BridgeError
+    from simreal.calibration import record_robot
+    from simreal.specs import SpecError
+
+    try:
+        spec = assets.robot_spec(args.robot)
+        client = RobotClient(args.endpoint, spec, timeout=2.0)
+    except (BridgeError, SpecError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        recording = record_robot(client, args.out, args.trajectories, args.seconds, args.seed, routine=args.routine)
+    except (BridgeError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        client.close()
+    summary = {"recorded": args.out, "trajectories": len(recording.trajectories),
+               "robot_time_s": recording.duration, "joint_torques": all(t.has_torques for t in recording.trajectories),
+               "safety_flags": dict(client.flag_counts)}
+    if client.flag_counts:
+        summary["warning"] = ("the server's safety layer changed some commands: replaying these trajectories "
+                              "misleads a fit; the torque readings (gravity, weighing) do not depend on them")
     print(json.dumps(summary, indent=2))
     return 0
 

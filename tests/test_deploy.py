@@ -93,3 +93,33 @@ def test_hardware_bridge_script_deploys_through_fitted_encoder_offsets(tmp_path)
     raw, corrected = (float(json.loads(runs[k].stdout)["success"].split("%")[0]) for k in ("raw", "corrected"))
     assert raw <= 20.0 and corrected >= 80.0, (raw, corrected)
     assert runs["no offsets"].returncode == 2 and "joint_offset" in runs["no offsets"].stderr
+
+
+def test_hardware_bridge_script_records_the_excitation_and_the_torques_read_the_offsets(tmp_path):
+    """``excite`` over the bridge: the still postures' torques cross protocol 2 and pin the
+    offsets gravity turns on a miscalibrated robot; no server is an exit 2 naming it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    from simreal import assets
+    from simreal.calibration import load_recording
+    from simreal.calibration.gravity import fit_gravity_offsets, holding_poses
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "hardware_bridge.py"
+    out = tmp_path / "robot.npz"
+    with served_target("miscalibrated") as endpoint:
+        done = subprocess.run([sys.executable, str(script), "excite", "--endpoint", endpoint, "--trajectories", "2",
+                               "--seed", "3", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["trajectories"] == 2 and summary["joint_torques"] and summary["safety_flags"] == {}
+    spec, scene = assets.robot_spec("panda"), assets.scene_spec("tabletop")
+    fit = fit_gravity_offsets(holding_poses(load_recording(out, spec), spec, scene.table_height), spec, scene)
+    truth = np.array(assets.target_profile("miscalibrated").dynamics.joint_offset)
+    assert np.all(np.abs(fit.offsets - truth)[1:6] <= 0.002), fit.offsets - truth
+    missing = subprocess.run([sys.executable, str(script), "excite", "--endpoint", "tcp://127.0.0.1:9",
+                              "--out", str(tmp_path / "none.npz")], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "error" in missing.stderr and not (tmp_path / "none.npz").exists()

@@ -8,6 +8,7 @@ and re-created (and says hello again) before the next request.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,9 @@ class BridgeTimeout(BridgeError, TimeoutError):
 
 
 class RobotClient:
-    """The Robot protocol over the bridge; ``last_flags`` holds the safety flags of the last state."""
+    """The Robot protocol over the bridge; ``last_flags`` holds the safety flags of the last state,
+    ``flag_counts`` how many states carried each flag so far (the server's safety layer changed
+    what was sent: a recording of those steps does not hold the commands the robot ran)."""
 
     def __init__(self, endpoint: str, spec: RobotSpec, timeout: float = 1.0, auth: CurveKeys | None = None,
                  context: zmq.Context | None = None) -> None:
@@ -42,6 +45,7 @@ class RobotClient:
         self.timeout = timeout
         self.auth = auth
         self.last_flags: tuple[str, ...] = ()
+        self.flag_counts: Counter[str] = Counter()
         self.last_state: RobotState | None = None
         self._context = context or zmq.Context.instance()
         self._socket: zmq.Socket | None = None
@@ -146,6 +150,7 @@ class RobotClient:
         if state.joint_positions.size != self.spec.dof:
             raise BridgeError("bad_field", f"state has {state.joint_positions.size} joints, expected {self.spec.dof}")
         self.last_state, self.last_flags = state, flags
+        self.flag_counts.update(flags)
         return state
 
 

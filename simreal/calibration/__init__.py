@@ -11,7 +11,7 @@ from .bench import CalibrationTiming, profile_fields, time_calibration
 from .correction import EncoderCorrection, encoder_offsets_from
 from .excitation import excite
 from .fit import Fit, calibrate
-from .pipeline import Calibration, load_all, record, run_calibration
+from .pipeline import Calibration, load_all, record, record_robot, run_calibration
 from .replay import Replayer
 from .trajectory_file import (
     CalibrationDataError,
@@ -39,6 +39,7 @@ __all__ = [
     "load_recording",
     "profile_fields",
     "record",
+    "record_robot",
     "run_calibration",
     "save_recording",
     "time_calibration",

@@ -81,6 +81,8 @@ WEIGH_SPEED = 0.1  # of the allowed joint speed: a ``weigh`` lift the slippery g
 LIFT_SPEED = 0.15  # of the allowed joint speed: a gentle lift
 SQUEEZE_STEPS = 6  # control steps the closed fingers squeeze the cube on the table
 GRAVITY_HOLD = 20  # control steps a ``gravity`` posture is held (``still.SETTLE`` of them settle)
+GRAVITY_SPEED = 0.5  # of the allowed joint speed: the command leads the arm less than a bridge's safety layer allows
+WORKSPACE_MARGIN = 0.03  # m kept inside the declared workspace box by ``gravity`` postures
 SHAKES = ((0.005, 8), (0.01, 8), (0.01, 6), (0.02, 6), (0.02, 4))  # (m, steps): ~1 to 20 m/s^2 peaks
 
 
@@ -577,12 +579,27 @@ def weigh(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
 
 
 def hold_postures(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
-    """Free-space postures spread over the whole posture range, each held still with the
-    hand open and empty (``gravity`` kind): the torques holding them read every encoder
-    offset that gravity turns (``calibration.gravity``), with no contact at all."""
+    """Free-space postures spread over the posture range and inside the declared workspace,
+    reached at ``GRAVITY_SPEED`` and each held still with the hand open and empty
+    (``gravity`` kind): the torques holding them read every encoder offset that gravity
+    turns (``calibration.gravity``), with no contact at all. It runs over a bridge server
+    without a safety intervention, so it is the routine to try first on an arm."""
     while True:
-        d.move(_random_posture(d, rng, reach=rng.uniform(0.4, 0.8)), 4, grip=d.spec.gripper.max_width)
+        d.move(_workspace_posture(d, rng, reach=rng.uniform(0.4, 0.8)), 4, grip=d.spec.gripper.max_width,
+               speed=GRAVITY_SPEED)
         d.hold(GRAVITY_HOLD)
+
+
+def _workspace_posture(d: _Driver, rng: np.random.Generator, reach: float) -> np.ndarray:
+    """A ``_random_posture`` whose TCP also stays ``WORKSPACE_MARGIN`` inside the robot's declared
+    workspace box, as a bridge server's safety layer demands (else the pose held)."""
+    low = np.asarray(d.spec.workspace_low, dtype=float) + WORKSPACE_MARGIN
+    high = np.asarray(d.spec.workspace_high, dtype=float) - WORKSPACE_MARGIN
+    for _ in range(50):
+        q = _random_posture(d, rng, reach)
+        if np.all((low <= d.kin.tcp_pose(q)[0]) & (d.kin.tcp_pose(q)[0] <= high)):
+            return q
+    return d.q.copy()
 
 
 ROUTINES: dict[str, Callable[[_Driver, np.random.Generator, np.ndarray], None]] = {

@@ -657,7 +657,11 @@ def _held_uncertainty(u: Uncertainty, problem: _Problem, x: np.ndarray, gravity:
             u.sigma_probe[i] = sigma
         u.identifiable[i] = sigma <= OFFSET_RESOLUTION
         u.sigma_value[i] = c.derivative(float(x[i])) * u.sigma[i]
-    u.combinations = [combo for combo in u.combinations if set(combo["fields"]) - held] if held else u.combinations
+    for combo in u.combinations:
+        combo["fields"] = [label for label in combo["fields"] if label not in held]
+        for key in ("axes", "weights"):
+            combo[key] = {label: v for label, v in combo.get(key, {}).items() if label not in held}
+    u.combinations = [combo for combo in u.combinations if combo["fields"]]
 
 
 def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: SceneSpec, *,

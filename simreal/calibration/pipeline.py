@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import assets
+from ..robot import Robot
 from ..specs import SpecError
 from ..targets import PerturbedTarget
 from .excitation import excite
@@ -22,9 +23,15 @@ def record(target: str | Path, out: str | Path, trajectories: int = 10, seconds:
     """Run the excitation on a PerturbedTarget built from a profile and save it to ``out``."""
     robot = PerturbedTarget(target, scene)
     try:
-        recording = excite(robot, trajectories, seconds, seed, progress, routine)
+        return record_robot(robot, out, trajectories, seconds, seed, progress, routine)
     finally:
         robot.close()
+
+
+def record_robot(robot: Robot, out: str | Path, trajectories: int = 10, seconds: float = 6.0, seed: int = 0,
+                 progress: Callable[[int, int], None] | None = None, routine: str = "dynamics") -> Recording:
+    """Run the excitation on any Robot (a bridge client: real hardware) and save it to ``out``."""
+    recording = excite(robot, trajectories, seconds, seed, progress, routine)
     save_recording(recording, out)
     return recording
 
