@@ -1,6 +1,9 @@
 """Deployment: a policy driving a target served in another process over loopback TCP."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 from simreal.bridge import RobotClient
 from simreal.bridge.process import served_target
@@ -10,6 +13,12 @@ from simreal.evaluation import evaluate
 from simreal.learn.adapt import load_policy
 
 EPISODES = 20
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "hardware_bridge.py"
+
+
+def _script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``scripts/hardware_bridge.py`` with ``args`` in a fresh interpreter."""
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_deployed_success_matches_in_process_evaluation(tmp_path):
@@ -56,15 +65,9 @@ def test_bench_bridge_reports_both_loops():
 
 
 def test_hardware_bridge_script_deploys_and_summarises(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "scripts" / "hardware_bridge.py"
     log = tmp_path / "log.jsonl"
     with served_target("weak_motors") as endpoint:
-        done = subprocess.run([sys.executable, str(script), "deploy", "--endpoint", endpoint, "--episodes", "2",
-                               "--rate", "0", "--log", str(log)], capture_output=True, text=True, timeout=120)
+        done = _script("deploy", "--endpoint", endpoint, "--episodes", "2", "--rate", "0", "--log", str(log))
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert "over 2 episodes" in summary["success"] and summary["loop"]["p50_ms"] > 0
@@ -74,21 +77,15 @@ def test_hardware_bridge_script_deploys_and_summarises(tmp_path):
 def test_hardware_bridge_script_deploys_through_fitted_encoder_offsets(tmp_path):
     """``deploy --encoder-offsets`` corrects a miscalibrated robot over the bridge; a profile
     without offsets is refused before any episode runs."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from simreal import assets
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "hardware_bridge.py"
     fitted = str(assets.find("target", "miscalibrated"))  # the truth stands in for a fitted profile here
     runs = {}
     with served_target("miscalibrated") as endpoint:
         for name, extra in (("raw", []), ("corrected", ["--encoder-offsets", fitted]),
                             ("no offsets", ["--encoder-offsets", str(assets.find("target", "weak_motors"))])):
-            runs[name] = subprocess.run([sys.executable, str(script), "deploy", "--endpoint", endpoint, "--episodes",
-                                         "5", "--rate", "0", "--log", str(tmp_path / "log.jsonl"), *extra],
-                                        capture_output=True, text=True, timeout=120)
+            runs[name] = _script("deploy", "--endpoint", endpoint, "--episodes", "5", "--rate", "0",
+                                 "--log", str(tmp_path / "log.jsonl"), *extra)
     assert runs["raw"].returncode == 0 and runs["corrected"].returncode == 0, runs["corrected"].stderr
     raw, corrected = (float(json.loads(runs[k].stdout)["success"].split("%")[0]) for k in ("raw", "corrected"))
     assert raw <= 20.0 and corrected >= 80.0, (raw, corrected)
@@ -98,21 +95,15 @@ def test_hardware_bridge_script_deploys_through_fitted_encoder_offsets(tmp_path)
 def test_hardware_bridge_script_records_the_excitation_and_the_torques_read_the_offsets(tmp_path):
     """``excite`` over the bridge: the still postures' torques cross protocol 2 and pin the
     offsets gravity turns on a miscalibrated robot; no server is an exit 2 naming it."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     import numpy as np
 
     from simreal import assets
     from simreal.calibration import load_recording
     from simreal.calibration.gravity import fit_gravity_offsets, holding_poses
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "hardware_bridge.py"
     out = tmp_path / "robot.npz"
     with served_target("miscalibrated") as endpoint:
-        done = subprocess.run([sys.executable, str(script), "excite", "--endpoint", endpoint, "--trajectories", "2",
-                               "--seed", "3", "--out", str(out)], capture_output=True, text=True, timeout=120)
+        done = _script("excite", "--endpoint", endpoint, "--trajectories", "2", "--seed", "3", "--out", str(out))
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["trajectories"] == 2 and summary["joint_torques"] and summary["safety_flags"] == {}
@@ -120,6 +111,5 @@ def test_hardware_bridge_script_records_the_excitation_and_the_torques_read_the_
     fit = fit_gravity_offsets(holding_poses(load_recording(out, spec), spec, scene.table_height), spec, scene)
     truth = np.array(assets.target_profile("miscalibrated").dynamics.joint_offset)
     assert np.all(np.abs(fit.offsets - truth)[1:6] <= 0.002), fit.offsets - truth
-    missing = subprocess.run([sys.executable, str(script), "excite", "--endpoint", "tcp://127.0.0.1:9",
-                              "--out", str(tmp_path / "none.npz")], capture_output=True, text=True, timeout=60)
+    missing = _script("excite", "--endpoint", "tcp://127.0.0.1:9", "--out", str(tmp_path / "none.npz"), timeout=60)
     assert missing.returncode == 2 and "error" in missing.stderr and not (tmp_path / "none.npz").exists()
