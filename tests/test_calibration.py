@@ -37,8 +37,8 @@ KNOWN_GAPS = {  # profiles the current excitation + fit do not yet meet the bars
                      "but the contacts' replay pins the base joint 0 only loosely (its cost is jagged at the mrad "
                      "scale) and nothing recorded reads the hand's turn about its own axis (joint 6): gravity "
                      "cannot feel it, a held cube's turns and position absorb it, and the simulated fingers do not "
-                     "square a squeezed or pushed cube reliably. Joints 0 and 6 are flagged not identifiable. Corrected "
-                     "in the driver, the fit takes the source policy from 0 % to 100 % "
+                     "square a squeezed or pushed cube reliably. Joints 0 and 6 are flagged not identifiable. "
+                     "Corrected in the driver, the fit takes the source policy from 0 % to 100 % "
                      "(tests/test_encoder_correction.py)",
 }
 
