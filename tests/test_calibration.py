@@ -377,6 +377,10 @@ def test_miscalibrated_offsets_are_found_or_flagged(tmp_path):
         assert error <= 3 * fit.uncertainty.sigma_value[i] or error <= bar, (j, error, fit.uncertainty.sigma_value[i])
     low, high = (np.array(v) for v in load_randomization(result.paths["randomization"]).range_of("joint_offset"))
     assert np.all((low <= truth) & (truth <= high)), (low, truth, high)
+    singles = {c["fields"][0]: c["sigma"] for c in fit.uncertainty.combinations if len(c["fields"]) == 1}
+    for i in rows:  # a flagged offset is reported as measured only to its widened tolerance
+        if not fit.uncertainty.identifiable[i]:
+            assert singles[fit.coords[i].label] == pytest.approx(fit.uncertainty.sigma_probe[i])
     gravity = fit.gravity  # the still postures' torques pin every joint gravity turns
     assert gravity is not None and gravity.seen.tolist() == [False, True, True, True, True, True, False]
     assert np.all(np.abs(fitted - truth)[1:6] <= 0.002), fitted - truth

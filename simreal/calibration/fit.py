@@ -473,6 +473,17 @@ def _flag_offsets(uncertainty: Uncertainty, coords: list[Coordinate], x: np.ndar
             tol = max(tol, OFFSET_SPANS[0])
         uncertainty.sigma_probe[i] = max(uncertainty.sigma_probe[i], tol)
         uncertainty.sigma_value[i] = coords[i].derivative(float(x[i])) * uncertainty.sigma[i]
+    _single_combinations(uncertainty, coords, x, [i for i in index if not uncertainty.identifiable[i]])
+
+
+def _single_combinations(u: Uncertainty, coords: list[Coordinate], x: np.ndarray, flagged: list[int]) -> None:
+    """Each flagged offset reported as measured on its own to its widened tolerance: a
+    one-field combination the Jacobian made (1 mrad where the search says 40) is replaced."""
+    labels = {coords[i].label: i for i in flagged}
+    u.combinations = [c for c in u.combinations if not (len(c["fields"]) == 1 and c["fields"][0] in labels)]
+    for label, i in labels.items():
+        u.combinations.append({"fields": [label], "axes": {label: "linear"}, "trade_off": [],
+                               "weights": {label: 1.0}, "value": float(x[i]), "sigma": float(u.sigma_probe[i])})
 
 
 def _first_grid(coord: Coordinate, low: float, high: float) -> np.ndarray:
@@ -715,8 +726,8 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
             owners = np.concatenate((owners, np.full(len(held), -1)))
             uncertainty = analyse(coords, x, jac, data, owners, PRIOR_WEIGHT, seed,
                                   cost=lambda y: problem.data_cost(y, latency))
-            _flag_offsets(uncertainty, coords, x, jac, offset_tolerance)
             _held_uncertainty(uncertainty, problem, x, gravity)
+            _flag_offsets(uncertainty, coords, x, jac, offset_tolerance)
             uncertainty = apply_symmetries(uncertainty, coords, x, jac, data)
             if weighing is not None:
                 x = resolve(uncertainty, coords, x, "object_mass_scale", *weighing,
