@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from simreal import assets
-from simreal.calibration import excite
+from simreal.calibration import calibrate, excite
 from simreal.calibration.fit import _gravity
 from simreal.calibration.gravity import MIN_POSES, fit_gravity_offsets, holding_poses
 from simreal.robot import JointCommand
@@ -108,3 +108,15 @@ def test_the_fit_reads_the_torques_only_with_the_arm_masses_known(still_postures
     assert _gravity(still_postures, SPEC, SCENE, base, ["joint_offset"]) is not None
     assert _gravity(still_postures, SPEC, SCENE, base, ["joint_offset", "link_mass_scale"]) is None
     assert _gravity(still_postures, SPEC, SCENE, base, ["actuator_gain"]) is None
+
+
+def test_calibrate_on_still_postures_alone_reads_what_gravity_turns_and_flags_the_rest(still_postures):
+    """No contact at all (the routine to run first on an arm): joints 1-5 from the torques,
+    joints 0 and 6 flagged with sigmas that hold the truth, not made up."""
+    fit = calibrate(still_postures, ["joint_offset"], SPEC, SCENE, workers=1)
+    offsets = np.array(fit.dynamics.joint_offset)
+    rows = [i for i, c in enumerate(fit.coords) if c.name == "joint_offset"]
+    identifiable, sigma = fit.uncertainty.identifiable[rows], fit.uncertainty.sigma_value[rows]
+    assert np.all(np.abs(offsets - TRUTH)[SEEN] <= 0.002), offsets - TRUTH
+    assert identifiable[1:4].all() and not identifiable[0] and not identifiable[6]
+    assert np.all(np.abs(offsets - TRUTH) <= 3 * sigma), (offsets - TRUTH, sigma)

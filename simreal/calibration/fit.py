@@ -477,10 +477,11 @@ def _flag_offsets(uncertainty: Uncertainty, coords: list[Coordinate], x: np.ndar
 
 
 def _single_combinations(u: Uncertainty, coords: list[Coordinate], x: np.ndarray, flagged: list[int]) -> None:
-    """Each flagged offset reported as measured on its own to its widened tolerance: a
-    one-field combination the Jacobian made (1 mrad where the search says 40) is replaced."""
+    """Each flagged offset reported as measured on its own to its widened tolerance. The
+    Jacobian's combinations of flagged offsets alone are dropped: they claim what the search
+    disowns (joint_offset[0] to 1 mrad on miscalibrated, where the search says 40)."""
     labels = {coords[i].label: i for i in flagged}
-    u.combinations = [c for c in u.combinations if not (len(c["fields"]) == 1 and c["fields"][0] in labels)]
+    u.combinations = [c for c in u.combinations if not set(c["fields"]) <= set(labels)]
     for label, i in labels.items():
         u.combinations.append({"fields": [label], "axes": {label: "linear"}, "trade_off": [],
                                "weights": {label: 1.0}, "value": float(x[i]), "sigma": float(u.sigma_probe[i])})
