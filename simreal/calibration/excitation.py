@@ -597,7 +597,8 @@ def _workspace_posture(d: _Driver, rng: np.random.Generator, reach: float) -> np
     high = np.asarray(d.spec.workspace_high, dtype=float) - WORKSPACE_MARGIN
     for _ in range(50):
         q = _random_posture(d, rng, reach)
-        if np.all((low <= d.kin.tcp_pose(q)[0]) & (d.kin.tcp_pose(q)[0] <= high)):
+        tcp = d.kin.tcp_pose(q)[0]
+        if np.all((low <= tcp) & (tcp <= high)):
             return q
     return d.q.copy()
 

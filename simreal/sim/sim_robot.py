@@ -26,16 +26,19 @@ class _Body:
     gripper_links: list[int]
     ee_link: int
     link_masses: dict[int, float]
+    movable: list[int]  # every non-fixed joint, in index order: the degrees of freedom of inverse dynamics
 
 
 def _index_robot(world: World, spec: RobotSpec) -> _Body:
     uid = world.load_urdf(urdf_path(spec), spec.base_position)
     client = world.client
-    joints, links = {}, {}
+    joints, links, movable = {}, {}, []
     for j in range(client.getNumJoints(uid)):
         info = client.getJointInfo(uid, j)
         joints[info[1].decode()] = j
         links[info[12].decode()] = j
+        if info[2] != pybullet.JOINT_FIXED:
+            movable.append(j)
 
     def lookup(table: dict[str, int], name: str, field: str) -> int:
         if name not in table:
@@ -46,7 +49,7 @@ def _index_robot(world: World, spec: RobotSpec) -> _Body:
     gripper = [lookup(joints, n, "gripper.joints") for n in spec.gripper.joints]
     gripper_links = [lookup(links, n, "gripper.links") for n in spec.gripper.links]
     masses = {link: client.getDynamicsInfo(uid, link)[0] for link in range(-1, len(joints))}
-    return _Body(uid, arm, gripper, gripper_links, lookup(links, spec.ee_link, "ee_link"), masses)
+    return _Body(uid, arm, gripper, gripper_links, lookup(links, spec.ee_link, "ee_link"), masses, movable)
 
 
 class SimRobot:
@@ -204,12 +207,10 @@ class SimRobot:
         true_q = np.asarray(joint_positions, dtype=float) - self._offsets
         fingers = dict(zip(body.gripper, self._gripper_targets(gripper_width), strict=True))
         arm = dict(zip(body.arm, true_q.tolist(), strict=True))
-        movable = [j for j in range(client.getNumJoints(body.uid))
-                   if client.getJointInfo(body.uid, j)[2] != pybullet.JOINT_FIXED]
-        positions = [arm.get(j, fingers.get(j, 0.0)) for j in movable]
-        zeros = [0.0] * len(movable)
+        positions = [arm.get(j, fingers.get(j, 0.0)) for j in body.movable]
+        zeros = [0.0] * len(body.movable)
         torques = client.calculateInverseDynamics(body.uid, positions, zeros, zeros)
-        return np.array([torques[movable.index(j)] for j in body.arm])
+        return np.array([torques[body.movable.index(j)] for j in body.arm])
 
     # --- internals ----------------------------------------------------------------------
 
