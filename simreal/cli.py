@@ -401,9 +401,11 @@ class RecordConfig:
     seed: int = option(0, "seed: same seed, same commands and data")
     scene: str = option("tabletop", "scene name or YAML path")
     routine: str = option("dynamics", "excitation: 'dynamics' (gains, masses, friction, latency), 'offsets' "
-                                      "(slow guarded table and cube probes and still postures, for "
-                                      "joint_offset), 'gravity' (still free postures only: the offsets the "
-                                      "joint torques see, touching nothing), 'weighed' "
+                                      "(still postures, then slow cube pushes driven through the offsets their "
+                                      "torques read, for joint_offset), 'contacts' (table touches and cube "
+                                      "carries, for joint_offset on an arm without torque sensing), 'gravity' "
+                                      "(still free postures only: the offsets the joint torques see, touching "
+                                      "nothing), 'weighed' "
                                       "(dynamics with the cube weighed by the joint torques, for object mass and "
                                       "grip force together) or 'object' (cube slides, squeezes and shakes)")
 
@@ -492,11 +494,17 @@ def run_calibrate(cfg: CalibrateConfig) -> int:
             r = combo["resolved_by"]
             console.print(f"  resolved by weighing the held object with the joint torques: {r['field']} = "
                           f"{r['value']:.4g} +- {r['sigma']:.2g}; the rest follow along the symmetry")
-    gravity = result.fit.gravity
+    gravity, sources = result.fit.gravity, result.fit.offset_sources
     if gravity is not None:
         joints = ", ".join(str(j) for j, seen in enumerate(gravity.seen) if seen)
-        console.print(f"encoder offsets of joints {joints} read by the holding torques at {gravity.poses} still "
-                      f"postures (torque RMS {gravity.residual_rms:.3f} N m); the others by the contacts' replay")
+        console.print(f"the holding torques at {gravity.poses} still postures read the encoder offsets of joints "
+                      f"{joints} (torque RMS {gravity.residual_rms:.3f} N m)")
+    read = {"contacts": "where the pushed cube came to rest" + (", with the torques" if gravity is not None else ""),
+            "torques": "the holding torques", "replay": "the contacts' replay"}
+    for source, how in read.items():
+        joints = [str(j) for j, s in sources.items() if s == source]
+        if joints and (gravity is not None or set(sources.values()) != {"replay"}):
+            console.print(f"encoder offsets of joints {', '.join(joints)}: {how}")
     before, after = result.fit.residual_before, result.fit.residual_after
     console.print(f"joint residual RMS: {before['joint_rms_rad']:.4f} rad (nominal) -> {after['joint_rms_rad']:.4f} "
                   f"rad (fitted); wall time {result.fit.wall_time_s:.0f} s, {result.fit.replays} replays")

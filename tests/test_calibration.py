@@ -30,17 +30,7 @@ from simreal.specs import SpecError, load_randomization, load_target
 from simreal.targets import PerturbedTarget
 
 FAST = ("laggy", "weak_motors", "soft_shoulder")  # in the default run; the rest are marked slow
-KNOWN_GAPS = {  # profiles the current excitation + fit do not yet meet the bars on (see the report)
-    "miscalibrated": "recorded with the offsets routine (routine_for: pushes, grasps and carries of the cube, "
-                     "table touches, still free postures), the offsets land [9.3, -0.1, -0.4, 0.6, -0.6, -0.3, -7.9] "
-                     "mrad from the truth (bar 5 mrad): the holding torques pin joints 1-5 (calibration.gravity), "
-                     "but the contacts' replay pins the base joint 0 only loosely (its cost is jagged at the mrad "
-                     "scale) and nothing recorded reads the hand's turn about its own axis (joint 6): gravity "
-                     "cannot feel it, a held cube's turns and position absorb it, and the simulated fingers do not "
-                     "square a squeezed or pushed cube reliably. Joints 0 and 6 are flagged not identifiable. "
-                     "Corrected in the driver, the fit takes the source policy from 0 % to 100 % "
-                     "(tests/test_encoder_correction.py)",
-}
+KNOWN_GAPS: dict[str, str] = {}  # profiles the current excitation + fit do not yet meet the bars on (see the report)
 
 
 def _profiles() -> list:
@@ -121,10 +111,11 @@ def test_excitation_respects_velocity_and_joint_limits(tmp_path):
 def test_offsets_routine_is_opt_in_and_respects_limits(tmp_path, capsys):
     spec = assets.robot_spec("panda")
     data = tmp_path / "offsets.npz"
-    assert main(["record", "--target", "miscalibrated", "--out", str(data), "--trajectories", "2",
-                 "--seconds", "4", "--routine", "offsets"]) == 0
+    assert main(["record", "--target", "miscalibrated", "--out", str(data), "--trajectories", "5",
+                 "--seconds", "6", "--routine", "offsets"]) == 0
     probes = load_recording(data, spec)
-    _assert_within_limits(spec, probes)
+    assert [t.kind for t in probes.trajectories] == ["gravity"] * 3 + ["push", "twist"]
+    _assert_within_limits(spec, probes)  # the pushes are driven through the torques' offsets, in the limits
     default = _record("miscalibrated", tmp_path / "default.npz", trajectories=2, seconds=4.0)
     assert not np.array_equal(default.trajectories[0].commands, probes.trajectories[0].commands)
     robot = PerturbedTarget("miscalibrated")
@@ -137,24 +128,62 @@ def test_offsets_routine_is_opt_in_and_respects_limits(tmp_path, capsys):
 
 
 def test_contact_geometry_is_consistent_at_the_true_offsets(tmp_path):
-    """Touches found in an offsets recording: the hand posed at measured - true offset rests on
-    what it touched (one common contact depth), while the nominal pose does not."""
+    """Table touches found in an offsets recording: the hand posed at measured - true offset
+    rests on the table (one common contact depth), while the nominal pose does not."""
     spec, scene = assets.robot_spec("panda"), assets.scene_spec("tabletop")
     truth = np.array(assets.target_profile("miscalibrated").dynamics.joint_offset)
     robot = PerturbedTarget("miscalibrated")
     try:
-        recording = excite(robot, 2, 6.0, routine="offsets")
+        recording = excite(robot, 4, 6.0, routine="contacts")  # cube, table, cube, table
     finally:
         robot.close()
     geometry = ContactGeometry(recording, spec, scene)
     try:
         assert len(geometry.instants) >= 5
-        kinds = np.array(geometry.row_kinds())
-        touch = kinds == "touch"
+        touch = np.array([kind == "touch" and recording.trajectories[i].kind == "table"
+                          for i, _, kind in geometry.instants])
+        assert touch.sum() >= 5
         at_truth, at_zero = geometry.residuals(truth)[touch], geometry.residuals(np.zeros(spec.dof))[touch]
     finally:
         geometry.close()
     assert np.std(at_truth) < 0.004 and np.std(at_truth) < 0.5 * np.std(at_zero), (at_truth, at_zero)
+
+
+def test_pushes_read_the_base_and_flange_offsets_once_the_torques_hold_the_rest():
+    """The offsets routine's pushes, driven through the offsets the still postures before
+    them read. Where the cube comes to rest against the fingers lies at the true hand within
+    the encoders' noise; the closed-finger pushes across the reach turn 0.4 mm per mrad of
+    base offset, and each open finger's push 0.4 mm per 10 mrad of flange offset, the two
+    fingers opposite ways. The geometry fit with joints 1-5 held at the truth (as the
+    torques leave them) lands both offsets within the 5 mrad bar and within 3 of their
+    sigmas, the flange's sigma under 3 mrad (10 trajectories: 60 s of robot time)."""
+    spec, scene = assets.robot_spec("panda"), assets.scene_spec("tabletop")
+    truth = np.array(assets.target_profile("miscalibrated").dynamics.joint_offset)
+    robot = PerturbedTarget("miscalibrated")
+    try:
+        recording = excite(robot, 10, 6.0, seed=4, routine="offsets")
+    finally:
+        robot.close()
+    assert [t.kind for t in recording.trajectories].count("twist") == 5
+    geometry = ContactGeometry(recording, spec, scene)
+    try:
+        kinds, event = np.array(geometry.row_kinds()), geometry.events()
+        at_truth = geometry.residuals(truth)
+        base = geometry.residuals(truth + np.r_[0.01, np.zeros(6)]) - at_truth
+        flange = geometry.residuals(truth + np.r_[np.zeros(6), 0.01]) - at_truth
+        held = np.array([False, True, True, True, True, True, False])
+        found = geometry.fit(np.where(held, truth, 0.0), 0.01, held=held)
+        sigma = geometry.sigma
+    finally:
+        geometry.close()
+    push, tip = kinds == "push", kinds == "tip"
+    assert push.sum() >= 4 and len(set(event[tip])) >= 4
+    assert np.median(np.abs(at_truth[push | tip])) < 0.002, at_truth[push | tip]
+    assert np.median(np.abs(base[push])) > 0.003, base[push]
+    turns = np.array([np.mean(flange[event == e]) for e in sorted(set(event[tip]))])
+    assert np.all(np.abs(turns) > 0.0003) and turns.min() < 0 < turns.max(), turns
+    error = np.abs(found - truth)[[0, 6]]
+    assert np.all(error < 0.005) and np.all(error < 3 * sigma[[0, 6]]) and sigma[6] < 0.003, (found - truth, sigma)
 
 
 def test_same_seed_same_data_and_same_fit(tmp_path):
@@ -384,6 +413,8 @@ def test_miscalibrated_offsets_are_found_or_flagged(tmp_path):
     gravity = fit.gravity  # the still postures' torques pin every joint gravity turns
     assert gravity is not None and gravity.seen.tolist() == [False, True, True, True, True, True, False]
     assert np.all(np.abs(fitted - truth)[1:6] <= 0.002), fitted - truth
+    assert fit.offset_sources == {j: "contacts" for j in range(7)}  # the pushes, with the torques
+    assert np.all(np.abs(fitted - truth) <= 0.003), fitted - truth
 
 
 def test_object_routine_is_opt_in_and_respects_limits(tmp_path):

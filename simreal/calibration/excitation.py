@@ -15,14 +15,20 @@ commands and readings together. So the routine mixes four kinds of trajectory:
   cube sliding on its own (its deceleration is the object-table friction).
 
 An opt-in second routine, ``offsets`` (``excite(..., routine="offsets")``, ``simreal record
---routine offsets``), is for encoder offsets instead: its trajectories cycle ``cube``
-(the hand's bias measured with a guarded table touch and two flat closed-finger pushes,
-kept across episodes; then a grasp of the cube and a carry through hand poses spread in
-yaw, roll and pitch: the perceived cube turns with the true hand), ``table`` (guarded
-table touches at well-spread spots with the hand yawed, rolled and pitched differently
-each time), twice, then ``gravity`` (free postures held still, hand open and empty: the
-torques holding them read every offset gravity turns, see ``calibration.gravity``).
-``--routine gravity`` records only those, touching nothing. The default ``dynamics``
+--routine offsets``), is for encoder offsets instead. It starts with two ``gravity``
+trajectories (free postures held still, hand open and empty: the torques holding them
+read every offset gravity turns, see ``calibration.gravity``); from there on the robot is
+driven through those offsets (``early_offsets``), so the contacts land where planned.
+Then come ``push`` (slow flat pushes of the cube with the closed fingers, across the
+arm's reach and back: where the cube comes to rest reads the base joint's offset, which
+gravity cannot feel) and ``twist`` (slow pushes along the reach with one open finger, then
+the other: they read the flange's offset, which nothing else recorded feels).
+``--routine gravity`` records only the still postures, touching nothing. For an arm that
+reports no torques, ``--routine contacts`` cycles ``cube`` (the hand's bias measured with
+a guarded table touch and two flat pushes, kept across episodes; then a grasp of the
+cube and a carry through hand poses spread in yaw, roll and pitch: the perceived cube
+turns with the true hand) and ``table`` (guarded table touches at well-spread spots with
+the hand yawed, rolled and pitched differently each time). The default ``dynamics``
 routine is unchanged.
 A third, ``object`` (``--routine object``), is for the cube and the grip: ``slide``
 (closed-finger pushes square on a face that stop dead, so the cube slides free: its
@@ -49,6 +55,10 @@ from ..controllers import orientation_error
 from ..kinematics import Kinematics
 from ..recording import RecordingRobot
 from ..robot import JointCommand, ResetRequest, Robot, RobotState
+from .. import assets
+from ..specs import SceneSpec
+from .correction import EncoderCorrection
+from .early_offsets import early_offsets
 from .trajectory_file import Recording, from_trajectories
 
 KINDS = ("grasp", "swing", "touch", "swing")
@@ -83,6 +93,15 @@ SQUEEZE_STEPS = 6  # control steps the closed fingers squeeze the cube on the ta
 GRAVITY_HOLD = 20  # control steps a ``gravity`` posture is held (``still.SETTLE`` of them settle)
 GRAVITY_SPEED = 0.5  # of the allowed joint speed: the command leads the arm less than a bridge's safety layer allows
 WORKSPACE_MARGIN = 0.03  # m kept inside the declared workspace box by ``gravity`` postures
+SLOW_PUSH = 0.06  # m/s, the fingers' speed in a ``push`` trajectory's push: the cube stops with them
+SLOW_REACH = 0.02  # m of bias along the push a ``push`` push lines the cube up over, once measured
+TIP_ASIDE = 0.053  # m from the hand's axis to an open finger's middle, along the closing axis (Panda hand)
+TIP_AHEAD = 0.011  # m, an open finger's side ahead of the TCP along a push across the closing axis (Panda hand)
+TIP_HOLD = 30  # control steps held after a finger push: the far finger reads 2-3 mm of encoder noise a step
+TIP_BACK = 0.01  # m a finger backs off a pushed cube before the hand moves across to the other finger
+TIP_HEIGHT = 0.017  # m, fingertips above the table in a finger push: the hand's underside clears the cube's top
+FIRST_REACH = 0.04  # m, as much for the first push on corrected kinematics (the base's turn at full reach)
+SLOW_SETTLE = 12  # control steps held at the end of a slow push: the cube at rest against the fingers, read ~10 times
 SHAKES = ((0.005, 8), (0.01, 8), (0.01, 6), (0.02, 6), (0.02, 4))  # (m, steps): ~1 to 20 m/s^2 peaks
 
 
@@ -96,26 +115,29 @@ class _Driver:
     Every command moves each joint by at most ``SPEED_FRACTION`` of its velocity limit
     times the control period from the previous one and stays ``SAFE_MARGIN`` inside the
     joint limits, whatever a routine asks: the routines are meant to run on hardware.
+    A robot driven through encoder offsets (``EncoderCorrection``) has the limits and the
+    starting command of the robot's own frame, shifted into the corrected one.
     """
 
-    def __init__(self, robot: RecordingRobot, kin: Kinematics, state: RobotState, steps: int,
+    def __init__(self, robot: Robot, kin: Kinematics, state: RobotState, steps: int,
                  notes: dict | None = None) -> None:
         self.robot, self.kin, self.spec = robot, kin, robot.spec
         self.notes = {} if notes is None else notes  # what a routine learnt of the robot, for its next episodes
         self.state = state
-        self.q = np.asarray(state.joint_positions, dtype=float).copy()
-        self.q[:] = self.spec.home
+        shift = np.asarray(getattr(robot, "offsets", np.zeros(self.spec.dof)), dtype=float)
+        self.q = np.asarray(self.spec.home, dtype=float) - shift
         self.grip = self.spec.gripper.max_width
         self.left = steps
-        self.low = self.spec.lower + LIMIT_MARGIN
-        self.high = self.spec.upper - LIMIT_MARGIN
+        self.low = self.spec.lower + LIMIT_MARGIN - shift
+        self.high = self.spec.upper - LIMIT_MARGIN - shift
+        self.safe = (self.spec.lower + SAFE_MARGIN - shift, self.spec.upper - SAFE_MARGIN - shift)
         self.max_step = SPEED_FRACTION * self.spec.velocity_limits * robot.control_period
 
     def step(self, q: np.ndarray | None = None, grip: float | None = None) -> RobotState:
         if self.left <= 0:
             raise _Spent
         if q is not None:
-            q = np.clip(q, self.spec.lower + SAFE_MARGIN, self.spec.upper - SAFE_MARGIN)
+            q = np.clip(q, *self.safe)
             self.q = self.q + np.clip(q - self.q, -self.max_step, self.max_step)
         if grip is not None:
             self.grip = grip
@@ -386,6 +408,36 @@ def _half_turn(angle: float) -> float:
     return float((angle + np.pi / 2) % np.pi - np.pi / 2)
 
 
+def _measure_bias(d: _Driver, rng: np.random.Generator, cube: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, float]:
+    """The hand's horizontal bias (true - believed, m) and the push height (believed TCP
+    height with the fingertips 1 cm above the table), from a guarded table touch and two
+    flat pushes at right angles; both kept in ``d.notes``. The first push goes towards the
+    workspace centre, so the cube stays in reach."""
+    base = np.asarray(d.spec.grasp_orientation, dtype=float)
+    bias = d.notes.get("bias", np.zeros(2))
+    angle = rng.uniform(-np.pi, np.pi)
+    u = np.array([np.cos(angle), np.sin(angle)])
+    if (np.array([0.5, 0.0]) - c[:2]) @ u < -0.02:
+        angle, u = angle + np.pi, -u
+    spot = c[:2] - bias - u * (CUBE_HALF + FACE_AHEAD + PROBE_REACH + 0.02)
+    desired = _tilted(_half_turn(angle), 0.0, 0.0, base)
+    d.move(_ik_pose(d, np.array([*spot, 0.12]), desired), 5, grip=0.0)
+    table = _guarded(d, spot, desired, 0.1, -0.08) - TIP_BELOW_TCP  # the table as read: -(vertical bias)
+    low = table + TIP_BELOW_TCP + 0.012  # fingertips 1 cm above the table
+    d.notes["low"] = low
+    d.move(_ik_pose(d, np.array([*spot, low]), desired), 2)
+    for k in range(2):  # the second push at right angles, lined up by the first
+        if k:
+            angle += np.pi / 2 * rng.choice([-1.0, 1.0])
+            u = np.array([np.cos(angle), np.sin(angle)])
+        shifted = _cube_position(d, cube) - np.r_[bias, 0.0]
+        along = _flat_push(d, shifted, angle, low, from_here=k == 0)
+        if along is not None:
+            bias = bias + u * (along - bias @ u)
+            d.notes["bias"] = bias
+    return bias, low
+
+
 def _probe_cube(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
     """Grasp the cube and carry it through spread hand poses (``offsets`` routine).
 
@@ -404,25 +456,7 @@ def _probe_cube(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
     c = _cube_position(d, cube)
     bias = d.notes.get("bias", np.zeros(2))
     if "bias" not in d.notes or d.notes.get("missed", False):  # measure (again) before grasping
-        angle = rng.uniform(-np.pi, np.pi)
-        u = np.array([np.cos(angle), np.sin(angle)])
-        if (np.array([0.5, 0.0]) - c[:2]) @ u < -0.02:  # towards the workspace centre: the cube stays in reach
-            angle, u = angle + np.pi, -u
-        spot = c[:2] - bias - u * (CUBE_HALF + FACE_AHEAD + PROBE_REACH + 0.02)
-        desired = _tilted(_half_turn(angle), 0.0, 0.0, base)
-        d.move(_ik_pose(d, np.array([*spot, 0.12]), desired), 5, grip=0.0)
-        table = _guarded(d, spot, desired, 0.1, -0.08) - TIP_BELOW_TCP  # the table as read: -(vertical bias)
-        low = table + TIP_BELOW_TCP + 0.012  # fingertips 1 cm above the table
-        d.move(_ik_pose(d, np.array([*spot, low]), desired), 2)
-        for k in range(2):  # the second push at right angles, lined up by the first
-            if k:
-                angle += np.pi / 2 * rng.choice([-1.0, 1.0])
-                u = np.array([np.cos(angle), np.sin(angle)])
-            shifted = _cube_position(d, cube) - np.r_[bias, 0.0]
-            along = _flat_push(d, shifted, angle, low, from_here=k == 0)
-            if along is not None:
-                bias = bias + u * (along - bias @ u)
-                d.notes["bias"] = bias
+        bias, _ = _measure_bias(d, rng, cube, c)
         d.notes["missed"] = False
         c = _cube_position(d, cube)
     yaw = _cube_yaw(d) + np.pi / 2 * np.round((rng.uniform(-1.2, 1.2) - _cube_yaw(d)) / (np.pi / 2))
@@ -439,6 +473,110 @@ def _probe_cube(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
     if not d.notes["missed"]:
         d.notes["bias"] = held[:2] - d.kin.tcp_pose(d.state.joint_positions)[0][:2]
     _carry_probe(d, rng, grasp, yaw)
+
+
+def push_probe(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
+    """Slow flat pushes of the cube across the arm's reach, back and forth (``push`` kind, ``offsets`` routine).
+
+    A cube pushed slowly comes to rest against the closed fingers' broad face, at the
+    true hand; its perceived pose is the world's. Pushed across the radius from the base,
+    the face's place along the push reads the base joint's offset at the reach's lever
+    (0.5 mm per mrad), which neither gravity (the base axis is vertical) nor a carried
+    cube (it turns with the whole arm) can feel. The hand's bias is measured here first
+    (``_measure_bias``: the bias a grasp elsewhere left differs by centimetres at another
+    pose), and kept up to date along every push; the pushes turn back towards the
+    centre line so the cube stays in reach."""
+    c = _cube_position(d, cube)
+    if d.notes.get("corrected"):  # driven through the torques' offsets: only the base's turn is left
+        reach = SLOW_REACH if "bias" in d.notes else FIRST_REACH
+        bias, low = d.notes.get("bias", np.zeros(2)), c[2] - CUBE_HALF + TIP_BELOW_TCP + 0.012
+    else:
+        (bias, low), reach = _measure_bias(d, rng, cube, c), SLOW_REACH
+    sign = float(rng.choice([-1.0, 1.0]))
+    while True:
+        c = _cube_position(d, cube)
+        sign = -sign if abs(c[1]) < 0.04 else -float(np.sign(c[1]))
+        angle = float(np.arctan2(c[1], c[0])) + sign * np.pi / 2
+        along = _slow_push(d, c - np.r_[bias, 0.0], angle, low, reach)
+        d.move(_ik_pose(d, d.kin.tcp_pose(d.q)[0] + CLEAR_HEIGHT * UP, d.kin.tcp_pose(d.q)[1]), 3)
+        reach = SLOW_REACH
+        if along is not None:
+            u = np.array([np.cos(angle), np.sin(angle)])
+            bias = bias + u * (along - bias @ u)
+            d.notes["bias"] = bias
+
+
+def _slow_push(d: _Driver, c: np.ndarray, angle: float, low: float, reach: float = 0.0,
+               aside: float = 0.0, from_here: bool = False, hold: int = SLOW_SETTLE) -> float | None:
+    """Push the cube along ``angle`` at ``SLOW_PUSH`` m/s, from ``reach`` short of the nominal
+    contact to as far past it, and hold still: with the closed fingers' broad face, or
+    (``aside`` != 0) with one open finger, the hand that far to the side of the cube along
+    the closing axis. ``from_here``: the hand is at push height just behind the cube (the
+    last push's end, backed off): it moves across without clearing the cube.
+
+    Struck at a flat push's speed the cube slides a few millimetres ahead of the face;
+    pushed this slowly it stops with it (table friction stops it within a fraction of a
+    millimetre), so the rest instants that follow say where the true finger is. ``c`` is
+    the perceived cube centre shifted by the known bias; returns the bias along the push
+    (as ``_flat_push``), or None when the cube did not move along it."""
+    base = np.asarray(d.spec.grasp_orientation, dtype=float)
+    u = np.array([np.cos(angle), np.sin(angle)])
+    side = np.array([-u[1], u[0]]) * aside
+    desired = _tilted(_half_turn(angle), 0.0, 0.0, base)
+    flush, grip = (CUBE_HALF + TIP_AHEAD, d.spec.gripper.max_width) if aside else (CUBE_HALF + FACE_AHEAD, 0.0)
+    reach = reach or SLOW_REACH
+    start, end = c[:2] + side - u * (flush + reach), c[:2] + side - u * flush + u * reach
+    before = _cube_position(d, c)
+    if from_here:
+        back = d.kin.tcp_pose(d.q)[0][:2] - u * TIP_BACK
+        d.move(_ik_pose(d, np.array([*back, low]), desired), 2, grip=grip)
+    else:
+        d.move(_ik_pose(d, np.array([*start, low + CLEAR_HEIGHT]), desired), 4, grip=grip)
+    d.move(_ik_pose(d, np.array([*start, low]), desired), 3, grip=grip)
+    steps = int(np.ceil(2 * reach / (SLOW_PUSH * d.robot.control_period)))
+    for k in range(1, steps + 1):
+        d.step(_ik_pose(d, np.array([*(start + (end - start) * k / steps), low]), desired, iterations=8))
+    d.hold(hold)
+    after = _cube_position(d, c)
+    moved = after[:2] - before[:2]
+    if moved @ u < 0.005 or abs(moved @ np.array([-u[1], u[0]])) > 0.5 * (moved @ u):
+        return None
+    return float((after[:2] - end) @ u - flush)
+
+
+def twist_probe(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
+    """Slow pushes of the cube with one open finger, then the other (``twist`` kind, ``offsets`` routine).
+
+    The hand pushes along the arm's radius with its closing axis across the push, the
+    cube lined up with one finger, ``TIP_ASIDE`` from the hand's axis. The flange's offset
+    turns the hand about that axis, moving the finger along the push by the lever
+    (0.05 mm per mrad) and the other finger back by as much, so the pushes, by each finger
+    in turn, read the one offset nothing else recorded feels: gravity cannot (the hand's
+    mass is on the axis), nor the hand's position, nor a held cube (it sits askew in the
+    grip, by 2-10 degrees). Between pushes the hand backs off and moves across at push
+    height; the pushes go outwards when the cube is nearer the base than ``OBJECT_CENTRE``,
+    else inwards. Needs the robot driven through its torques' offsets (else measures the
+    bias first)."""
+    c = _cube_position(d, cube)
+    if d.notes.get("corrected"):
+        reach = SLOW_REACH if "bias" in d.notes else FIRST_REACH
+        bias, low = d.notes.get("bias", np.zeros(2)), c[2] - CUBE_HALF + TIP_BELOW_TCP + TIP_HEIGHT
+    else:
+        (bias, low), reach = _measure_bias(d, rng, cube, c), SLOW_REACH
+    finger = float(rng.choice([-1.0, 1.0]))
+    outwards = bool(np.hypot(*c[:2]) < OBJECT_CENTRE[0])
+    first = True
+    while True:
+        c = _cube_position(d, cube)
+        angle = float(np.arctan2(c[1], c[0])) + (0.0 if outwards else np.pi)  # the hand's yaw either way
+        aside = finger * TIP_ASIDE * (1.0 if outwards else -1.0)  # so this is one side of the hand
+        along = _slow_push(d, c - np.r_[bias, 0.0], angle, low, reach, aside=aside, from_here=not first,
+                           hold=TIP_HOLD)
+        if along is not None:
+            u = np.array([np.cos(angle), np.sin(angle)])
+            bias = bias + u * (along - bias @ u)
+            d.notes["bias"] = bias
+        finger, reach, first = -finger, SLOW_REACH, False
 
 
 def _carry_probe(d: _Driver, rng: np.random.Generator, centre: np.ndarray, yaw: float) -> None:
@@ -605,11 +743,14 @@ def _workspace_posture(d: _Driver, rng: np.random.Generator, reach: float) -> np
 
 ROUTINES: dict[str, Callable[[_Driver, np.random.Generator, np.ndarray], None]] = {
     "grasp": _grasp, "swing": _swing, "touch": _touch, "cube": _probe_cube, "table": _probe_table,
-    "slide": object_slide, "grip": object_grip, "weigh": weigh, "gravity": hold_postures}
+    "slide": object_slide, "grip": object_grip, "weigh": weigh, "gravity": hold_postures, "push": push_probe,
+    "twist": twist_probe}
 EXCITATIONS: dict[str, tuple[str, ...]] = {  # --routine: the kinds its trajectories cycle through
     "dynamics": KINDS,
-    # opt-in, for joint_offset: slow guarded probes of known geometry, and still postures for the torques
-    "offsets": ("cube", "table", "cube", "table", "gravity"),
+    # opt-in, for joint_offset: still postures for the torques, then slow pushes driven through their reading
+    "offsets": ("gravity", "gravity", "gravity", "push", "twist", "twist", "push", "twist", "twist", "twist"),
+    # opt-in, for joint_offset on an arm that reports no torques: guarded table touches, cube grasps and carries
+    "contacts": ("cube", "table"),
     "object": OBJECT_KINDS,  # opt-in: slides, squeezes and shakes, for the object and grip fields
     "weighed": ("grasp", "swing", "touch", "weigh"),  # dynamics with a weighing in place of every other swing
     "gravity": ("gravity",),  # opt-in: still free postures only, the offsets the torques see without a contact
@@ -626,13 +767,31 @@ def routine_for(fields: list[str]) -> str:
     return "weighed" if {"object_mass_scale", "gripper_force"} <= set(fields) else "dynamics"
 
 
+def _driven_through_torques(recorder: RecordingRobot, kinds: tuple[str, ...], scene: SceneSpec | None,
+                            notes: dict) -> EncoderCorrection | None:
+    """The recorder driven through the offsets its still postures so far read (``early_offsets``),
+    or None without them. What the routine learnt of the hand's bias is forgotten: it was
+    measured through the uncorrected encoders."""
+    gravity = [t for k, t in enumerate(recorder.trajectories) if kinds[k % len(kinds)] == "gravity" and len(t)]
+    offsets = early_offsets(gravity, recorder.spec, scene or assets.scene_spec("tabletop"), recorder.control_period)
+    if offsets is None:
+        return None
+    notes.clear()
+    notes["corrected"] = True
+    return EncoderCorrection(recorder, offsets)
+
+
 def excite(robot: Robot, trajectories: int = 10, seconds: float = 6.0, seed: int = 0,
-           progress: Callable[[int, int], None] | None = None, routine: str = "dynamics") -> Recording:
+           progress: Callable[[int, int], None] | None = None, routine: str = "dynamics",
+           scene: SceneSpec | None = None) -> Recording:
     """Run ``trajectories`` excitation episodes of ``seconds`` robot time each; return them recorded.
 
     Kinds cycle through ``KINDS``; episode ``i`` draws its cube placement, postures and
     sensor-noise seed from ``(seed, i)``, so the same seed gives the same commands on the
     same robot. The cube sits in a fixed reachable spot with a small random offset.
+    In a routine whose still postures come before contacts (``offsets``), the contacts are
+    driven through the offsets those postures' torques read (``early_offsets``); ``scene``
+    (default: tabletop) is the model that reading uses.
     """
     if trajectories < 1 or seconds <= 0:
         raise ValueError(f"need at least one trajectory of positive length, got {trajectories} x {seconds} s")
@@ -642,19 +801,22 @@ def excite(robot: Robot, trajectories: int = 10, seconds: float = 6.0, seed: int
     recorder = RecordingRobot(robot)
     kin = Kinematics(robot.spec)
     steps = max(1, round(seconds / robot.control_period))
-    placements, notes = [], {}
+    placements, notes, driven = [], {}, recorder
+    corrects = "gravity" in kinds and len(set(kinds)) > 1  # contacts follow the still postures
     try:
         for i in range(trajectories):
             rng = np.random.default_rng([seed, i])
             cube = np.array([0.5 + rng.uniform(-0.03, 0.03), rng.uniform(-0.05, 0.05), 0.0])
             placement = {"cube": (float(cube[0]), float(cube[1]), 0.0)}
             placements.append(placement)
-            state = recorder.reset(ResetRequest(placement), seed=int(rng.integers(2**31)))
-            driver = _Driver(recorder, kin, state, steps, notes)
+            state = driven.reset(ResetRequest(placement), seed=int(rng.integers(2**31)))
+            driver = _Driver(driven, kin, state, steps, notes)
             try:
                 ROUTINES[kinds[i % len(kinds)]](driver, rng, cube)
             except _Spent:
                 pass
+            if corrects and kinds[i % len(kinds)] == "gravity" and i + 1 < trajectories:
+                driven = _driven_through_torques(recorder, kinds, scene, notes) or driven
             if progress:
                 progress(i + 1, trajectories)
     finally:

@@ -15,11 +15,13 @@ nominal instead of drifting, and the uncertainty analysis reports it as such. No
 levels come from the residual at the optimum, not from the optimiser. A fit whose
 joint residual stays well above the measurement noise has not explained the data:
 it is flagged (``converged = False``) and its Jacobian-based uncertainties mean nothing.
-Encoder offsets get their own start: a static fit of the recorded contacts' geometry
-(``geometry``), then a wide-stencil coordinate search on the replay cost (``_scan_offsets``);
-their fits also count the perceived cube's orientation (``orientation_error``), the one
-reading of the wrist's offsets (the TCP lies near the last joints' axes, so contact
-positions hardly see them).
+Encoder offsets are measured outside the replay where the data allow: the holding
+torques at still postures (``gravity``) and, fused with them, the recorded contacts'
+geometry (``geometry``: where a slowly pushed cube came to rest against the fingers); an
+offset those pin within ``HELD_SIGMA`` is held, with their uncertainty. The rest start
+from the geometry, then a wide-stencil coordinate search on the replay cost
+(``_scan_offsets``); their fits also count the perceived cube's orientation
+(``orientation_error``), a reading of the wrist's offsets in recordings without pushes.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ ZOOM_POINTS = 5
 UNSCANNED = frozenset({"joint_offset"})  # not in the grid scan: ``_scan_offsets`` has its own
 OFFSET_SPANS = (4.0, 2.0, 1.0)  # normalised (1 = 10 mrad) half-widths of the encoder-offset coordinate search
 OFFSET_RESOLUTION = 0.25  # normalised units: an offset is identifiable when 2 tolerances fit in 5 mrad (~95 %)
-HELD_SIGMA = 0.005  # rad: an offset the holding torques pin this well is held there (``_hold_gravity``)
+HELD_SIGMA = 0.005  # rad: an offset the torques or the contacts pin this well is held there (``_hold_gravity``)
 START_MARGIN = 0.1  # normalised units kept between a starting point and the bounds
 SEGMENT = 15  # control steps per multiple-shooting segment (0.75 s at 20 Hz)
 CONTACT_FIELDS = {"finger_friction": "joint", "object_friction_scale": "sliding",  # scanned on what sees them
@@ -105,6 +107,7 @@ class Fit:
     simulated_after: list[Simulated] = field(default_factory=list)
     known: dict[str, object] = field(default_factory=dict)  # fields held at given values (measured otherwise)
     gravity: GravityOffsets | None = None  # encoder offsets read from the holding torques, when fitted
+    offset_sources: dict[int, str] = field(default_factory=dict)  # joint: what read its offset ("torques", ...)
 
 
 def residuals(recording: Recording, sims: list[Simulated],
@@ -218,6 +221,8 @@ class _Problem:
         self.x0 = to_coordinates(base, coords, dof)
         self.orientation = any(c.name == "joint_offset" for c in coords)  # see ``residuals``
         self.held = np.zeros(len(coords), dtype=bool)  # coordinates measured otherwise: not fitted here
+        self.held_covariance = np.zeros((len(coords), len(coords)))  # rad^2 of the held offsets (measured otherwise)
+        self.fused = np.zeros(len(coords), dtype=bool)  # held offsets the contacts pinned (with the torques, if any)
         self.progress = progress
         self.evaluations = 0
 
@@ -415,19 +420,39 @@ def _vertex(values: np.ndarray, costs: np.ndarray) -> float:
     return float(vertex) if values.min() <= vertex <= values.max() else best
 
 
-def _geometric_offsets(problem: _Problem, x: np.ndarray, spec: RobotSpec, scene: SceneSpec) -> np.ndarray:
-    """``x`` with the encoder offsets from the recorded contacts' geometry (see ``geometry``);
-    the held ones stay."""
+def _geometric_offsets(problem: _Problem, x: np.ndarray, spec: RobotSpec, scene: SceneSpec,
+                       gravity: GravityOffsets | None) -> np.ndarray:
+    """``x`` with the encoder offsets from the recorded contacts' geometry (see ``geometry``),
+    fused with the holding torques' reading where there is one (``gravity``: its
+    covariance enters as a prior); without torques the held offsets stay. Offsets the
+    result pins within ``HELD_SIGMA`` are held (``problem.held``, ``held_covariance``):
+    on miscalibrated the finger pushes read the base's and the flange's offsets to ~1 and
+    ~2 mrad, which neither gravity nor the replay's jagged cost can."""
     index = [i for i, c in enumerate(problem.coords) if c.name == "joint_offset"]
+    joints = [problem.coords[i].joint for i in index]
+    prior = None
+    if gravity is not None:
+        prior = np.diag(np.full(spec.dof, np.inf))
+        seen = np.flatnonzero(gravity.seen)
+        prior[np.ix_(seen, seen)] = gravity.covariance
+        prior = prior[np.ix_(joints, joints)]
     geometry = ContactGeometry(problem.recording, spec, scene)
     try:
         scale = problem.coords[index[0]].scale
         found = geometry.fit(np.array([problem.coords[i].value(x[i]) for i in index]), scale,
-                             held=problem.held[index])
+                             held=None if prior is not None else problem.held[index], prior=prior)
+        covariance = geometry.covariance
     finally:
         geometry.close()
+    pinned = np.sqrt(np.diag(covariance)) <= HELD_SIGMA
+    if not pinned.any():
+        return x
     x = x.copy()
     x[index] = found / scale
+    coords = np.array(index)
+    problem.held[coords] = pinned | problem.held[coords]
+    problem.fused[coords[pinned]] = True
+    problem.held_covariance[np.ix_(coords[pinned], coords[pinned])] = covariance[np.ix_(pinned, pinned)]
     return x
 
 
@@ -635,45 +660,59 @@ def _hold_gravity(problem: _Problem, x: np.ndarray, gravity: GravityOffsets) -> 
     several mrad (``coordinate_search``), so they cannot sharpen a mrad-wide torque reading,
     only drag it into a pit. The rest are searched from there."""
     x = x.copy()
+    held = []
     for i, c in enumerate(problem.coords):
         if c.name == "joint_offset" and gravity.seen[c.joint]:
             x[i] = c.coordinate(float(gravity.offsets[c.joint]))
             problem.held[i] = gravity.sigma[c.joint] <= HELD_SIGMA
+            if problem.held[i]:
+                held.append(i)
+    seen = list(np.flatnonzero(gravity.seen))
+    rows = [seen.index(problem.coords[i].joint) for i in held]
+    problem.held_covariance[np.ix_(held, held)] = gravity.covariance[np.ix_(rows, rows)]
     return x
 
 
-def _held_rows(problem: _Problem, gravity: GravityOffsets | None) -> np.ndarray:
+def _held_rows(problem: _Problem) -> np.ndarray:
     """The held offsets' information as whitened rows over the coordinates (``R^T R`` = the
     inverse covariance, in coordinate units), so the uncertainty analysis counts them as pinned."""
     held = np.flatnonzero(problem.held)
-    if gravity is None or not len(held):
-        return np.zeros((0, len(problem.coords)))
-    seen = list(np.flatnonzero(gravity.seen))
-    joints = [seen.index(problem.coords[i].joint) for i in held]
-    scale = np.array([problem.coords[i].scale for i in held])
-    covariance = gravity.covariance[np.ix_(joints, joints)] / np.outer(scale, scale)
     rows = np.zeros((len(held), len(problem.coords)))
-    rows[:, held] = np.linalg.cholesky(np.linalg.inv(covariance)).T
+    if len(held):
+        scale = np.array([problem.coords[i].scale for i in held])
+        covariance = problem.held_covariance[np.ix_(held, held)] / np.outer(scale, scale)
+        rows[:, held] = np.linalg.cholesky(np.linalg.inv(covariance)).T
     return rows
 
 
-def _held_uncertainty(u: Uncertainty, problem: _Problem, x: np.ndarray, gravity: GravityOffsets | None) -> None:
-    """The held offsets' uncertainty is the torque fit's (``gravity``), not the replay's, and
-    they are no part of what the replay cannot separate (``Uncertainty.combinations``)."""
+def _offset_sources(problem: _Problem) -> dict[int, str]:
+    """What read each fitted encoder offset: "contacts" (the contacts' geometry, fused with
+    the torques where they see the joint), "torques" (the holding torques alone) or "replay"."""
+    return {c.joint: "contacts" if problem.fused[i] else "torques" if problem.held[i] else "replay"
+            for i, c in enumerate(problem.coords) if c.name == "joint_offset"}
+
+
+def _held_uncertainty(u: Uncertainty, problem: _Problem, x: np.ndarray) -> None:
+    """The held offsets' uncertainty is their measurement's (the torques', the contacts' or
+    both), not the replay's, and they are no part of what the replay cannot separate
+    (``Uncertainty.combinations``)."""
     held = {problem.coords[i].label for i in np.flatnonzero(problem.held)}
-    for i in np.flatnonzero(problem.held):
-        c = problem.coords[i]
-        sigma = float(gravity.sigma[c.joint]) / c.scale
-        u.sigma_jacobian[i] = u.sigma_bootstrap[i] = sigma
-        if u.sigma_probe is not None:
-            u.sigma_probe[i] = sigma
-        u.identifiable[i] = sigma <= OFFSET_RESOLUTION
-        u.sigma_value[i] = c.derivative(float(x[i])) * u.sigma[i]
     for combo in u.combinations:
         combo["fields"] = [label for label in combo["fields"] if label not in held]
         for key in ("axes", "weights"):
             combo[key] = {label: v for label, v in combo.get(key, {}).items() if label not in held}
     u.combinations = [combo for combo in u.combinations if combo["fields"]]
+    for i in np.flatnonzero(problem.held):
+        c = problem.coords[i]
+        sigma = float(np.sqrt(problem.held_covariance[i, i])) / c.scale
+        u.sigma_jacobian[i] = u.sigma_bootstrap[i] = sigma
+        if u.sigma_probe is not None:
+            u.sigma_probe[i] = sigma
+        u.identifiable[i] = sigma <= OFFSET_RESOLUTION
+        u.sigma_value[i] = c.derivative(float(x[i])) * u.sigma[i]
+        if not u.identifiable[i]:  # reported alone, to its measured sigma (as ``_single_combinations``)
+            u.combinations.append({"fields": [c.label], "axes": {c.label: "linear"}, "trade_off": [],
+                                   "weights": {c.label: 1.0}, "value": float(x[i]), "sigma": sigma})
 
 
 def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: SceneSpec, *,
@@ -707,7 +746,7 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
             if "joint_offset" in continuous:
                 if gravity is not None:
                     start = _hold_gravity(problem, start, gravity)
-                start = _geometric_offsets(problem, start, spec, scene)
+                start = _geometric_offsets(problem, start, spec, scene, gravity)
                 start, offset_tolerance = _scan_offsets(problem, latency, start)
             x, jac = _least_squares(problem, start, latency, COUPLED_NFEV if coupled(coords) else 20)
             if integer:
@@ -722,12 +761,12 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
         data, owners = residuals(recording, after, problem.orientation)
         uncertainty = None
         if coords:
-            held = _held_rows(problem, gravity)
+            held = _held_rows(problem)
             jac, data = np.vstack((jac, held)), np.concatenate((data, np.zeros(len(held))))
             owners = np.concatenate((owners, np.full(len(held), -1)))
             uncertainty = analyse(coords, x, jac, data, owners, PRIOR_WEIGHT, seed,
                                   cost=lambda y: problem.data_cost(y, latency))
-            _held_uncertainty(uncertainty, problem, x, gravity)
+            _held_uncertainty(uncertainty, problem, x)
             _flag_offsets(uncertainty, coords, x, jac, offset_tolerance)
             uncertainty = apply_symmetries(uncertainty, coords, x, jac, data)
             if weighing is not None:
@@ -743,4 +782,4 @@ def calibrate(recording: Recording, params: list[str], spec: RobotSpec, scene: S
             progress("done", 1.0)
         return Fit(fitted, names, coords, uncertainty, summary(recording, before), residual_after,
                    costs, sigma, converged, time.perf_counter() - started, simulator.calls, before, after,
-                   {name: getattr(base, name) for name in known or {}}, gravity)
+                   {name: getattr(base, name) for name in known or {}}, gravity, _offset_sources(problem))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import assets
 from ..robot import Robot
-from ..specs import SpecError
+from ..specs import SceneSpec, SpecError
 from ..targets import PerturbedTarget
 from .excitation import excite
 from .fit import Fit, Progress, calibrate
@@ -23,15 +23,17 @@ def record(target: str | Path, out: str | Path, trajectories: int = 10, seconds:
     """Run the excitation on a PerturbedTarget built from a profile and save it to ``out``."""
     robot = PerturbedTarget(target, scene)
     try:
-        return record_robot(robot, out, trajectories, seconds, seed, progress, routine)
+        return record_robot(robot, out, trajectories, seconds, seed, progress, routine, assets.scene_spec(scene))
     finally:
         robot.close()
 
 
 def record_robot(robot: Robot, out: str | Path, trajectories: int = 10, seconds: float = 6.0, seed: int = 0,
-                 progress: Callable[[int, int], None] | None = None, routine: str = "dynamics") -> Recording:
-    """Run the excitation on any Robot (a bridge client: real hardware) and save it to ``out``."""
-    recording = excite(robot, trajectories, seconds, seed, progress, routine)
+                 progress: Callable[[int, int], None] | None = None, routine: str = "dynamics",
+                 scene: SceneSpec | None = None) -> Recording:
+    """Run the excitation on any Robot (a bridge client: real hardware) and save it to ``out``;
+    ``scene`` (default: tabletop) is the model of the robot's surroundings the routine plans in."""
+    recording = excite(robot, trajectories, seconds, seed, progress, routine, scene)
     save_recording(recording, out)
     return recording
 

@@ -151,6 +151,7 @@ def write_outputs(fit: Fit, recording: Recording, robot: str, name: str, out_dir
     report = {"name": name, "robot": robot, "sources": sources, "created": stamp, "estimates": estimates(fit),
               "known": {n: _plain(v) for n, v in fit.known.items()},
               "gravity": fit.gravity.to_dict() if fit.gravity is not None else None,
+              "offset_sources": {str(j): source for j, source in fit.offset_sources.items()},
               "combinations": fit.uncertainty.combinations if fit.uncertainty else [],
               "residual_before": fit.residual_before, "residual_after": fit.residual_after,
               "converged": fit.converged,
