@@ -15,7 +15,7 @@ commands and readings together. So the routine mixes four kinds of trajectory:
   cube sliding on its own (its deceleration is the object-table friction).
 
 An opt-in second routine, ``offsets`` (``excite(..., routine="offsets")``, ``simreal record
---routine offsets``), is for encoder offsets instead. It starts with two ``gravity``
+--routine offsets``), is for encoder offsets instead. It starts with three ``gravity``
 trajectories (free postures held still, hand open and empty: the torques holding them
 read every offset gravity turns, see ``calibration.gravity``); from there on the robot is
 driven through those offsets (``early_offsets``), so the contacts land where planned.
@@ -51,11 +51,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .. import assets
 from ..controllers import orientation_error
 from ..kinematics import Kinematics
 from ..recording import RecordingRobot
 from ..robot import JointCommand, ResetRequest, Robot, RobotState
-from .. import assets
 from ..specs import SceneSpec
 from .correction import EncoderCorrection
 from .early_offsets import early_offsets
@@ -411,8 +411,8 @@ def _half_turn(angle: float) -> float:
 def _measure_bias(d: _Driver, rng: np.random.Generator, cube: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, float]:
     """The hand's horizontal bias (true - believed, m) and the push height (believed TCP
     height with the fingertips 1 cm above the table), from a guarded table touch and two
-    flat pushes at right angles; both kept in ``d.notes``. The first push goes towards the
-    workspace centre, so the cube stays in reach."""
+    flat pushes at right angles; the bias is kept in ``d.notes``. The first push goes
+    towards the workspace centre, so the cube stays in reach."""
     base = np.asarray(d.spec.grasp_orientation, dtype=float)
     bias = d.notes.get("bias", np.zeros(2))
     angle = rng.uniform(-np.pi, np.pi)
@@ -424,7 +424,6 @@ def _measure_bias(d: _Driver, rng: np.random.Generator, cube: np.ndarray, c: np.
     d.move(_ik_pose(d, np.array([*spot, 0.12]), desired), 5, grip=0.0)
     table = _guarded(d, spot, desired, 0.1, -0.08) - TIP_BELOW_TCP  # the table as read: -(vertical bias)
     low = table + TIP_BELOW_TCP + 0.012  # fingertips 1 cm above the table
-    d.notes["low"] = low
     d.move(_ik_pose(d, np.array([*spot, low]), desired), 2)
     for k in range(2):  # the second push at right angles, lined up by the first
         if k:
@@ -482,10 +481,10 @@ def push_probe(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
     true hand; its perceived pose is the world's. Pushed across the radius from the base,
     the face's place along the push reads the base joint's offset at the reach's lever
     (0.5 mm per mrad), which neither gravity (the base axis is vertical) nor a carried
-    cube (it turns with the whole arm) can feel. The hand's bias is measured here first
-    (``_measure_bias``: the bias a grasp elsewhere left differs by centimetres at another
-    pose), and kept up to date along every push; the pushes turn back towards the
-    centre line so the cube stays in reach."""
+    cube (it turns with the whole arm) can feel. Driven through the torques' offsets, the
+    hand's bias is the base's turn alone, which the first push measures (a wider one);
+    otherwise ``_measure_bias`` measures it first. It is kept up to date along every push;
+    the pushes turn back towards the centre line so the cube stays in reach."""
     c = _cube_position(d, cube)
     if d.notes.get("corrected"):  # driven through the torques' offsets: only the base's turn is left
         reach = SLOW_REACH if "bias" in d.notes else FIRST_REACH
@@ -498,7 +497,8 @@ def push_probe(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
         sign = -sign if abs(c[1]) < 0.04 else -float(np.sign(c[1]))
         angle = float(np.arctan2(c[1], c[0])) + sign * np.pi / 2
         along = _slow_push(d, c - np.r_[bias, 0.0], angle, low, reach)
-        d.move(_ik_pose(d, d.kin.tcp_pose(d.q)[0] + CLEAR_HEIGHT * UP, d.kin.tcp_pose(d.q)[1]), 3)
+        here, facing = d.kin.tcp_pose(d.q)
+        d.move(_ik_pose(d, here + CLEAR_HEIGHT * UP, facing), 3)
         reach = SLOW_REACH
         if along is not None:
             u = np.array([np.cos(angle), np.sin(angle)])

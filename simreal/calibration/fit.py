@@ -450,7 +450,11 @@ def _geometric_offsets(problem: _Problem, x: np.ndarray, spec: RobotSpec, scene:
     x = x.copy()
     x[index] = found / scale
     coords = np.array(index)
-    problem.held[coords] = pinned | problem.held[coords]
+    if prior is not None:  # the fused reading supersedes the torques' alone
+        problem.held[coords] = pinned
+        problem.held_covariance[np.ix_(coords, coords)] = 0.0
+    else:  # the held joints were not fitted: none of them is among the pinned
+        problem.held[coords] |= pinned
     problem.fused[coords[pinned]] = True
     problem.held_covariance[np.ix_(coords[pinned], coords[pinned])] = covariance[np.ix_(pinned, pinned)]
     return x
