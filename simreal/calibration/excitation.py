@@ -430,11 +430,33 @@ def _measure_bias(d: _Driver, rng: np.random.Generator, cube: np.ndarray, c: np.
             angle += np.pi / 2 * rng.choice([-1.0, 1.0])
             u = np.array([np.cos(angle), np.sin(angle)])
         shifted = _cube_position(d, cube) - np.r_[bias, 0.0]
-        along = _flat_push(d, shifted, angle, low, from_here=k == 0)
-        if along is not None:
-            bias = bias + u * (along - bias @ u)
-            d.notes["bias"] = bias
+        bias = _note_bias(d, bias, angle, _flat_push(d, shifted, angle, low, from_here=k == 0))
     return bias, low
+
+
+def _note_bias(d: _Driver, bias: np.ndarray, angle: float, along: float | None) -> np.ndarray:
+    """``bias`` with its part along a push at ``angle`` replaced by what the push measured
+    (``along``, None: nothing), kept in ``d.notes`` for the next pushes and episodes."""
+    if along is None:
+        return bias
+    u = np.array([np.cos(angle), np.sin(angle)])
+    d.notes["bias"] = bias + u * (along - bias @ u)
+    return d.notes["bias"]
+
+
+def _push_start(d: _Driver, rng: np.random.Generator, cube: np.ndarray, height: float
+                ) -> tuple[np.ndarray, float, float]:
+    """The known bias, the push height and the first push's reach for a run of slow pushes.
+
+    Driven through the torques' offsets, only the base's turn is left: the bias is what
+    earlier pushes measured (else a wider first push, ``FIRST_REACH``, finds it) and the
+    fingertips go ``height`` above the table under the perceived cube. Otherwise
+    ``_measure_bias`` measures both first."""
+    c = _cube_position(d, cube)
+    if d.notes.get("corrected"):
+        reach = SLOW_REACH if "bias" in d.notes else FIRST_REACH
+        return d.notes.get("bias", np.zeros(2)), c[2] - CUBE_HALF + TIP_BELOW_TCP + height, reach
+    return (*_measure_bias(d, rng, cube, c), SLOW_REACH)
 
 
 def _probe_cube(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
@@ -485,12 +507,7 @@ def push_probe(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
     hand's bias is the base's turn alone, which the first push measures (a wider one);
     otherwise ``_measure_bias`` measures it first. It is kept up to date along every push;
     the pushes turn back towards the centre line so the cube stays in reach."""
-    c = _cube_position(d, cube)
-    if d.notes.get("corrected"):  # driven through the torques' offsets: only the base's turn is left
-        reach = SLOW_REACH if "bias" in d.notes else FIRST_REACH
-        bias, low = d.notes.get("bias", np.zeros(2)), c[2] - CUBE_HALF + TIP_BELOW_TCP + 0.012
-    else:
-        (bias, low), reach = _measure_bias(d, rng, cube, c), SLOW_REACH
+    bias, low, reach = _push_start(d, rng, cube, 0.012)
     sign = float(rng.choice([-1.0, 1.0]))
     while True:
         c = _cube_position(d, cube)
@@ -499,11 +516,7 @@ def push_probe(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
         along = _slow_push(d, c - np.r_[bias, 0.0], angle, low, reach)
         here, facing = d.kin.tcp_pose(d.q)
         d.move(_ik_pose(d, here + CLEAR_HEIGHT * UP, facing), 3)
-        reach = SLOW_REACH
-        if along is not None:
-            u = np.array([np.cos(angle), np.sin(angle)])
-            bias = bias + u * (along - bias @ u)
-            d.notes["bias"] = bias
+        bias, reach = _note_bias(d, bias, angle, along), SLOW_REACH
 
 
 def _slow_push(d: _Driver, c: np.ndarray, angle: float, low: float, reach: float = 0.0,
@@ -557,14 +570,10 @@ def twist_probe(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
     height; the pushes go outwards when the cube is nearer the base than ``OBJECT_CENTRE``,
     else inwards. Needs the robot driven through its torques' offsets (else measures the
     bias first)."""
-    c = _cube_position(d, cube)
-    if d.notes.get("corrected"):
-        reach = SLOW_REACH if "bias" in d.notes else FIRST_REACH
-        bias, low = d.notes.get("bias", np.zeros(2)), c[2] - CUBE_HALF + TIP_BELOW_TCP + TIP_HEIGHT
-    else:
-        (bias, low), reach = _measure_bias(d, rng, cube, c), SLOW_REACH
+    start = _cube_position(d, cube)  # where it was placed: ``_push_start`` may push it first
+    bias, low, reach = _push_start(d, rng, cube, TIP_HEIGHT)
     finger = float(rng.choice([-1.0, 1.0]))
-    outwards = bool(np.hypot(*c[:2]) < OBJECT_CENTRE[0])
+    outwards = bool(np.hypot(*start[:2]) < OBJECT_CENTRE[0])
     first = True
     while True:
         c = _cube_position(d, cube)
@@ -572,10 +581,7 @@ def twist_probe(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
         aside = finger * TIP_ASIDE * (1.0 if outwards else -1.0)  # so this is one side of the hand
         along = _slow_push(d, c - np.r_[bias, 0.0], angle, low, reach, aside=aside, from_here=not first,
                            hold=TIP_HOLD)
-        if along is not None:
-            u = np.array([np.cos(angle), np.sin(angle)])
-            bias = bias + u * (along - bias @ u)
-            d.notes["bias"] = bias
+        bias = _note_bias(d, bias, angle, along)
         finger, reach, first = -finger, SLOW_REACH, False
 
 
