@@ -406,8 +406,9 @@ class RecordConfig:
                                       "carries, for joint_offset on an arm without torque sensing), 'gravity' "
                                       "(still free postures only: the offsets the joint torques see, touching "
                                       "nothing), 'weighed' "
-                                      "(dynamics with the cube weighed by the joint torques, for object mass and "
-                                      "grip force together) or 'object' (cube slides, squeezes and shakes)")
+                                      "(grasps, flicks, slow lifts and the cube weighed by the joint torques, for "
+                                      "object mass and grip force together) or 'object' (cube slides, squeezes "
+                                      "and shakes)")
 
 
 @dataclass

@@ -47,12 +47,12 @@ def test_weighing_needs_torques_and_a_held_empty_pair(slippery, tmp_path):
     loaded = load_recording(path)
     assert all(t.has_torques for t in loaded.trajectories)
     assert np.allclose(loaded.trajectories[3].joint_torques, slippery.trajectories[3].joint_torques)
-    assert [t.kind for t in loaded.trajectories] == ["grasp", "swing", "touch", "weigh"]
-    assert len(replayed(loaded).trajectories) == 3  # the weighing is a measurement, not replayed
+    assert [t.kind for t in loaded.trajectories] == ["grasp", "lift", "touch", "weigh"]
+    assert len(replayed(loaded).trajectories) == 2  # the lifts and the weighing are measurements, not replayed
     no_torques = replace(slippery, trajectories=tuple(replace(t, joint_torques=np.zeros((0, 0)))
                                                       for t in slippery.trajectories))
     assert weigh(no_torques, SPEC) is None
-    no_weigh = replace(slippery, trajectories=slippery.trajectories[:3])  # grasp, swing, touch: no still pair
+    no_weigh = replace(slippery, trajectories=slippery.trajectories[:1] + slippery.trajectories[2:3])  # grasp, touch
     assert weigh(no_weigh, SPEC) is None
 
 

@@ -36,7 +36,12 @@ stopping distance is the table friction) and ``grip`` (squeeze on the table, a g
 lift, then vertical shakes of growing acceleration until the cube slips: friction x
 force / mass). Its grip trajectories show that only force / mass acts on the cube
 (``symmetry``); fitted whole, its data do worse than the default routine's so far (the
-near-threshold slips make the replay cost jagged).
+near-threshold slips make the replay cost jagged). ``weighed`` (``--routine weighed``, picked
+when the object's mass and the grip force are both fitted) cycles ``grasp``, ``lift`` (the
+cube squeezed on the table, lifted a few centimetres at graded speeds, held still and set
+down, twice a trajectory: how far it sinks in the hand reads the grip, ``sinking``),
+``touch`` and ``weigh`` (a slow lift held still, then the same pose empty: the torques'
+difference weighs the cube, ``weighing``).
 
 Commands are planned on the nominal kinematics from the *commanded* joints (open loop),
 except that guarded descents stop on contact; everything is deterministic given a seed.
@@ -102,6 +107,8 @@ TIP_BACK = 0.01  # m a finger backs off a pushed cube before the hand moves acro
 TIP_HEIGHT = 0.017  # m, fingertips above the table in a finger push: the hand's underside clears the cube's top
 FIRST_REACH = 0.04  # m, as much for the first push on corrected kinematics (the base's turn at full reach)
 SLOW_SETTLE = 12  # control steps held at the end of a slow push: the cube at rest against the fingers, read ~10 times
+LIFT_SPEEDS = (0.15, 0.2)  # of the allowed joint speed: ``lift`` lifts, brisker than a ``weigh``'s
+LIFT_HOLD = 14  # control steps a lifted cube is held still (``still.SETTLE`` of them settle)
 SHAKES = ((0.005, 8), (0.01, 8), (0.01, 6), (0.02, 6), (0.02, 4))  # (m, steps): ~1 to 20 m/s^2 peaks
 
 
@@ -722,6 +729,25 @@ def weigh(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
     d.hold(WEIGH_HOLD)
 
 
+def lift_probe(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
+    """Squeeze the cube on the table, lift it a few centimetres at one of ``LIFT_SPEEDS``,
+    hold it still, set it down; again while the budget lasts (``lift`` kind).
+
+    A grip short of the cube's weight lets it sink between the fingers during the lift,
+    the more the faster the lift and the weaker the grip: the sinks at graded speeds read
+    grip force x friction / mass smoothly (``sinking``), on both sides of the force that
+    just holds the cube in a gentle lift. The speeds cycle over the routine's lifts."""
+    while True:
+        c, yaw = _cube_position(d, cube), _cube_yaw(d)
+        _squeeze(d, c, yaw)
+        count = d.notes.get("lifts", 0)
+        d.notes["lifts"] = count + 1
+        pose = d.ik(c + rng.uniform(0.03, 0.05) * UP, yaw=yaw)
+        d.move(pose, 6, speed=LIFT_SPEEDS[count % len(LIFT_SPEEDS)])
+        d.hold(LIFT_HOLD)
+        _set_down(d, c, yaw, 6)
+
+
 def hold_postures(d: _Driver, rng: np.random.Generator, cube: np.ndarray) -> None:
     """Free-space postures spread over the posture range and inside the declared workspace,
     reached at ``GRAVITY_SPEED`` and each held still with the hand open and empty
@@ -750,7 +776,7 @@ def _workspace_posture(d: _Driver, rng: np.random.Generator, reach: float) -> np
 ROUTINES: dict[str, Callable[[_Driver, np.random.Generator, np.ndarray], None]] = {
     "grasp": _grasp, "swing": _swing, "touch": _touch, "cube": _probe_cube, "table": _probe_table,
     "slide": object_slide, "grip": object_grip, "weigh": weigh, "gravity": hold_postures, "push": push_probe,
-    "twist": twist_probe}
+    "twist": twist_probe, "lift": lift_probe}
 EXCITATIONS: dict[str, tuple[str, ...]] = {  # --routine: the kinds its trajectories cycle through
     "dynamics": KINDS,
     # opt-in, for joint_offset: still postures for the torques, then slow pushes driven through their reading
@@ -758,7 +784,7 @@ EXCITATIONS: dict[str, tuple[str, ...]] = {  # --routine: the kinds its trajecto
     # opt-in, for joint_offset on an arm that reports no torques: guarded table touches, cube grasps and carries
     "contacts": ("cube", "table"),
     "object": OBJECT_KINDS,  # opt-in: slides, squeezes and shakes, for the object and grip fields
-    "weighed": ("grasp", "swing", "touch", "weigh"),  # dynamics with a weighing in place of every other swing
+    "weighed": ("grasp", "lift", "touch", "weigh"),  # for the object and grip: lifts and a weighing for the swings
     "gravity": ("gravity",),  # opt-in: still free postures only, the offsets the torques see without a contact
 }
 
