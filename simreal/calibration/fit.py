@@ -357,7 +357,8 @@ def _replay_jitter(problem: _Problem, x: np.ndarray, latency: int, after: list[S
     more replays), else 0.
 
     A slipping cube is chaotic: a nudge alone moves a slippery replay's joints by 0.2-1.0
-    mrad (five nudges of the shipped fit: 0.27, 0.97, 0.39, 0.21, 0.27), so no fit explains
+    mrad (five nudges of the seed-0 recording's replay at finger friction 0.346, object
+    friction 0.405, grip force 0.523: 0.27, 0.97, 0.39, 0.21, 0.27), so no fit explains
     noise-free joints closer than that, not even the truth but for its own replay."""
     if not any(c.name in GRIP_FIELDS for c in problem.coords):
         return 0.0
