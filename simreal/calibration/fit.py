@@ -423,7 +423,7 @@ def _grip_from_sinks(problem: _Problem, latency: int, x: np.ndarray) -> np.ndarr
     (``sinking``), then held there for the rest of the fit (``problem.fixed``).
 
     The replay cannot place the grip: off the true dynamics its cost along the grip is
-    jagged and leans low (slippery seed 1, the rest true: 1039 at 60 % low, 1742 at 20 %
+    jagged and leans low (slippery seed 1, the rest true: 1039 at 40 % low, 1742 at 20 %
     high, 417 only at the truth itself), so scans and the local fit landed 10-80 % off.
     The sinks' cost rises on both sides of the force that just holds the cube (lifts at
     graded speeds), so it is scanned alone: ``GRIP_COARSE`` log steps over ``GRIP_SPAN``
