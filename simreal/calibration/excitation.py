@@ -39,7 +39,7 @@ force / mass). Its grip trajectories show that only force / mass acts on the cub
 near-threshold slips make the replay cost jagged). ``weighed`` (``--routine weighed``, picked
 when the object's mass and the grip force are both fitted) cycles ``grasp``, ``lift`` (the
 cube squeezed on the table, lifted a few centimetres at graded speeds, held still and set
-down, twice a trajectory: how far it sinks in the hand reads the grip, ``sinking``),
+down, up to twice a trajectory: how far it sinks in the hand reads the grip, ``sinking``),
 ``touch`` and ``weigh`` (a slow lift held still, then the same pose empty: the torques'
 difference weighs the cube, ``weighing``).
 
