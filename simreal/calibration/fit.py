@@ -387,13 +387,16 @@ def _staged_uncertainty(u: Uncertainty, problem: _Problem, x: np.ndarray, latenc
     """In a staged fit (``_staged``) each field's tolerance is probed on the cost that placed
     it (``probe_direction``, two replays each): x is no minimum of the whole replay's cost,
     whose two sides then disagree by a slope and flag every field. The weighed mass is left
-    to ``resolve``; the fields are no part of the replay's trade-offs (``combinations``)."""
+    to ``resolve``, and so is the grip when the mass is weighed (it probes the grip on the same
+    sinks); the fields are no part of the replay's trade-offs (``combinations``)."""
     if not _staged(problem):
         return
     coords = problem.coords
+    weighed = any(problem.fixed[i] and c.name == "object_mass_scale" for i, c in enumerate(coords))
     staged = [i for i, c in enumerate(coords) if not (problem.fixed[i] and c.name == "object_mass_scale")]
     labels = {coords[i].label for i in staged}
     u.combinations = [c for c in u.combinations if not set(c["fields"]) & labels]
+    staged = [i for i in staged if not (weighed and coords[i].name in GRIP_FIELDS)]
     for i in staged:
         cost = _stage_cost(problem, coords[i].name, latency)
         tolerance, _ = probe_direction(cost, x, np.eye(len(x))[i], cost(x))

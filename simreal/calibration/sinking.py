@@ -33,7 +33,7 @@ from ..specs import DynamicsParams, RobotSpec, SceneSpec
 from .simulate import Simulator
 from .still import still_runs
 from .trajectory_file import RecordedTrajectory, Recording
-from .weighing import HELD, LIFTED
+from .weighing import HELD, held_in_air, resting_height
 
 SINK_KINDS = ("weigh", "lift")  # excitation kinds whose slow lifts of a squeezed cube are read
 SINK_SCALE = 0.003  # m per residual unit: the sink's reading noise (~1 mm) and its jitter between replays
@@ -51,22 +51,20 @@ class Lift:
     held: np.ndarray  # state indices
 
 
-def find_lifts(traj: RecordedTrajectory, index: int = 0) -> list[Lift]:
-    """Every still held window of ``traj`` with the squeeze on the table that came before it."""
+def find_lifts(traj: RecordedTrajectory) -> list[Lift]:
+    """Every still held window of ``traj`` (``weighing.held_in_air``) with the squeeze on the
+    table that came before it; numbered as trajectory 0."""
     if not traj.has_objects:
         return []
-    height = traj.object_positions[:, 0, 2]
-    rest = float(np.median(height[:5]))
+    rest = resting_height(traj)
     closed = traj.gripper_commands < 0.01
     out = []
     for start, steps in still_runs(traj):
-        width = traj.gripper_width[steps]
-        if not (np.all(closed[start:steps[-1]]) and np.all((HELD[0] < width) & (width < HELD[1]))
-                and np.all(height[steps] > rest + LIFTED)):
+        if not held_in_air(traj, steps, rest):
             continue
-        squeezed = _squeeze_before(traj, start, closed, height - rest)
+        squeezed = _squeeze_before(traj, start, closed, traj.object_positions[:, 0, 2] - rest)
         if squeezed is not None:
-            out.append(Lift(index, squeezed, steps))
+            out.append(Lift(0, squeezed, steps))
     return out
 
 
@@ -102,11 +100,9 @@ class SinkReading:
     """The recorded sinks of a recording's slow lifts and their open-loop replays under candidate dynamics."""
 
     def __init__(self, recording: Recording, spec: RobotSpec, scene: SceneSpec, workers: int | None = None) -> None:
-        chosen = [t for t in recording.trajectories if t.kind in SINK_KINDS]
-        found = [(t, find_lifts(t, i)) for i, t in enumerate(chosen)]
-        found = [(t, lifts) for t, lifts in found if lifts]
+        found = [(t, lifts) for t in recording.trajectories if t.kind in SINK_KINDS and (lifts := find_lifts(t))]
         self.trajectories = tuple(t for t, _ in found)
-        self.lifts = [Lift(k, lift.squeezed, lift.held) for k, (_, lifts) in enumerate(found) for lift in lifts]
+        self.lifts = [dataclasses.replace(lift, trajectory=k) for k, (_, lifts) in enumerate(found) for lift in lifts]
         self._kin = Kinematics(spec)
         self.owners = np.array([lift.trajectory for lift in self.lifts], dtype=int)
         self.recorded = np.array([self._sink(self.trajectories[lift.trajectory], lift) for lift in self.lifts])

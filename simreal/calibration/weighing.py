@@ -25,7 +25,7 @@ import numpy as np
 from ..kinematics import Kinematics
 from ..specs import RobotSpec
 from .still import still_runs
-from .trajectory_file import Recording
+from .trajectory_file import RecordedTrajectory, Recording
 
 GRAVITY = 9.81  # m/s^2
 SAME_POSE = 1e-3  # rad: a held and an empty window at commands this close pair up
@@ -60,15 +60,28 @@ def still_windows(recording: Recording) -> list[_Window]:
     for i, traj in enumerate(recording.trajectories):
         if not (traj.has_torques and traj.has_objects):
             continue
-        rest = float(np.median(traj.object_positions[:5, 0, 2]))
+        rest = resting_height(traj)
         for start, steps in still_runs(traj):
-            width, height = traj.gripper_width[steps], traj.object_positions[steps, 0, 2]
+            height = traj.object_positions[steps, 0, 2]
             closed = bool(np.all(traj.gripper_commands[steps - 1] < 0.01))
-            held = closed and np.all((HELD[0] < width) & (width < HELD[1])) and np.all(height > rest + LIFTED)
+            held = held_in_air(traj, steps, rest)
             empty = not closed and np.all(height < rest + 0.005)
             if held or empty:
                 out.append(_Window(i, steps, traj.commands[start], bool(held)))
     return out
+
+
+def resting_height(traj: RecordedTrajectory) -> float:
+    """The first object's perceived height (m) over the trajectory's first readings, at rest on the table."""
+    return float(np.median(traj.object_positions[:5, 0, 2]))
+
+
+def held_in_air(traj: RecordedTrajectory, steps: np.ndarray, rest: float) -> bool:
+    """Over states ``steps``: fingers commanded closed and closed on the cube (``HELD``), and the
+    cube ``LIFTED`` above its resting height ``rest``."""
+    width, height = traj.gripper_width[steps], traj.object_positions[steps, 0, 2]
+    return bool(np.all(traj.gripper_commands[steps - 1] < 0.01) and np.all((HELD[0] < width) & (width < HELD[1]))
+                and np.all(height > rest + LIFTED))
 
 
 def weigh(recording: Recording, spec: RobotSpec) -> Weighing | None:
