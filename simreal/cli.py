@@ -174,12 +174,12 @@ def _corrected_target(cfg: EvaluateConfig, spec: Any) -> Any:
     """The --target profile's robot seen through the --encoder-offsets fitted profile."""
     from .calibration.correction import EncoderCorrection, encoder_offsets_from
     from .specs import SpecError
-    from .targets import PerturbedTarget
+    from .targets import open_target
 
     if not cfg.target:
         raise SpecError("command line", "--target", "", "the target profile whose readings --encoder-offsets corrects")
     offsets = encoder_offsets_from(cfg.encoder_offsets, spec.name, spec.dof)
-    target = PerturbedTarget(cfg.target)
+    target = open_target(cfg.target)
     if target.spec.name != spec.name:
         target.close()
         raise SpecError(cfg.target, "robot", target.spec.name, f"'{spec.name}' (the policy's robot)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import assets
-from .robot import JointCommand, ResetRequest, RobotState
+from .robot import JointCommand, ResetRequest, Robot, RobotState
 from .sim import SimRobot
 from .specs import SceneSpec, TargetProfile
 
@@ -44,3 +44,14 @@ class PerturbedTarget:
 
     def __repr__(self) -> str:
         return f"PerturbedTarget({self.name!r})"
+
+
+def open_target(profile: TargetProfile | str | Path, scene: SceneSpec | str = "tabletop") -> Robot:
+    """The Robot a target profile describes (by profile, shipped name or YAML path).
+
+    Every place that runs on a target profile opens it here, so a profile's kind of
+    robot (which engine stands in for the real arm) is decided in one place.
+    """
+    if not isinstance(profile, TargetProfile):
+        profile = assets.target_profile(profile)
+    return PerturbedTarget(profile, scene)

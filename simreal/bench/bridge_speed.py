@@ -15,7 +15,7 @@ from ..bridge import RobotClient
 from ..bridge.process import served_target
 from ..deploy import deploy
 from ..learn.adapt import load_policy
-from ..targets import PerturbedTarget
+from ..targets import open_target
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def measure(policy_name: str = "panda_grasp", target: str = "weak_motors",
             rows += [_row("bridge", rate, deploy(policy, client, episodes, seed, rate_hz=rate)) for rate in rates]
         finally:
             client.close()
-    local = PerturbedTarget(target)
+    local = open_target(target)
     try:
         rows += [_row("in-process", rate, deploy(policy, local, episodes, seed, rate_hz=rate)) for rate in rates]
     finally:

@@ -9,14 +9,14 @@ import sys
 import threading
 
 from ..kinematics import Kinematics
-from ..targets import PerturbedTarget
+from ..targets import open_target
 from .server import RobotServer
 
 
 def serve(target: str, endpoint: str, watchdog: float, max_step: float = 0.15) -> None:
     """Serve a PerturbedTarget until SIGTERM/SIGINT. ``max_step`` (rad per tick) defaults to
     the control head's largest action, so the safety layer bounds but does not reshape it."""
-    robot = PerturbedTarget(target)
+    robot = open_target(target)
     kinematics = Kinematics(robot.spec)  # enables the workspace-box check of the safety layer
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -9,7 +9,7 @@ from pathlib import Path
 from .. import assets
 from ..robot import Robot
 from ..specs import SceneSpec, SpecError
-from ..targets import PerturbedTarget
+from ..targets import open_target
 from .excitation import excite
 from .fit import Fit, Progress, calibrate
 from .parameters import check_names
@@ -20,8 +20,8 @@ from .trajectory_file import CalibrationDataError, Recording, load_recording, sa
 def record(target: str | Path, out: str | Path, trajectories: int = 10, seconds: float = 6.0, seed: int = 0,
            scene: str = "tabletop", progress: Callable[[int, int], None] | None = None,
            routine: str = "dynamics") -> Recording:
-    """Run the excitation on a PerturbedTarget built from a profile and save it to ``out``."""
-    robot = PerturbedTarget(target, scene)
+    """Run the excitation on the target a profile describes and save it to ``out``."""
+    robot = open_target(target, scene)
     try:
         return record_robot(robot, out, trajectories, seconds, seed, progress, routine, assets.scene_spec(scene))
     finally:

@@ -12,14 +12,14 @@ from ..kinematics import Kinematics
 from ..robot import ResetRequest, Robot, RobotState
 from ..sim import DomainRandomizer, SimRobot
 from ..specs import DynamicsParams, SceneSpec
-from ..targets import PerturbedTarget
+from ..targets import open_target
 
 
 def build_robot(robot: str | Robot, scene: str | SceneSpec, target: str | None) -> Robot:
-    """A SimRobot by robot name, a PerturbedTarget by profile, or a given Robot as is."""
+    """A SimRobot by robot name, the target a profile describes, or a given Robot as is."""
     scene_spec = assets.scene_spec(scene) if isinstance(scene, str) else scene
     if target is not None:
-        built = PerturbedTarget(target, scene_spec)
+        built = open_target(target, scene_spec)
         if isinstance(robot, str) and built.spec.name != robot:
             built.close()
             raise ValueError(f"target profile '{target}' is for robot '{built.spec.name}', not '{robot}'")

@@ -25,7 +25,7 @@ from ..policy.head import ControlHead, head_controller
 from ..policy.hierarchical import HierarchicalPolicy
 from ..policy.progressive import ProgressiveHead
 from ..policy.residual import ResidualHead
-from ..targets import PerturbedTarget
+from ..targets import open_target
 from .exploration import ExplorationConfig, collect_transitions
 from .finetune_rl import HeadPPO
 from .relabel import FitConfig, RelabeledData, fit_head, relabel
@@ -136,7 +136,7 @@ class _Adapter:
                         learning_rate=cfg.learning_rate or defaults["learning_rate"], refit_normalization=fresh,
                         freeze_layers=cfg.freeze_layers, layer_lr_decay=cfg.layer_lr_decay,
                         best_epoch=cfg.early_stopping)
-        target = PerturbedTarget(self.profile)
+        target = open_target(self.profile)
         data: RelabeledData | None = None
         used = 0
         curve = [self._validate(head, used)]
