@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pybullet_data
 
+from .specs.family import FamilySpec, load_family
 from .specs import (
     RandomizationSpec,
     RobotSpec,
@@ -28,6 +29,7 @@ _KINDS = {
     "scene": "scenes",
     "target": "calibration/targets",
     "randomization": "calibration/randomization",
+    "family": "calibration/families",
 }
 
 
@@ -40,7 +42,7 @@ def asset_root() -> Path:
 
 
 def available(kind: str) -> list[str]:
-    """Names of the shipped files of a kind: robot, scene, target or randomization."""
+    """Names of the shipped files of a kind: robot, scene, target, randomization or family."""
     folder = asset_root() / _KINDS[kind]
     return sorted(p.stem for p in folder.glob("*.yaml"))
 
@@ -73,6 +75,10 @@ def target_profile(name_or_path: str | Path) -> TargetProfile:
 
 def randomization_spec(name_or_path: str | Path) -> RandomizationSpec:
     return load_randomization(find("randomization", name_or_path))
+
+
+def family_spec(name_or_path: str | Path) -> FamilySpec:
+    return load_family(find("family", name_or_path))
 
 
 def urdf_path(spec: RobotSpec) -> Path:

@@ -365,17 +365,39 @@ def run_bench_bridge(cfg: BenchBridgeConfig) -> int:
     return 0
 
 
+@dataclass
+class TargetsSampleConfig:
+    """Draw target profiles from a family (calibration/families/*.yaml) and write them to a folder."""
+
+    family: str = option("wide", "family name or YAML path (calibration/families/)")
+    robot: str = option("panda", "robot the profiles are for (name or YAML path)")
+    n: int = option(20, "number of profiles")
+    seed: int = option(0, "seed: member i depends on (seed, i) alone")
+    out: str = option("runs/family", "folder the profiles are written to (<family>_<seed>_<i>.yaml)")
+
+
+def run_targets_sample(cfg: TargetsSampleConfig) -> int:
+    from .families import write_family
+
+    try:
+        paths = write_family(cfg.family, cfg.robot, cfg.n, cfg.seed, cfg.out)
+    except ValueError as err:
+        return _data_error(err)
+    console.print(f"wrote {len(paths)} target profiles of family '{cfg.family}' for {cfg.robot} to {cfg.out}")
+    return 0
+
+
 def run_list(_: Any) -> int:
     from . import assets
 
-    for kind in ("robot", "scene", "target", "randomization"):
+    for kind in ("robot", "scene", "target", "randomization", "family"):
         console.print(f"[bold]{kind}s[/]: {', '.join(assets.available(kind))}")
     return 0
 
 
 @dataclass
 class ListConfig:
-    """List the shipped robots, scenes, target profiles and randomization files."""
+    """List the shipped robots, scenes, target profiles, randomization files and target families."""
 
 
 @dataclass
@@ -542,6 +564,7 @@ VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "bench calibrate": (BenchCalibrateConfig, run_bench_calibrate),
     "evaluate": (EvaluateConfig, run_evaluate),
     "list": (ListConfig, run_list),
+    "targets sample": (TargetsSampleConfig, run_targets_sample),
     "schema": (SchemaConfig, run_schema),
     "record": (RecordConfig, run_record),
     "calibrate": (CalibrateConfig, run_calibrate),

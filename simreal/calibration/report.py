@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 from pathlib import Path
 
 import matplotlib
@@ -23,6 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import yaml
 
+from ..atomic import write_text
 from ..specs import RandomizationSpec, load_randomization, load_target, param_info
 from ..specs.dynamics import INTEGER_PARAMS, PARAM_NAMES, PER_JOINT_PARAMS
 from .fit import Fit, replayed
@@ -32,14 +32,6 @@ RELATIVE_FLOOR = 0.05  # range half-width at least 5 % of the estimate (log fiel
 ABSOLUTE_FLOOR = {"payload_mass": 0.05, "joint_offset": 0.005, "joint_damping": 0.02,
                   "position_noise": 0.0002, "velocity_noise": 0.002, "object_position_noise": 0.0005}
 NOISE_RELATIVE = 0.2  # noise levels: +- 20 %
-
-
-def _atomic_write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
 
 
 def _plain(value: object) -> object:
@@ -143,8 +135,8 @@ def write_outputs(fit: Fit, recording: Recording, robot: str, name: str, out_dir
                               f"fields: {', '.join(fit.names)}"
                               + (f"; held at known values: {', '.join(fit.known)}." if fit.known else "."),
                "dynamics": dynamics}
-    paths = {"profile": _atomic_write(out / f"{name}.yaml", yaml.safe_dump(profile, sort_keys=False)),
-             "randomization": _atomic_write(out / f"{name}_randomization.yaml", yaml.safe_dump(
+    paths = {"profile": write_text(out / f"{name}.yaml", yaml.safe_dump(profile, sort_keys=False)),
+             "randomization": write_text(out / f"{name}_randomization.yaml", yaml.safe_dump(
                  {"name": f"{name}_randomization", "ranges": randomization_ranges(fit, base)}, sort_keys=False))}
     load_target(paths["profile"])  # what we write must load
     load_randomization(paths["randomization"])
@@ -157,7 +149,7 @@ def write_outputs(fit: Fit, recording: Recording, robot: str, name: str, out_dir
               "converged": fit.converged,
               "latency_costs": {str(k): v for k, v in fit.latency_costs.items()},
               "wall_time_s": fit.wall_time_s, "replays": fit.replays}
-    paths["report"] = _atomic_write(out / f"{name}.json", json.dumps(report, indent=2))
+    paths["report"] = write_text(out / f"{name}.json", json.dumps(report, indent=2))
     paths["plot"] = overlay_plot(fit, recording, out / f"{name}.png")
     return paths
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import replacing
 from ..recording import Trajectory
 from ..robot import ResetRequest, RobotState
 from ..specs import RobotSpec, SpecError
@@ -141,11 +142,8 @@ def save_recording(recording: Recording, path: str | Path) -> Path:
         arrays.update({f"t{i}_{name}": np.asarray(getattr(traj, name), dtype=float) for name in _ARRAYS})
         if traj.has_torques:
             arrays[f"t{i}_joint_torques"] = np.asarray(traj.joint_torques, dtype=float)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
+    with replacing(path) as tmp, open(tmp, "wb") as handle:
         np.savez_compressed(handle, **arrays)
-    tmp.replace(path)
     return path
 
 

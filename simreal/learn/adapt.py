@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from .. import assets, pretrained
+from ..atomic import write_json
 from ..envs import time_limited_grasp_env
 from ..evaluation import EvaluationResult, evaluate
 from ..options import option
@@ -263,16 +264,12 @@ def _report(cfg: AdaptConfig, run: _Adapter, in_sim: EvaluationResult, zero_shot
 
 def save_outputs(result: AdaptResult, out_dir: str | Path) -> dict[str, Path]:
     """report.json, adaptation.png and (when accepted) the adapted checkpoint."""
-    import json
-
     from ..plots import adaptation_curve
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"report": out / "report.json", "plot": out / "adaptation.png"}
-    tmp = out / ".report.json.tmp"
-    tmp.write_text(json.dumps(result.report, indent=2, default=float))
-    tmp.replace(paths["report"])
+    write_json(paths["report"], result.report)
     adaptation_curve(result.report, paths["plot"])
     if result.accepted:
         report = result.report

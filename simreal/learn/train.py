@@ -11,7 +11,6 @@ Stages, each saved as it completes (so ``resume`` loses at most one interval):
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ import torch
 from stable_baselines3.common.logger import configure
 
 from .. import assets
+from ..atomic import replacing, write_json
 from ..evaluation import EvaluationResult, evaluate
 from ..policy.hierarchical import HierarchicalPolicy
 from ..policy.head import ControlHead, HeadConfig, head_controller
@@ -67,27 +67,23 @@ class RunFolder:
         (root / "checkpoints").mkdir(exist_ok=True)
 
     def write_json(self, name: str, data: dict) -> None:
-        tmp = self.root / f".{name}.tmp"
-        tmp.write_text(json.dumps(data, indent=2, default=float))
-        os.replace(tmp, self.root / name)
+        write_json(self.root / name, data)
 
     def read_json(self, name: str) -> dict | None:
         path = self.root / name
         return json.loads(path.read_text()) if path.exists() else None
 
     def save_arrays(self, name: str, **arrays: np.ndarray) -> None:
-        tmp = self.root / "data" / f".{name}.tmp.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, self.root / "data" / f"{name}.npz")
+        with replacing(self.root / "data" / f"{name}.npz") as tmp:
+            np.savez(tmp, **arrays)
 
     def load_arrays(self, name: str) -> dict[str, np.ndarray]:
         with np.load(self.root / "data" / f"{name}.npz", allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
 
     def save_tensors(self, name: str, tensors: dict[str, torch.Tensor]) -> None:
-        tmp = self.root / "checkpoints" / f".{name}.tmp"
-        safetensors.torch.save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
-        os.replace(tmp, self.root / "checkpoints" / f"{name}.safetensors")
+        with replacing(self.root / "checkpoints" / f"{name}.safetensors") as tmp:
+            safetensors.torch.save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
 
     def load_tensors(self, name: str) -> dict[str, torch.Tensor]:
         return safetensors.torch.load_file(str(self.root / "checkpoints" / f"{name}.safetensors"))
