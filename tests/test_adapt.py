@@ -203,7 +203,16 @@ def _result(successes, episodes=100):
 ])
 def test_verdicts(zero_shot, final, scratch, origin, expected):
     m = Measurements(_result(100), _result(zero_shot), _result(final), None if scratch is None else _result(scratch))
-    assert verdict(m, _candidate("kept", origin, 1, 1))[0] == expected
+    kept = _candidate("kept", origin, 22, 22)
+    assert verdict(m, kept, _candidate("adapted r1", "adapted", 0, 3))[0] == expected
+
+
+def test_a_head_from_scratch_is_negative_transfer_only_with_evidence_against_the_adapted_heads():
+    m = Measurements(_result(100), _result(10), _result(99), None)
+    kept = _candidate("scratch r1", "scratch", 22, 22)
+    assert verdict(m, kept, None)[0] == "recovered"  # no adapted head was validated
+    assert verdict(m, kept, _candidate("adapted r1", "adapted", 21, 22))[0] == "recovered"  # no clear difference
+    assert verdict(m, kept, _candidate("adapted r1", "adapted", 1, 4))[0] == "negative transfer"
 
 
 def test_confidence_test_and_transfer_ratio_without_infinity():

@@ -8,8 +8,9 @@ every head):
 - ``improved`` (exit 0): better than zero-shot with confidence, below 90 % of in-sim;
 - ``not recovered`` (exit 4): hurt, and no head did significantly better than zero-shot;
 - ``negative transfer`` (exit 3): the kept head is worse than zero-shot with confidence,
-  or learning from scratch beat starting from the source head (a head from scratch won
-  the validation, or the from-scratch baseline measures more than 5 points better with
+  or learning from scratch beat starting from the source head (the kept head is from
+  scratch and validated better, with confidence, than the validated heads adapted from
+  the source; or the from-scratch baseline measures more than 5 points better with
   confidence).
 """
 
@@ -60,17 +61,17 @@ class RunRecord:
                 "candidates": [c.to_json() for c in self.candidates], "curve": curve(self.candidates)}
 
 
-def verdict(m: Measurements, kept: Candidate, from_source: Candidate | None = None) -> tuple[str, str]:
-    """The run's verdict and its reason (see module docstring); ``from_source`` is the best
-    validated head from the source (the source head or one adapted from it)."""
+def verdict(m: Measurements, kept: Candidate, adapted: Candidate | None = None) -> tuple[str, str]:
+    """The run's verdict and its reason (see module docstring); ``adapted`` is the best
+    validated head adapted from the source (None if none was validated: no evidence)."""
     threshold = RECOVERY * m.in_sim.success_rate
     if better_with_confidence(m.zero_shot, m.final)[0]:
         return "negative transfer", "the kept head is worse than the source head zero-shot"
     if not better_with_confidence(m.in_sim, m.zero_shot)[0]:
         return "nothing to recover", "zero-shot success is not significantly below in-sim"
-    if kept.origin == "scratch" and (from_source is None or better_with_confidence(kept.tally, from_source.tally)[0]):
-        return "negative transfer", ("a head learnt from scratch validated better, with confidence, than every head "
-                                     "from the source")
+    if kept.origin == "scratch" and adapted is not None and better_with_confidence(kept.tally, adapted.tally)[0]:
+        return "negative transfer", ("a head learnt from scratch validated better, with confidence, than the heads "
+                                     "adapted from the source head")
     if (m.from_scratch is not None and m.from_scratch.success_rate - m.final.success_rate > SCRATCH_MARGIN
             and better_with_confidence(m.from_scratch, m.final)[0]):
         return "negative transfer", "the from-scratch baseline does better than the kept head"
@@ -114,8 +115,8 @@ def _target_steps(measured: dict[str, EvaluationResult | None]) -> int:
 def build_report(cfg: AdaptConfig, target: dict, m: Measurements, run: RunRecord, baseline: RunRecord | None,
                  digest: str) -> dict:
     kept = run.selection.winner
-    from_source = [c for c in run.candidates if c.origin != "scratch" and c.tally.episodes]
-    name, reason = verdict(m, kept, min(from_source, key=rank_key) if from_source else None)
+    adapted = [c for c in run.candidates if c.origin == "adapted" and c.tally.episodes]
+    name, reason = verdict(m, kept, min(adapted, key=rank_key) if adapted else None)
     main = run.to_json()
     base = baseline.to_json() if baseline is not None else None
     measured = {"in_sim": m.in_sim, "zero_shot": m.zero_shot, "final": m.final, "from_scratch": m.from_scratch}

@@ -4,7 +4,8 @@ Relabeling rounds (every supervised method): the source head is validated first;
 passes there is nothing to adapt and the run stops. Otherwise each round collects
 target steps (plus exploration), each learner's share with its own latest head, so the
 pooled data cover both what the source head does and what a head from scratch does
-(at first a random head: wide motions the source head never makes). The steps are
+(at first a random head: wide motions the source head never makes); the shares follow
+how likely each learner's latest head is the best (``collection_shares``). The steps are
 relabeled together with the validation episodes run since, every learner is fitted on
 all the data so far (a head adapted from the source and a head from scratch), and the
 new candidates are validated, lowest held-out loss first. The run stops when one
@@ -19,8 +20,10 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..finetune_rl import HeadPPO, rollout_steps
@@ -44,6 +47,7 @@ class Learner:
     fit: FitConfig
     restart: dict | None = None
     collector: torch.nn.Module | None = None
+    latest: Candidate | None = None
 
     def __post_init__(self) -> None:
         if self.collector is None:
@@ -54,8 +58,27 @@ class Learner:
             self.head.load_state_dict(self.restart)
         metrics = fit_head(self.head, data, self.fit, seed=seed)
         self.collector = copy.deepcopy(self.head).eval()
-        return Candidate(f"{self.origin} r{round_}", self.origin, round_, self.collector,
-                         samples=len(data), held_out_loss=metrics["validation_loss"])
+        self.latest = Candidate(f"{self.origin} r{round_}", self.origin, round_, self.collector,
+                                samples=len(data), held_out_loss=metrics["validation_loss"])
+        return self.latest
+
+
+MIN_SHARE = 50  # control steps: a smaller share of a round goes to the other learners
+THOMPSON_DRAWS = 2000
+
+
+def collection_shares(learners: Sequence[Learner], steps: int, rng: np.random.Generator) -> list[int]:
+    """Split a round's ``steps`` between learners by the probability that each one's latest
+    head is the best (Thompson: Beta posteriors of their validation tallies; a learner not
+    yet validated counts as unknown), so a learner whose heads keep failing collects less."""
+    tallies = [learner.latest.tally if learner.latest is not None else None for learner in learners]
+    draws = np.column_stack([rng.beta(1 + (t.successes if t else 0), 1 + (t.episodes - t.successes if t else 0),
+                                      THOMPSON_DRAWS) for t in tallies])
+    chance = np.bincount(draws.argmax(axis=1), minlength=len(learners)) / THOMPSON_DRAWS
+    chance[chance * steps < MIN_SHARE] = 0.0
+    chance /= chance.sum()
+    bounds = np.round(np.cumsum(np.concatenate(([0.0], chance))) * steps).astype(int)
+    return [int(b - a) for a, b in itertools.pairwise(bounds)]
 
 
 def adapted_learner(run: AdaptRun, head: torch.nn.Module) -> Learner:
@@ -84,11 +107,12 @@ def relabel_rounds(run: AdaptRun, learners: list[Learner], start: Candidate) -> 
         steps = run.collection_share(len(learners))
         if not steps:
             break
-        run.note(f"round {round_}: collecting {steps} target steps, each learner's share with its own head")
+        shares = collection_shares(learners, steps, np.random.default_rng([run.seed, round_]))
+        run.note(f"round {round_}: collecting {steps} target steps, shared {shares} between the learners")
         trajectories = []
-        for i, learner in enumerate(learners):
-            share = steps * (i + 1) // len(learners) - steps * i // len(learners)
-            trajectories += run.collect(learner.collector, share, run.seed + 10_000 * round_ + 1000 * i)
+        for i, (learner, share) in enumerate(zip(learners, shares, strict=True)):
+            if share:
+                trajectories += run.collect(learner.collector, share, run.seed + 10_000 * round_ + 1000 * i)
         new = run.relabel(trajectories)
         data = new if data is None else data.extend(new)
         run.note(f"round {round_}: fitting {len(learners)} head(s) on {len(data)} target samples")

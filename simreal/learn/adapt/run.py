@@ -26,9 +26,9 @@ from .validation import OPEN, PASSED, make_test, validate
 
 # Budget kept back, per head to validate, when planning a round's collection: enough for
 # the sequential test to fail a head that fails or to pass a good one.
-VALIDATION_RESERVE_EPISODES = 6
+VALIDATION_RESERVE_EPISODES = 4
 # Share of the budget kept back for settling between the best heads when none passed.
-SETTLE_SHARE = 0.2
+SETTLE_SHARE = 0.1
 
 
 class FitDefaults(Protocol):
