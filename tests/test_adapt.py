@@ -16,7 +16,7 @@ from simreal.learn.adapt.validation import FAILED, OPEN, PASSED, FixedEpisodes, 
 from simreal.learn.transfer import better_with_confidence, transfer_ratio
 from simreal.targets import open_target
 
-SMALL = AdaptConfig(target="weak_motors", budget=2500, eval_episodes=30, from_scratch=False)
+SMALL = AdaptConfig(target="weak_motors", eval_episodes=30, from_scratch=False)
 
 
 class CountingRobot:
@@ -62,7 +62,8 @@ def test_every_target_step_goes_through_the_factory_and_is_counted(weak_motors_r
     assert sum(c["validation"]["steps"] for c in run["candidates"]) == steps["validation"]
 
 
-@pytest.mark.parametrize("target", ["weak_motors", "soft_shoulder", "heavy_payload"])
+@pytest.mark.parametrize("target", ["weak_motors", pytest.param("soft_shoulder", marks=pytest.mark.slow),
+                                    pytest.param("heavy_payload", marks=pytest.mark.slow)])
 def test_profile_hurts_and_relabel_recovers_it(target, weak_motors_run):
     """On each profile a control head can fix: zero-shot <= 60 % while in-sim >= 90 %, and the
     run keeps a head that passed validation and measures >= 90 % of in-sim, within budget."""

@@ -31,8 +31,8 @@ class AdaptConfig:
                                            "that stops as soon as the answer is clear) or fixed (validation-episodes "
                                            "each)")
     validation_episodes: int = option(30, "episodes per head and round: exactly (fixed) or at most (sequential)")
-    validation_error: float = option(0.1, "error rates of the sequential test (passing a head below the threshold, "
-                                          "failing one above it)")
+    validation_error: float = option(0.05, "sequential test: the chance of passing a head whose success is at the "
+                                           "threshold (lower: surer, but more episodes per pass)")
     scratch_candidate: bool = option(True, "also fit a randomly initialised head on the same target data; it "
                                            "competes with the adapted head (no extra collection)")
     eval_episodes: int = option(100, "seeded episodes per report measurement (in sim, zero-shot, final head, "

@@ -8,9 +8,9 @@ threshold, 90 % of in-sim by default), has *failed*, or is still *open*. Two tes
   soon as its episodes show, with confidence 1 - ``error``, that its success is above
   the threshold (exact one-sided bound), and fails as soon as that can no longer happen
   within ``max_episodes`` even if every episode left succeeds. At a 90 % threshold and
-  ``error`` 0.1 a head passes after 23 successes in a row and fails at its first
-  failure of the first 30: a head at the threshold passes one time in ten or less, a
-  failing head costs one or two episodes.
+  ``error`` 0.05 a head passes after 29 successes in a row and fails at its first
+  failure of the first 30: a head at the threshold passes one time in twenty or less,
+  a failing head costs one or two episodes.
 - ``fixed``: exactly ``episodes`` episodes, then passed if the success rate reaches the
   threshold (the 30-episode validation the toolkit used before; its cost is the
   comparison the sequential test is measured against).
@@ -134,7 +134,7 @@ VALIDATION_TESTS: dict[str, Callable[[float, int, float], ValidationTest]] = {
 }
 
 
-def make_test(kind: str, in_sim: float, episodes: int, error: float = 0.1) -> ValidationTest:
+def make_test(kind: str, in_sim: float, episodes: int, error: float = 0.05) -> ValidationTest:
     """The validation test ``kind`` (see module docstring) for a policy of ``in_sim`` success."""
     if kind not in VALIDATION_TESTS:
         raise ValueError(f"unknown validation {kind!r}; available: {', '.join(VALIDATION_TESTS)}")
