@@ -387,6 +387,37 @@ def run_targets_sample(cfg: TargetsSampleConfig) -> int:
     return 0
 
 
+@dataclass
+class BenchSafetyConfig:
+    """What the bridge's safety settings guarantee on a stiff simulated arm, and what they cost a policy."""
+
+    robot: str = option("panda", "robot whose nominal (stiff) simulation takes the hostile commands")
+    policy: str = option("panda_grasp", "shipped policy name or checkpoint folder driven through each setting")
+    target: str = option("weak_motors", "target profile the policy runs on")
+    episodes: int = option(30, "seeded policy episodes per setting")
+    hostile_episodes: int = option(24, "seeded episodes of hostile commands per setting")
+    seed: int = option(0, "seed of the hostile commands and the first policy episode")
+
+
+def run_bench_safety(cfg: BenchSafetyConfig) -> int:
+    from .bench.safety_cost import measure
+
+    with console.status("safety settings") as status:
+        rows = measure(cfg.robot, cfg.policy, cfg.target, cfg.episodes, cfg.hostile_episodes, seed=cfg.seed,
+                       progress=lambda message: status.update(f"safety settings: {message}"))
+    table_rows = [(r.setting, "-" if r.position_excess != r.position_excess else f"{r.position_excess:.4f} rad",
+                   "-" if r.speed_ratio != r.speed_ratio else f"{r.speed_ratio:.2f}x",
+                   f"{_rate(r.nominal)}, {r.nominal.mean_length:.1f} steps",
+                   f"{_rate(r.policy)}, {r.policy.mean_length:.1f} steps",
+                   ", ".join(f"{k} {v}" for k, v in sorted(r.flags.items())) or "-")
+                  for r in rows]
+    console.print(_table(f"Safety settings: {cfg.hostile_episodes} hostile episodes on a stiff {cfg.robot}; "
+                         f"{cfg.policy}, {cfg.episodes} episodes each",
+                         ["setting", "worst past a limit", "worst measured speed / limit", "policy in sim (nominal)",
+                          f"policy on {cfg.target}", "flags there"], table_rows))
+    return 0
+
+
 def run_list(_: Any) -> int:
     from . import assets
 
@@ -561,6 +592,7 @@ VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "adapt": (_adapt_config(), run_adapt),
     "bench adapt": (_adapt_config(), run_bench_adapt),
     "bench bridge": (BenchBridgeConfig, run_bench_bridge),
+    "bench safety": (BenchSafetyConfig, run_bench_safety),
     "bench calibrate": (BenchCalibrateConfig, run_bench_calibrate),
     "evaluate": (EvaluateConfig, run_evaluate),
     "list": (ListConfig, run_list),

@@ -9,7 +9,7 @@ import numpy as np
 import pybullet
 
 from ..assets import urdf_path
-from ..robot import JointCommand, ObjectPose, ResetRequest, RobotState
+from ..robot import JointCommand, ObjectPose, RequestError, ResetRequest, RobotState
 from ..specs import DynamicsParams, RobotSpec, SceneSpec, SpecError
 from ..specs.dynamics import PER_JOINT_PARAMS
 from .latency import CommandDelay
@@ -121,6 +121,11 @@ class SimRobot:
 
     def reset(self, request: ResetRequest | None = None, *, seed: int | None = None) -> RobotState:
         """Home pose (in encoder frame), open gripper, objects placed, dynamics applied."""
+        request = request or ResetRequest()
+        unknown = sorted(set(request.object_placements) - {o.name for o in self.scene.objects})
+        if unknown:
+            raise RequestError(f"no objects named {unknown} in scene {self.scene.name!r} "
+                               f"(objects: {', '.join(o.name for o in self.scene.objects)})")
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         if self._pending is not self.dynamics:
@@ -128,7 +133,7 @@ class SimRobot:
         # Bullet keeps contact manifolds (and their warm-start impulses) across teleports;
         # new object bodies make every episode start from the same physics state.
         self._make_objects(self.dynamics)
-        self._place_objects(request or ResetRequest())
+        self._place_objects(request)
         home = np.asarray(self.spec.home, dtype=float)
         true_home = np.clip(home - self._offsets, self.spec.lower, self.spec.upper)
         client, body = self.world.client, self._body
