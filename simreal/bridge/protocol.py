@@ -126,6 +126,8 @@ def _vector(length: int | None = None) -> Validator:
             raise _bad(name, value, f"a list of 1..{MAX_ITEMS} numbers")
         if length is not None and len(value) != length:
             raise _bad(name, value, f"a list of {length} numbers")
+        if all(type(v) is float for v in value) and math.isfinite(sum(value)):  # the common case, in C
+            return list(value)
         return [_real(f"{name}[{i}]", v) for i, v in enumerate(value)]
     return check
 
@@ -247,17 +249,20 @@ def unpack(data: bytes) -> Any:
 
 def _check_shape(raw: Any) -> None:
     """Refuse nesting deeper than MAX_DEPTH or more than MAX_TOTAL_ITEMS values, iteratively."""
-    pending, seen = [(raw, 0)], 0
+    if not isinstance(raw, (list, dict)):
+        return
+    pending, seen = [(raw, 1)], 1
     while pending:
         value, depth = pending.pop()
-        seen += 1
+        children = value.values() if isinstance(value, dict) else value
+        seen += len(children)
         if seen > MAX_TOTAL_ITEMS:
             raise ProtocolError("malformed", f"message holds more than {MAX_TOTAL_ITEMS} values")
-        if isinstance(value, (list, dict)):
-            if depth >= MAX_DEPTH:
-                raise ProtocolError("malformed", f"message nests deeper than {MAX_DEPTH} levels")
-            children = value.values() if isinstance(value, dict) else value
-            pending.extend((child, depth + 1) for child in children)
+        for child in children:
+            if isinstance(child, (list, dict)):
+                if depth >= MAX_DEPTH:
+                    raise ProtocolError("malformed", f"message nests deeper than {MAX_DEPTH} levels")
+                pending.append((child, depth + 1))
 
 
 def decode(data: bytes, *, dof: int | None = None, direction: str = "request") -> Message:

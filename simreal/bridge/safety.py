@@ -91,9 +91,10 @@ def _bounded(value: np.ndarray, low: np.ndarray, high: np.ndarray, flag: str | n
     """``value`` clipped to ``[low, high]``; where that moved it (beyond rounding), add ``flag``
     (one name, or one per joint)."""
     clipped = np.clip(value, low, high)
-    moved = np.abs(clipped - value) > 1e-9
-    if np.any(moved):
-        flags.update(np.broadcast_to(np.asarray(flag), moved.shape)[moved].tolist())
+    if (clipped != value).any():
+        moved = np.abs(clipped - value) > 1e-9
+        if moved.any():
+            flags.update(np.broadcast_to(np.asarray(flag), moved.shape)[moved].tolist())
     return clipped
 
 
@@ -139,6 +140,8 @@ class SafetyLayer:
         self.step_bound = np.minimum(self.config.max_step, velocity_step)
         self._speed_bound = np.minimum(self.step_bound / self.period, self.config.speed_fraction * self.velocity_limit)
         self._velocity_binds = self._speed_bound * self.period < self.config.max_step
+        self._speed_flags = np.where(self._velocity_binds, "clamped_velocity", "clamped_step")
+        self._overspeed_at = self.config.overspeed_factor * self.velocity_limit
         self.kinematics = kinematics
         self.workspace_low = np.asarray(spec.workspace_low, dtype=float)
         self.workspace_high = np.asarray(spec.workspace_high, dtype=float)
@@ -167,15 +170,17 @@ class SafetyLayer:
     def overspeed(self, state: RobotState) -> bool:
         """Whether any joint is measured faster than the configured factor of its velocity limit
         (a non-finite velocity counts as over speed)."""
-        _, v = self._measured(state)
-        return bool(np.any(np.abs(v) > self.config.overspeed_factor * self.velocity_limit))
+        return self._too_fast(self._measured(state)[1])
+
+    def _too_fast(self, v: np.ndarray) -> bool:
+        return bool((np.abs(v) > self._overspeed_at).any())
 
     # ----- the filter -----
     def filter(self, command: JointCommand, measured: RobotState) -> tuple[JointCommand, frozenset[str]]:
         """The command that may be sent to the robot this tick, and the flags explaining changes."""
         flags: set[str] = set()
         q, v = self._measured(measured)
-        if self.overspeed(measured):
+        if self._too_fast(v):
             flags.add("overspeed")
             return self._hold_at(q, measured), frozenset(flags)
         previous = self.last_target if self.last_target is not None else np.clip(q, self.lower, self.upper)
@@ -205,16 +210,16 @@ class SafetyLayer:
     def _shape(self, wanted: np.ndarray, previous: np.ndarray, q: np.ndarray, v: np.ndarray,
                flags: set[str]) -> np.ndarray:
         """Speed, acceleration, braking and lead bounds on the step from ``previous``."""
-        period, speed = self.period, self._speed_bound
-        speed_flag = np.where(self._velocity_binds, "clamped_velocity", "clamped_step")
+        period, speed, speed_flag = self.period, self._speed_bound, self._speed_flags
         u = _bounded((wanted - previous) / period, -speed, speed, speed_flag, flags)
-        change = self.acceleration * period
-        u = _bounded(u, self._target_velocity - change, self._target_velocity + change, "clamped_acceleration", flags)
-        decel = self.deceleration
-        up = np.minimum(braking_speed(self.upper - previous, decel, period),
-                        braking_speed(self.upper - q, decel, period))
-        down = np.minimum(braking_speed(previous - self.lower, decel, period),
-                          braking_speed(q - self.lower, decel, period))
+        if self.config.acceleration is not None:
+            change = self.acceleration * period
+            u = _bounded(u, self._target_velocity - change, self._target_velocity + change, "clamped_acceleration",
+                         flags)
+        # distances to the upper limit (target, measured) and from the lower one, braked in one call
+        room = braking_speed(np.array((self.upper - previous, self.upper - q, previous - self.lower,
+                                       q - self.lower)), self.deceleration, period)
+        up, down = np.minimum(room[0], room[1]), np.minimum(room[2], room[3])
         u = _bounded(u, -down, up, "braking", flags)
         if np.any((v > up) | (-v > down)):
             flags.add("braking")  # the arm itself moves towards a limit faster than it could stop there
