@@ -418,6 +418,36 @@ def run_bench_safety(cfg: BenchSafetyConfig) -> int:
     return 0
 
 
+@dataclass
+class SweepConfig:
+    """A grid of runs (adapt, evaluate or calibrate over any of their options) on a process pool or Ray."""
+
+    kind: str = option("evaluate", "trial kind: adapt, evaluate or calibrate")
+    grid: str = option("target=weak_motors,soft_shoulder;seed=3000000,3000100",
+                       "axes, name=v1,v2 separated by ';' (every combination runs)")
+    fixed: str = option("episodes=20", "options every trial shares, name=value separated by ';'")
+    backend: str = option("pool", "serial, pool (local processes) or ray")
+    workers: int = option(2, "parallel trials (CPUs; one each)")
+    ray_address: str = option("", "address of a running Ray cluster (empty: start a local Ray)")
+    compare_serial: bool = option(False, "also run the trials serially and print the wall-time ratio and "
+                                         "whether every number matched")
+    out: str = option("runs/sweep/sweep.json", "where the gathered results go (JSON)")
+
+
+def run_sweep(cfg: SweepConfig) -> int:
+    from .sweep.report import sweep_from_options
+
+    try:
+        report = sweep_from_options(cfg, progress=lambda done, total, r: console.print(
+            f"[{done}/{total}] {r.trial.label()}: {'ok' if r.ok else r.error} ({r.wall_s:.1f} s)", highlight=False))
+    except (ValueError, RuntimeError) as err:
+        return _data_error(err)
+    console.print(_table(report.title, report.columns, report.rows))
+    for line in report.notes:
+        console.print(line)
+    return 0 if report.all_ok else 1
+
+
 def run_list(_: Any) -> int:
     from . import assets
 
@@ -597,6 +627,7 @@ VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "evaluate": (EvaluateConfig, run_evaluate),
     "list": (ListConfig, run_list),
     "targets sample": (TargetsSampleConfig, run_targets_sample),
+    "sweep": (SweepConfig, run_sweep),
     "schema": (SchemaConfig, run_schema),
     "record": (RecordConfig, run_record),
     "calibrate": (CalibrateConfig, run_calibrate),
