@@ -552,6 +552,14 @@ def _adapt_config() -> type:
     return AdaptConfig
 
 
+def _maze_verbs() -> dict[str, tuple[type, Callable[[Any], int]]]:
+    from .maze import commands
+
+    return {"maze train": (commands.MazeTrainConfig, commands.run_maze_train),
+            "maze transfer": (commands.MazeTransferConfig, commands.run_maze_transfer),
+            "bench maze": (commands.BenchMazeConfig, commands.run_bench_maze)}
+
+
 VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "demo": (DemoConfig, run_demo),
     "expert": (ExpertConfig, run_expert),
@@ -568,6 +576,7 @@ VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "schema": (SchemaConfig, run_schema),
     "record": (RecordConfig, run_record),
     "calibrate": (CalibrateConfig, run_calibrate),
+    **_maze_verbs(),
 }
 
 
