@@ -390,14 +390,14 @@ def run_targets_sample(cfg: TargetsSampleConfig) -> int:
 def run_list(_: Any) -> int:
     from . import assets
 
-    for kind in ("robot", "scene", "target", "randomization", "family"):
+    for kind in ("robot", "scene", "target", "randomization", "family", "maze"):
         console.print(f"[bold]{kind}s[/]: {', '.join(assets.available(kind))}")
     return 0
 
 
 @dataclass
 class ListConfig:
-    """List the shipped robots, scenes, target profiles, randomization files and target families."""
+    """List the shipped robots, scenes, target profiles, randomization files, target families and mazes."""
 
 
 @dataclass

@@ -25,9 +25,9 @@ class MazeTrainConfig(DQNOptions):
     """Train a DQN on one maze layout from scratch; write it as a checkpoint (the source of a transfer)."""
 
     layout: str = option("open_room", "maze layout name (scenes/mazes/) or YAML path")
-    steps: int = option(20_000, "environment steps of training")
+    steps: int = option(10_000, "environment steps of training")
     seed: int = option(0, "seed of every random choice")
-    eval_every: int = option(1_000, "env steps between validation points of the learning curve")
+    eval_every: int = option(500, "env steps between validation points of the learning curve")
     validation_episodes: int = option(30, "seeded greedy episodes per validation point")
     eval_episodes: int = option(100, "seeded held-out greedy episodes at the end")
     out: str = option("runs/maze/open_room", "checkpoint folder to write")
@@ -40,11 +40,11 @@ class MazeTransferConfig(DQNOptions):
     source: str = option("runs/maze/open_room", "maze checkpoint folder (from 'simreal maze train')")
     to: str = option("walls_a", "target maze layout name (scenes/mazes/) or YAML path")
     mode: str = option("frozen", f"transfer mode: {', '.join(MODES)}")
-    steps: int = option(12_000, "environment steps on the target, for the transfer and for scratch each")
+    steps: int = option(6_000, "environment steps on the target, for the transfer and for scratch each")
     seed: int = option(0, "seed of every random choice (the scratch run uses the same)")
     feature_lr_scale: float = option(0.1, "lower-lr mode: the feature layers' rate as a fraction of the head's")
     threshold: float = option(0.9, "validation success that counts as solved (time to threshold)")
-    eval_every: int = option(1_000, "env steps between validation points of the learning curve")
+    eval_every: int = option(500, "env steps between validation points of the learning curve")
     validation_episodes: int = option(30, "seeded greedy episodes per validation point")
     eval_episodes: int = option(100, "seeded held-out greedy episodes at the end")
     out_dir: str = option("runs/maze_transfer", "where report.json and the checkpoint of the kept agent go")
@@ -61,9 +61,9 @@ class BenchMazeConfig(DQNOptions):
     modes: str = option(",".join(MODES), "transfer modes, comma-separated (scratch is always run)")
     seeds: int = option(5, "seeds (source and target runs)")
     seed: int = option(0, "first seed")
-    source_steps: int = option(20_000, "environment steps of each source run")
-    steps: int = option(12_000, "environment steps of each target run")
-    eval_every: int = option(1_000, "env steps between validation points")
+    source_steps: int = option(10_000, "environment steps of each source run")
+    steps: int = option(6_000, "environment steps of each target run")
+    eval_every: int = option(500, "env steps between validation points")
     validation_episodes: int = option(30, "seeded greedy episodes per validation point")
     eval_episodes: int = option(100, "seeded held-out greedy episodes at the end of a run")
     threshold: float = option(0.9, "validation success that counts as solved")
@@ -120,18 +120,44 @@ def _describe(summary: Any, budget: int) -> list[tuple[str, str]]:
             ("area-under-curve ratio vs scratch", "n/a" if summary.auc_ratio is None else summary.auc_ratio.show())]
 
 
+def _error(err: Exception) -> int:
+    """Bad input: one line (escaped: it may hold brackets), exit code 2."""
+    from rich.markup import escape
+
+    console.print(f"[bold red]error[/]: {escape(str(err))}", highlight=False, soft_wrap=True)
+    return 2
+
+
 def run_maze_transfer(cfg: MazeTransferConfig) -> int:
     from .. import assets
-    from ..atomic import write_json
-    from .checkpoint import load_agent, save_agent
-    from .experiment import compare_with_scratch, summary_json
+    from ..policy.checkpoint import CheckpointError
+    from .checkpoint import check_fits, load_agent
 
-    if cfg.mode == "scratch":
-        raise ValueError("--mode scratch has no source to transfer; use 'simreal maze train'")
-    spec, source = assets.maze_spec(cfg.to), load_agent(cfg.source)
+    if cfg.mode not in MODES or cfg.mode == "scratch":
+        return _error(ValueError(f"--mode {cfg.mode!r}: expected one of {', '.join(MODES[1:])} (scratch has no "
+                                 "source; 'simreal maze train' trains from scratch)"))
+    try:
+        spec, source = assets.maze_spec(cfg.to), load_agent(cfg.source)
+        check_fits(source, spec, actions=cfg.mode == "finetune")
+    except CheckpointError as err:
+        return _error(err)
     with console.status("training") as status:
-        comparison = compare_with_scratch(spec, cfg.mode, source, _options(cfg), cfg.seed, _schedule(cfg, cfg.steps),
-                                          cfg.threshold, cfg.feature_lr_scale, status.update)
+        comparison = _compare(cfg, spec, source, status.update)
+    return _report_transfer(cfg, spec, source, comparison)
+
+
+def _compare(cfg: MazeTransferConfig, spec: Any, source: Any, note: Any) -> Any:
+    from .experiment import compare_with_scratch
+
+    return compare_with_scratch(spec, cfg.mode, source, _options(cfg), cfg.seed, _schedule(cfg, cfg.steps),
+                                cfg.threshold, cfg.feature_lr_scale, note)
+
+
+def _report_transfer(cfg: MazeTransferConfig, spec: Any, source: Any, comparison: Any) -> int:
+    from ..atomic import write_json
+    from .checkpoint import save_agent
+    from .experiment import summary_json
+
     summary, verdict = comparison.summary, comparison.summary.verdict
     rows = [*_describe(summary, cfg.steps),
             ("held-out success, scratch", f"{comparison.scratch.final.describe()}"),
@@ -182,7 +208,10 @@ def run_bench_maze(cfg: BenchMazeConfig) -> int:
     from .bench import run_bench
     from .experiment import bench_summaries, write_bench_report
 
-    plan = _bench_plan(cfg)
+    try:
+        plan = _bench_plan(cfg)
+    except ValueError as err:
+        return _error(err)
     for layout in (plan.source, *(n for f in plan.families.values() for n in f)):
         assets.maze_spec(layout)  # a bad layout fails here, before any training
     with console.status("benchmark") as status:

@@ -41,8 +41,8 @@ def widths(text: str) -> tuple[int, ...]:
 class Schedule:
     """How long a run trains and how it is measured (validation and held-out episode seeds differ)."""
 
-    steps: int = 12_000
-    eval_every: int = 1_000
+    steps: int = 6_000
+    eval_every: int = 500
     validation_episodes: int = 30
     validation_seed: int = 1_000_000
     eval_episodes: int = 100
