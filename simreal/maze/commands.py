@@ -30,7 +30,7 @@ class MazeTrainConfig(DQNOptions):
     eval_every: int = option(500, "env steps between validation points of the learning curve")
     validation_episodes: int = option(30, "seeded greedy episodes per validation point")
     eval_episodes: int = option(100, "seeded held-out greedy episodes at the end")
-    out: str = option("runs/maze/open_room", "checkpoint folder to write")
+    out: str = option("", "checkpoint folder to write; empty = runs/maze/<layout name>")
 
 
 @dataclass
@@ -100,7 +100,8 @@ def run_maze_train(cfg: MazeTrainConfig) -> int:
         result, model = train_run(spec, "scratch", options, cfg.seed, _schedule(cfg, cfg.steps),
                                   note=lambda s, v: status.update(f"{spec.name}: {s:,} steps, validation {v:.0%}"))
     final = result.final
-    path = save_agent(cfg.out, model, spec, options, seed=cfg.seed, command=tuple(sys.argv),
+    out = cfg.out or Path("runs/maze") / spec.name
+    path = save_agent(out, model, spec, options, seed=cfg.seed, command=tuple(sys.argv),
                       metrics={"success_rate": final.success_rate, "eval_episodes": final.episodes,
                                "steps": cfg.steps, "curve": [list(p) for p in result.curve]})
     curve = "  ".join(f"{s // 1000}k {v:.0%}" for s, v in result.curve)
