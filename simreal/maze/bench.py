@@ -37,7 +37,11 @@ class Job:
     source_key: str = ""  # the source job's key: a retrained source invalidates the runs from it
 
     def key(self) -> str:
-        data = json.dumps({**asdict(self), "source": None}, sort_keys=True, default=str)
+        """Hash of everything the result depends on: settings, the layout's content, the source's job."""
+        from .. import assets
+
+        fingerprint = assets.maze_spec(self.layout).fingerprint()
+        data = json.dumps({**asdict(self), "source": None, "layout": fingerprint}, sort_keys=True, default=str)
         return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
