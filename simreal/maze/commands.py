@@ -39,7 +39,7 @@ class MazeTransferConfig(DQNOptions):
 
     source: str = option("runs/maze/open_room", "maze checkpoint folder (from 'simreal maze train')")
     to: str = option("walls_a", "target maze layout name (scenes/mazes/) or YAML path")
-    mode: str = option("frozen", f"transfer mode: {', '.join(MODES)}")
+    mode: str = option("frozen", f"transfer mode: {', '.join(MODES[1:])}")
     steps: int = option(6_000, "environment steps on the target, for the transfer and for scratch each")
     seed: int = option(0, "seed of every random choice (the scratch run uses the same)")
     feature_lr_scale: float = option(0.1, "lower-lr mode: the feature layers' rate as a fraction of the head's")
