@@ -451,14 +451,14 @@ def run_sweep(cfg: SweepConfig) -> int:
 def run_list(_: Any) -> int:
     from . import assets
 
-    for kind in ("robot", "scene", "target", "randomization", "family"):
+    for kind in ("robot", "scene", "target", "randomization", "family", "maze"):
         console.print(f"[bold]{kind}s[/]: {', '.join(assets.available(kind))}")
     return 0
 
 
 @dataclass
 class ListConfig:
-    """List the shipped robots, scenes, target profiles, randomization files and target families."""
+    """List the shipped robots, scenes, target profiles, randomization files, target families and mazes."""
 
 
 @dataclass
@@ -613,6 +613,14 @@ def _adapt_config() -> type:
     return AdaptConfig
 
 
+def _maze_verbs() -> dict[str, tuple[type, Callable[[Any], int]]]:
+    from .maze import commands
+
+    return {"maze train": (commands.MazeTrainConfig, commands.run_maze_train),
+            "maze transfer": (commands.MazeTransferConfig, commands.run_maze_transfer),
+            "bench maze": (commands.BenchMazeConfig, commands.run_bench_maze)}
+
+
 VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "demo": (DemoConfig, run_demo),
     "expert": (ExpertConfig, run_expert),
@@ -631,6 +639,7 @@ VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "schema": (SchemaConfig, run_schema),
     "record": (RecordConfig, run_record),
     "calibrate": (CalibrateConfig, run_calibrate),
+    **_maze_verbs(),
 }
 
 
