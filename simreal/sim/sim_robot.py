@@ -12,6 +12,7 @@ from ..assets import urdf_path
 from ..robot import JointCommand, ObjectPose, ResetRequest, RobotState
 from ..specs import DynamicsParams, RobotSpec, SceneSpec, SpecError
 from ..specs.dynamics import PER_JOINT_PARAMS
+from .friction import JointFriction
 from .latency import CommandDelay
 from .world import World
 
@@ -57,11 +58,13 @@ class SimRobot:
 
     Dynamics (``DynamicsParams``) take effect at the next :meth:`reset`. Joint readings
     carry the encoder offset and noise of those dynamics; commands are read in the same
-    (biased) encoder frame, as on a real arm with mis-calibrated encoders.
+    (biased) encoder frame, as on a real arm with mis-calibrated encoders. ``friction``
+    (joint friction with stiction, which no ``DynamicsParams`` field models) is applied
+    as a joint torque at every physics step.
     """
 
     def __init__(self, spec: RobotSpec, scene: SceneSpec,
-                 dynamics: DynamicsParams | None = None) -> None:
+                 dynamics: DynamicsParams | None = None, friction: JointFriction | None = None) -> None:
         self.spec = spec
         self.scene = scene
         self.world = World(scene)
@@ -72,6 +75,7 @@ class SimRobot:
         self._rng = np.random.default_rng()
         self._time = 0.0
         self._pending = dynamics or DynamicsParams()
+        self._friction = friction
         self.dynamics = self._pending
         self._apply_dynamics(self._pending)
 
@@ -147,7 +151,10 @@ class SimRobot:
 
     def step(self) -> RobotState:
         self._drive(self._delay.pop())
-        self.world.step()
+        if self._friction is None:
+            self.world.step()
+        else:
+            self._step_with_friction(self._friction)
         self._time += self.control_period
         return self._read_state()
 
@@ -213,6 +220,16 @@ class SimRobot:
         return np.array([torques[body.movable.index(j)] for j in body.arm])
 
     # --- internals ----------------------------------------------------------------------
+
+    def _step_with_friction(self, friction: JointFriction) -> None:
+        """One control period with the friction torque of the current joint velocities
+        added before each physics step (PyBullet clears applied torques after a step)."""
+        cid, body = self.world.id, self._body
+        for _ in range(self.world.substeps):
+            velocities = [s[1] for s in pybullet.getJointStates(body.uid, body.arm, physicsClientId=cid)]
+            pybullet.setJointMotorControlArray(body.uid, body.arm, pybullet.TORQUE_CONTROL,
+                                               forces=friction.torques(velocities).tolist(), physicsClientId=cid)
+            pybullet.stepSimulation(physicsClientId=cid)
 
     def _place_objects(self, request: ResetRequest) -> None:
         s = self.scene
