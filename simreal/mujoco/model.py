@@ -105,7 +105,9 @@ def _set_robot(model: mujoco.MjSpec, spec: RobotSpec, resolved: ResolvedMujoco, 
         joint.actfrclimited = mujoco.mjtLimited.mjLIMITED_FALSE  # the servo's own force range limits it
         body = joint.parent
         body.mass = body.mass * dynamics.link_mass_scale + (dynamics.payload_mass if i == spec.dof - 1 else 0.0)
+    for body in model.bodies:  # compensated through the joints' actuators, as the arm's controller would
         body.gravcomp = params.gravity_compensation
+    for joint in model.joints:
         joint.actgravcomp = True
     fingers = set()
     for name in spec.gripper.links:

@@ -29,6 +29,15 @@ from .model import build_model, yaw_quaternion
 from .parameters import resolve
 
 
+def sticking_solref(timestep: float) -> list[float]:
+    """Joint-friction constraint reference under stiction: as stiff as MuJoCo allows (two
+    timesteps, critically damped), so a joint held below its breakaway torque stays put."""
+    return [2.0 * timestep, 1.0]
+
+
+STICKING_SOLIMP = [0.99, 0.999, 0.001, 0.5, 2.0]  # near-hard impedance for the same reason
+
+
 class MujocoRobot:
     """An arm in the table-top scene, simulated by MuJoCo. Implements the Robot protocol.
 
@@ -54,6 +63,9 @@ class MujocoRobot:
         self.control_period = scene.physics.control_period
         self._dynamics = dynamics
         self._friction = friction
+        if friction is not None:  # MuJoCo's default friction constraint is soft and lets a held joint creep
+            self.model.dof_solref[self._index.arm_dof] = sticking_solref(self._resolved.params.timestep)
+            self.model.dof_solimp[self._index.arm_dof] = STICKING_SOLIMP
         self._offsets = np.asarray(dynamics.offsets(spec.dof), dtype=float)
         self._lower, self._upper = spec.lower, spec.upper
         self._rng = np.random.default_rng()
