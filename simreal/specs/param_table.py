@@ -24,10 +24,11 @@ from .fields import FieldReader, Invalid, SpecError, integer, one_of, real
 
 
 def param(default: Any, unit: str, doc: str, low: Any = None, high: Any = None, *, kind: str = "real",
-          length: int | None = None, choices: tuple[str, ...] = ()) -> Any:
-    """A section field: its default, unit, meaning, bounds and kind (see the module doc)."""
+          length: int | None = None, choices: tuple[str, ...] = (), shown: str = "") -> Any:
+    """A section field: its default, unit, meaning, bounds and kind (see the module doc);
+    ``shown`` is how the docs table names an empty default ("derived" unless given)."""
     return field(default=default, metadata={"unit": unit, "doc": doc, "low": low, "high": high, "kind": kind,
-                                            "length": length, "choices": choices})
+                                            "length": length, "choices": choices, "shown": shown})
 
 
 def _bounded(convert: Any, low: float | None, high: float | None, unit: str) -> Any:
@@ -104,8 +105,20 @@ def _shown(meta: dict[str, Any], default: Any) -> str:
     if meta["kind"] == "choice":
         return f"{default} (one of {', '.join(meta['choices'])})"
     if default is None or default == ():
-        return "derived"
+        return meta["shown"] or "derived"
     return str(list(default) if isinstance(default, tuple) else default)
+
+
+def _allowed(meta: dict[str, Any]) -> str:
+    kind, low, high = meta["kind"], meta["low"], meta["high"]
+    if kind == "choice":
+        return "-"
+    if kind == "vector":
+        length = meta["length"]
+        lows = low if isinstance(low, tuple) else (low,) * length
+        highs = high if isinstance(high, tuple) else (high,) * length
+        return ", ".join(f"[{lo}, {hi}]" for lo, hi in zip(lows, highs, strict=True))
+    return f"[{low}, {high}]" + (" per joint" if kind == "per_joint" else "")
 
 
 def section_markdown(cls: type) -> str:
@@ -113,8 +126,6 @@ def section_markdown(cls: type) -> str:
     rows = ["| field | default | unit | allowed | meaning |", "|---|---|---|---|---|"]
     for f in fields(cls):
         meta = dict(f.metadata)
-        allowed = "-" if meta["kind"] == "choice" else f"[{meta['low']}, {meta['high']}]"
-        if meta["kind"] == "per_joint":
-            allowed += " per joint"
-        rows.append(f"| `{f.name}` | {_shown(meta, f.default)} | {meta['unit'] or '-'} | {allowed} | {meta['doc']} |")
+        rows.append(f"| `{f.name}` | {_shown(meta, f.default)} | {meta['unit'] or '-'} | {_allowed(meta)} | "
+                    f"{meta['doc']} |")
     return "\n".join(rows)

@@ -25,16 +25,16 @@ class UnmodeledEffects:
 
     backlash: tuple[float, ...] = param((), "rad", "gear play: the joint's target follows the command only once "
                                         "the play is taken up, so it lags a reversal and settles half the play "
-                                        "short of a target", 0.0, 0.2, kind="per_joint")
+                                        "short of a target", 0.0, 0.2, kind="per_joint", shown="none")
     deadband: tuple[float, ...] = param((), "rad", "servo deadband: a command closer than this to the target held "
-                                        "is ignored", 0.0, 0.2, kind="per_joint")
+                                        "is ignored", 0.0, 0.2, kind="per_joint", shown="none")
     quantization: tuple[float, ...] = param((), "rad", "command resolution: targets are rounded to multiples of it",
-                                            0.0, 0.1, kind="per_joint")
+                                            0.0, 0.1, kind="per_joint", shown="none")
     coulomb_friction: tuple[float, ...] = param((), "N*m", "kinetic (Coulomb) friction torque of a moving joint",
-                                                0.0, 100.0, kind="per_joint")
+                                                0.0, 100.0, kind="per_joint", shown="none")
     static_friction: tuple[float, ...] = param((), "N*m", "breakaway (static) friction torque of a joint at rest, "
-                                               "at least coulomb_friction; default: coulomb_friction", 0.0, 100.0,
-                                               kind="per_joint")
+                                               "at least coulomb_friction", 0.0, 100.0,
+                                               kind="per_joint", shown="coulomb_friction")
     stribeck_velocity: float = param(0.05, "rad/s", "speed over which friction falls from static to Coulomb",
                                      0.001, 10.0)
     latency_jitter: int = param(0, "control steps", "extra delay of each command, drawn uniformly from 0 to this "
