@@ -343,7 +343,7 @@ def run_bench_calibrate(cfg: BenchCalibrateConfig) -> int:
             u = fit_unmodeled(name, fields, cfg.trajectories, cfg.seconds, cfg.seed)
             unmodeled.append((name, f"{u.robot_time_s:.0f} s", f"{u.record_s:.1f} s", f"{u.calibrate_s:.1f} s",
                               str(u.replays), f"{u.rms_nominal:.4f} -> {u.rms_fitted:.4f} rad",
-                              "yes" if u.explains_data else "NO", _estimates_text(u.estimates)))
+                              "yes" if u.explains_data else "NO", u.estimates_text()))
     if modeled:
         console.print(_table("Calibration per target profile (fields the profile sets; truth known)",
                              ["target", "fields", "robot time", "record", "calibrate", "replays", "worst error",
@@ -353,15 +353,6 @@ def run_bench_calibrate(cfg: BenchCalibrateConfig) -> int:
                              ["target", "robot time", "record", "calibrate", "replays", "joint RMS nominal -> fitted",
                               "fit explains the data", "estimates"], unmodeled))
     return 0
-
-
-def _estimates_text(estimates: dict) -> str:
-    shown = []
-    for name, e in estimates.items():
-        value = e["value"]
-        text = "[" + ", ".join(f"{v:.3g}" for v in value) + "]" if isinstance(value, list) else f"{value:.3g}"
-        shown.append(f"{name} {text}")
-    return "; ".join(shown)
 
 
 @dataclass

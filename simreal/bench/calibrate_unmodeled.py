@@ -41,6 +41,15 @@ class UnmodeledFit:
     explains_data: bool
     estimates: dict
 
+    def estimates_text(self) -> str:
+        """The fitted values on one line (per-joint fields as lists)."""
+        shown = []
+        for name, e in self.estimates.items():
+            value = e["value"]
+            text = "[" + ", ".join(f"{v:.3g}" for v in value) + "]" if isinstance(value, list) else f"{value:.3g}"
+            shown.append(f"{name} {text}")
+        return "; ".join(shown)
+
 
 def fit_unmodeled(profile: str, params: Sequence[str] = DEFAULT_FIELDS, trajectories: int = 10,
                   seconds: float = 6.0, seed: int = 0, workers: int | None = None) -> UnmodeledFit:
