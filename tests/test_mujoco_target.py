@@ -96,3 +96,10 @@ def test_a_fit_of_the_mujoco_robot_says_it_does_not_explain_the_data():
     assert fit.rms_fitted < fit.rms_nominal
     assert not fit.explains_data
     assert fit.rms_fitted > 3 * fit.estimates["position_noise"]["value"]
+
+
+def test_bench_calibrate_default_fields_are_the_benchs():
+    from simreal.bench.calibrate_unmodeled import DEFAULT_FIELDS
+    from simreal.cli import BenchCalibrateConfig
+
+    assert BenchCalibrateConfig().fields == ",".join(DEFAULT_FIELDS)
