@@ -239,3 +239,28 @@ def test_registered_env_runs_on_a_mujoco_target():
         assert env.observation_space.contains(obs)
     finally:
         env.close()
+
+
+def test_mujoco_reads_the_urdfs_kinematics_as_pybullet_does():
+    """MuJoCo's URDF importer and PyBullet's give the same TCP pose for any posture."""
+    import mujoco
+
+    from simreal.kinematics import Kinematics
+
+    spec = make_spec()
+    robot, kinematics = make_robot("mujoco"), Kinematics(spec)
+    tcp = robot.model.body(spec.ee_link).id
+    rng = np.random.default_rng(0)
+    try:
+        for _ in range(20):
+            q = rng.uniform(spec.lower, spec.upper)
+            robot.data.qpos[[robot.model.joint(n).qposadr[0] for n in spec.joint_names]] = q
+            mujoco.mj_kinematics(robot.model, robot.data)
+            position, orientation = kinematics.tcp_pose(q)
+            np.testing.assert_allclose(robot.data.xpos[tcp], position, atol=1e-6)
+            w, x, y, z = robot.data.xquat[tcp]
+            xyzw = np.array([x, y, z, w])
+            assert min(np.abs(xyzw - orientation).max(), np.abs(xyzw + orientation).max()) < 1e-6
+    finally:
+        robot.close()
+        kinematics.close()
