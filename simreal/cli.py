@@ -291,7 +291,8 @@ def run_bench_adapt(cfg: Any) -> int:
     from .bench.adapt_speed import measure, ratio_to
 
     with console.status("adapting") as status:
-        rows = measure(cfg, progress=lambda message: status.update(f"adapting: {message}"))
+        rows = measure(cfg, cfg.target_list(), cfg.method_list(),
+                       progress=lambda message: status.update(f"adapting: {message}"))
     table_rows = []
     for r, ratio in zip(rows, ratio_to(rows), strict=True):
         reached = "never" if r.transitions_to_threshold is None else f"{r.transitions_to_threshold:,.0f}"
@@ -309,30 +310,48 @@ def run_bench_adapt(cfg: Any) -> int:
 
 @dataclass
 class BenchCalibrateConfig:
-    """Per target profile: record the excitation, fit the fields it sets, time both, check the error."""
+    """Per target profile: record the excitation, fit, time both. A profile the simulator can express: fit the
+    fields it sets and check them against its truth. One it cannot (another engine, unmodeled effects): fit
+    --fields and report whether the fit says it explains the data."""
 
     targets: str = option("", "comma-separated target profile names; empty = every shipped profile")
     trajectories: int = option(10, "excitation trajectories per profile")
     seconds: float = option(6.0, "robot time per trajectory (s)")
     seed: int = option(0, "excitation seed")
+    fields: str = option(",".join(("joint_gain_scale", "force_limit", "joint_damping", "latency_steps",
+                                   "position_noise", "velocity_noise")),
+                         "fields fitted on profiles outside the simulator's model class, comma-separated")
 
 
 def run_bench_calibrate(cfg: BenchCalibrateConfig) -> int:
     from . import assets
+    from .bench.calibrate_unmodeled import fit_unmodeled
     from .calibration.bench import time_calibration
 
     names = [n for n in cfg.targets.split(",") if n] or assets.available("target")
-    rows = []
+    fields = [f.strip() for f in cfg.fields.split(",") if f.strip()]
+    modeled, unmodeled = [], []
     with console.status("calibrating") as status:
         for name in names:
             status.update(f"calibrating {name}")
-            t = time_calibration(name, cfg.trajectories, cfg.seconds, cfg.seed)
-            rows.append((name, ", ".join(t.params), f"{t.robot_time_s:.0f} s", f"{t.record_s:.1f} s",
-                         f"{t.calibrate_s:.1f} s", str(t.replays), f"{t.worst_relative_error:.1%}",
-                         "yes" if t.worst_relative_error <= 0.1 else "no"))
-    console.print(_table("Calibration per target profile (fields the profile sets; truth known)",
-                         ["target", "fields", "robot time", "record", "calibrate", "replays", "worst error",
-                          "within 10%"], rows))
+            if assets.target_profile(name).in_model_class:
+                t = time_calibration(name, cfg.trajectories, cfg.seconds, cfg.seed)
+                modeled.append((name, ", ".join(t.params), f"{t.robot_time_s:.0f} s", f"{t.record_s:.1f} s",
+                                f"{t.calibrate_s:.1f} s", str(t.replays), f"{t.worst_relative_error:.1%}",
+                                "yes" if t.worst_relative_error <= 0.1 else "no"))
+                continue
+            u = fit_unmodeled(name, fields, cfg.trajectories, cfg.seconds, cfg.seed)
+            unmodeled.append((name, f"{u.robot_time_s:.0f} s", f"{u.record_s:.1f} s", f"{u.calibrate_s:.1f} s",
+                              str(u.replays), f"{u.rms_nominal:.4f} -> {u.rms_fitted:.4f} rad",
+                              "yes" if u.explains_data else "NO", u.estimates_text()))
+    if modeled:
+        console.print(_table("Calibration per target profile (fields the profile sets; truth known)",
+                             ["target", "fields", "robot time", "record", "calibrate", "replays", "worst error",
+                              "within 10%"], modeled))
+    if unmodeled:
+        console.print(_table(f"Calibration against robots the simulator cannot model (fitted: {', '.join(fields)})",
+                             ["target", "robot time", "record", "calibrate", "replays", "joint RMS nominal -> fitted",
+                              "fit explains the data", "estimates"], unmodeled))
     return 0
 
 
@@ -463,13 +482,23 @@ class ListConfig:
 
 @dataclass
 class SchemaConfig:
-    """Print the dynamics fields usable in target profiles and randomization files."""
+    """Print the fields of a target profile section as a Markdown table."""
+
+    section: str = option("dynamics", "dynamics (also randomization files), mujoco (engine: mujoco) or unmodeled")
 
 
-def run_schema(_: Any) -> int:
+def run_schema(cfg: SchemaConfig) -> int:
+    from .specs import SpecError
     from .specs.dynamics import schema_markdown
+    from .specs.engine import MujocoParams
+    from .specs.param_table import section_markdown
+    from .specs.unmodeled import UnmodeledEffects
 
-    print(schema_markdown())
+    tables = {"dynamics": schema_markdown, "mujoco": lambda: section_markdown(MujocoParams),
+              "unmodeled": lambda: section_markdown(UnmodeledEffects)}
+    if cfg.section not in tables:
+        raise SpecError("command line", "--section", cfg.section, "one of " + ", ".join(tables))
+    print(tables[cfg.section]())
     return 0
 
 
@@ -621,6 +650,12 @@ def _maze_verbs() -> dict[str, tuple[type, Callable[[Any], int]]]:
             "bench maze": (commands.BenchMazeConfig, commands.run_bench_maze)}
 
 
+def _bench_adapt_config() -> type:
+    from .bench.adapt_speed import BenchAdaptConfig
+
+    return BenchAdaptConfig
+
+
 VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "demo": (DemoConfig, run_demo),
     "expert": (ExpertConfig, run_expert),
@@ -628,7 +663,7 @@ VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "bench train": (_train_config(), run_bench_train),
     "train": (_train_config(), run_train),
     "adapt": (_adapt_config(), run_adapt),
-    "bench adapt": (_adapt_config(), run_bench_adapt),
+    "bench adapt": (_bench_adapt_config(), run_bench_adapt),
     "bench bridge": (BenchBridgeConfig, run_bench_bridge),
     "bench safety": (BenchSafetyConfig, run_bench_safety),
     "bench calibrate": (BenchCalibrateConfig, run_bench_calibrate),
