@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import sys
 import typing
 from collections.abc import Callable, Sequence
@@ -18,6 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from .options import option
+
+DESCRIPTION = ("simreal: train a grasping policy in simulation, adapt its control head to a robot whose "
+               "dynamics differ, calibrate the simulator from recorded data, and deploy over the hardware bridge. "
+               "'simreal <verb> --help' lists a verb's options.")
 
 # wide when piped to a file or CI log, where rich would otherwise squeeze tables to 80 columns
 console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -470,8 +475,9 @@ def run_sweep(cfg: SweepConfig) -> int:
 def run_list(_: Any) -> int:
     from . import assets
 
-    for kind in ("robot", "scene", "target", "randomization", "family", "maze"):
-        console.print(f"[bold]{kind}s[/]: {', '.join(assets.available(kind))}")
+    for kind, title in (("robot", "robots"), ("scene", "scenes"), ("target", "target profiles"),
+                        ("randomization", "randomizations"), ("family", "target families"), ("maze", "mazes")):
+        console.print(f"[bold]{title}[/]: {', '.join(assets.available(kind))}")
     return 0
 
 
@@ -630,75 +636,99 @@ def run_calibrate(cfg: CalibrateConfig) -> int:
     return 0
 
 
-def _train_config() -> type:
-    from .learn.train import TrainConfig
+def _maze(name: str) -> Callable[[Any], int]:
+    def handler(cfg: Any) -> int:
+        from .maze import commands
 
-    return TrainConfig
+        return getattr(commands, name)(cfg)
 
-
-def _adapt_config() -> type:
-    from .learn.adapt import AdaptConfig
-
-    return AdaptConfig
+    return handler
 
 
-def _maze_verbs() -> dict[str, tuple[type, Callable[[Any], int]]]:
-    from .maze import commands
+@dataclass(frozen=True)
+class Verb:
+    """A verb: its options dataclass (or ``"module:Class"``, imported only when the verb runs,
+    with its one-line ``summary`` for ``simreal --help``), and its handler."""
 
-    return {"maze train": (commands.MazeTrainConfig, commands.run_maze_train),
-            "maze transfer": (commands.MazeTransferConfig, commands.run_maze_transfer),
-            "bench maze": (commands.BenchMazeConfig, commands.run_bench_maze)}
+    config: type | str
+    handler: Callable[[Any], int]
+    summary: str = ""
+
+    def options(self) -> type:
+        if isinstance(self.config, str):
+            module, _, name = self.config.partition(":")
+            return getattr(importlib.import_module(module), name)
+        return self.config
+
+    def help(self) -> str:
+        return self.summary or (self.options().__doc__ or "").strip().splitlines()[0]
 
 
-def _bench_adapt_config() -> type:
-    from .bench.adapt_speed import BenchAdaptConfig
-
-    return BenchAdaptConfig
-
-
-VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
-    "demo": (DemoConfig, run_demo),
-    "expert": (ExpertConfig, run_expert),
-    "bench env": (BenchEnvConfig, run_bench_env),
-    "bench train": (_train_config(), run_bench_train),
-    "train": (_train_config(), run_train),
-    "adapt": (_adapt_config(), run_adapt),
-    "bench adapt": (_bench_adapt_config(), run_bench_adapt),
-    "bench bridge": (BenchBridgeConfig, run_bench_bridge),
-    "bench safety": (BenchSafetyConfig, run_bench_safety),
-    "bench calibrate": (BenchCalibrateConfig, run_bench_calibrate),
-    "evaluate": (EvaluateConfig, run_evaluate),
-    "list": (ListConfig, run_list),
-    "targets sample": (TargetsSampleConfig, run_targets_sample),
-    "sweep": (SweepConfig, run_sweep),
-    "schema": (SchemaConfig, run_schema),
-    "record": (RecordConfig, run_record),
-    "calibrate": (CalibrateConfig, run_calibrate),
-    **_maze_verbs(),
+VERBS: dict[str, Verb] = {
+    "demo": Verb(DemoConfig, run_demo),
+    "expert": Verb(ExpertConfig, run_expert),
+    "bench env": Verb(BenchEnvConfig, run_bench_env),
+    "bench train": Verb("simreal.learn.train:TrainConfig", run_bench_train,
+                        "Train a source policy (control head + high level) in simulation."),
+    "train": Verb("simreal.learn.train:TrainConfig", run_train,
+                  "Train a source policy (control head + high level) in simulation."),
+    "adapt": Verb("simreal.learn.adapt:AdaptConfig", run_adapt,
+                  "Adapt a policy's control head to a target robot (high level frozen)."),
+    "bench adapt": Verb("simreal.bench.adapt_speed:BenchAdaptConfig", run_bench_adapt,
+                        "Adapt with every method to every target profile; transitions to 90 % of in-sim "
+                        "success side by side."),
+    "bench bridge": Verb(BenchBridgeConfig, run_bench_bridge),
+    "bench safety": Verb(BenchSafetyConfig, run_bench_safety),
+    "bench calibrate": Verb(BenchCalibrateConfig, run_bench_calibrate),
+    "evaluate": Verb(EvaluateConfig, run_evaluate),
+    "list": Verb(ListConfig, run_list),
+    "targets sample": Verb(TargetsSampleConfig, run_targets_sample),
+    "sweep": Verb(SweepConfig, run_sweep),
+    "schema": Verb(SchemaConfig, run_schema),
+    "record": Verb(RecordConfig, run_record),
+    "calibrate": Verb(CalibrateConfig, run_calibrate),
+    "maze train": Verb("simreal.maze.commands:MazeTrainConfig", _maze("run_maze_train")),
+    "maze transfer": Verb("simreal.maze.commands:MazeTransferConfig", _maze("run_maze_transfer")),
+    "bench maze": Verb("simreal.maze.commands:BenchMazeConfig", _maze("run_bench_maze")),
 }
+GROUPS = {"bench": "benchmarks, each printing its figures side by side", "maze": "grid-world DQN transfer",
+          "targets": "target profiles"}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="simreal", description=__doc__.splitlines()[0])
-    verbs = parser.add_subparsers(dest="verb", required=True)
+def _asked(argv: Sequence[str]) -> str | None:
+    """The verb ``argv`` names (one or two leading words), so only its options are built."""
+    words = [a for a in argv if not a.startswith("-")][:2]
+    for count in (2, 1):
+        if " ".join(words[:count]) in VERBS:
+            return " ".join(words[:count])
+    return None
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The command line; only the verb ``argv`` asks for imports its options' module."""
+    parser = argparse.ArgumentParser(prog="simreal", description=DESCRIPTION)
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="<verb>")
     groups: dict[str, argparse._SubParsersAction] = {}
-    for name, (config, handler) in VERBS.items():
+    asked = _asked(argv)
+    for name, verb in VERBS.items():
         words = name.split()
         target = verbs
         if len(words) == 2:
             if words[0] not in groups:
-                group = verbs.add_parser(words[0], help=f"{words[0]} commands")
-                groups[words[0]] = group.add_subparsers(dest="subverb", required=True)
+                group = verbs.add_parser(words[0], help=GROUPS.get(words[0], ""), description=GROUPS.get(words[0]))
+                groups[words[0]] = group.add_subparsers(dest="subverb", required=True, metavar="<verb>")
             target = groups[words[0]]
-        text = (config.__doc__ or "").replace("%", "%%")
-        sub = target.add_parser(words[-1], help=text, description=text)
-        _add_options(sub, config)
-        sub.set_defaults(handler=handler, config=config)
+        sub = target.add_parser(words[-1], help=verb.help().replace("%", "%%"),
+                                description=verb.help() if name != asked else verb.options().__doc__)
+        if name == asked:
+            _add_options(sub, verb.options())
+            sub.set_defaults(handler=verb.handler, config=verb.options())
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     import simreal  # noqa: F401  (registers the envs, silences PyBullet's banner)
     from .specs import SpecError
 
