@@ -50,3 +50,11 @@ def transfer_ratio(transfer: Sequence[tuple[float, float]], scratch: Sequence[tu
     """
     base = area_under_curve(scratch)
     return area_under_curve(transfer) / base if base > 0 else None
+
+
+def time_to_threshold(points: Sequence[tuple[float, float]], threshold: float) -> float | None:
+    """First number of transitions at which success reaches ``threshold`` (None if never)."""
+    for transitions, success in sorted(points):
+        if success >= threshold:
+            return transitions
+    return None
