@@ -264,11 +264,22 @@ def run_bench_train(cfg: Any) -> int:
 
 
 def run_adapt(cfg: Any) -> int:
-    from .learn.adapt import adapt, save_outputs
+    from .bridge.client import BridgeError
+    from .episode_journal import JournalMismatch
+    from .learn.adapt import RunFolder, adapt, save_outputs
 
-    with console.status("adapting") as status:
-        result = adapt(cfg, progress=lambda message: status.update(message))
-        paths = save_outputs(result, cfg.out_dir)
+    try:
+        folder = RunFolder(cfg)
+    except (ValueError, OSError) as err:
+        return _data_error(err)
+    try:
+        with console.status("adapting") as status:
+            result = adapt(cfg, progress=lambda message: status.update(message), folder=folder)
+            paths = save_outputs(result, cfg.out_dir)
+    except (ValueError, JournalMismatch) as err:
+        return _data_error(err)
+    except (BridgeError, KeyboardInterrupt) as err:
+        return _interrupted(folder, err)
     r = result.report
     kept = r["adaptation"]["kept"]
     rows = [(label, _rate_dict(r[key])) for key, label in (
@@ -285,9 +296,32 @@ def run_adapt(cfg: Any) -> int:
                   f"{_ratio(r['transfer_ratio'])}; report: {paths['report']}, plot: {paths['plot']}")
     if "checkpoint" in paths:
         console.print(f"adapted policy: {paths['checkpoint']}")
+    flags = r["adaptation"]["safety_flags"]
+    if flags:
+        console.print("robot-side safety layer changed commands: " + ", ".join(f"{k} {v:,}" for k, v in
+                                                                           sorted(flags.items())), highlight=False)
     style = "bold red" if r["exit_code"] else "bold green"
     console.print(f"[{style}]{r['verdict']}[/]: {r['verdict_reason']} (exit {r['exit_code']})")
     return r["exit_code"]
+
+
+EXIT_INTERRUPTED = 5  # the robot stopped the run (e-stop, lost connection); 130 for Ctrl-C
+
+
+def _interrupted(folder: Any, err: BaseException) -> int:
+    """A run the robot or the user stopped: what happened, what is on disk, how to continue."""
+    entries = folder.journal.entries
+    steps = sum(e.steps for e in entries)
+    if isinstance(err, KeyboardInterrupt):
+        why, code = "interrupted (Ctrl-C)", 130
+    elif getattr(err, "code", "") == "estopped":
+        why, code = f"the robot is e-stopped ({err}); clear the e-stop on the robot side first", EXIT_INTERRUPTED
+    else:
+        why, code = f"the robot stopped answering or refused ({err})", EXIT_INTERRUPTED
+    console.print(f"[bold red]adaptation stopped[/]: {why}. {len(entries)} completed episodes ({steps:,} target "
+                  f"steps) are in {folder.root}; run the same command with --resume to continue without "
+                  "running them again.", highlight=False)
+    return code
 
 
 def _ratio(value: float | None) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ...envs import EPISODE_STEPS, GraspEnv
+from ...episode_journal import EpisodeJournal, head_digest
 from ...policy.head import ControlHead, HeadController
 from ...recording import RecordingRobot, Trajectory
 from ...robot import JointCommand, ResetRequest, Robot, RobotState
@@ -72,9 +73,12 @@ class _Borrowed:
 class TargetSession:
     """One open connection to the target robot, its ledger and its recorded episodes."""
 
-    def __init__(self, robot: RobotFactory, act: Act, budget: int, exploration: ExplorationConfig) -> None:
+    def __init__(self, robot: RobotFactory, act: Act, budget: int, exploration: ExplorationConfig,
+                 journal: EpisodeJournal | None = None, name: str = "adapt") -> None:
         self.robot = robot()
         self.ledger = StepLedger(budget, self.robot.control_period)
+        self.journal = journal
+        self.name = name
         self.act = act
         self.exploration = exploration
         self.recorder = RecordingRobot(self.robot)
@@ -90,10 +94,16 @@ class TargetSession:
 
     def validation_episode(self, head: ControlHead, seed: int) -> tuple[bool, int, Trajectory]:
         """Run ``head`` as it is for one episode; charged as validation."""
-        self.switch.use(head)
-        success, steps = run_episode(self.env, self.noisy, self.act, None, None, seed, EPISODE_STEPS)
-        self.ledger.charge("validation", steps)
-        return success, steps, self._last_trajectory()
+        digest = head_digest(head)
+        replayed = self._replayed("validation", seed, digest)
+        if replayed is None:
+            self.switch.use(head)
+            success, _ = run_episode(self.env, self.noisy, self.act, None, None, seed, EPISODE_STEPS)
+            trajectory = self._completed("validation", seed, digest, success)
+        else:
+            success, trajectory = replayed
+        self.ledger.charge("validation", len(trajectory))
+        return success, len(trajectory), trajectory
 
     def collect(self, head: ControlHead, steps: int, seed: int) -> list[Trajectory]:
         """Exploring episodes with ``head`` until ``steps`` control steps; charged as collection.
@@ -102,23 +112,46 @@ class TargetSession:
         is cut to what is left, so the collection spends exactly ``steps``.
         """
         self.switch.use(head)
+        digest = head_digest(head)
         trajectories: list[Trajectory] = []
         used, episode = 0, 0
         while used < steps:
-            rng = np.random.default_rng(seed + episode)
-            self.noisy.rng = rng
-            _, ran = run_episode(self.env, self.noisy, self.act, rng, self.exploration, seed + episode,
-                                 min(self.exploration.episode_steps, steps - used))
-            self.ledger.charge("collection", ran)
-            used += ran
+            replayed = self._replayed("collection", seed + episode, digest)
+            if replayed is None:
+                rng = np.random.default_rng(seed + episode)
+                self.noisy.rng = rng
+                success, _ = run_episode(self.env, self.noisy, self.act, rng, self.exploration, seed + episode,
+                                         min(self.exploration.episode_steps, steps - used))
+                replayed = success, self._completed("collection", seed + episode, digest, success)
+            trajectory = replayed[1]
+            self.ledger.charge("collection", len(trajectory))
+            used += len(trajectory)
             episode += 1
-            trajectories.append(self._last_trajectory())
+            trajectories.append(trajectory)
         return trajectories
 
     def borrowed(self) -> Robot:
         """The session's robot for another env (RL fine-tuning) that must not close it;
         the caller charges the steps it takes to the ledger."""
         return _Borrowed(self.robot)
+
+    def _replayed(self, purpose: str, seed: int, digest: str) -> tuple[bool, Trajectory] | None:
+        """The journal's copy of this episode when resuming (no robot step is taken)."""
+        if self.journal is None:
+            return None
+        found = self.journal.replay(self.name, purpose, seed, digest)
+        return None if found is None else (found[0].success, found[1])
+
+    def _completed(self, purpose: str, seed: int, digest: str, success: bool) -> Trajectory:
+        """The episode just run, written to the journal before anything else uses it."""
+        trajectory = self._last_trajectory()
+        if self.journal is not None:
+            self.journal.append(self.name, purpose, seed, digest, success, trajectory)
+        return trajectory
+
+    def safety_flags(self) -> dict[str, int]:
+        """How many states carried each safety flag of a robot that reports them (a bridge client)."""
+        return dict(getattr(self.robot, "flag_counts", {}) or {})
 
     def _last_trajectory(self) -> Trajectory:
         recorded = self.recorder.take()
