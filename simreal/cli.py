@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .options import option
+from .robot_reference import RobotAccessOptions
 
 DESCRIPTION = ("simreal: train a grasping policy in simulation, adapt its control head to a robot whose "
                "dynamics differ, calibrate the simulator from recorded data, and deploy over the hardware bridge. "
@@ -141,11 +142,12 @@ def run_expert(cfg: ExpertConfig) -> int:
 
 
 @dataclass
-class EvaluateConfig:
+class EvaluateConfig(RobotAccessOptions):
     """Success of a policy (shipped name or checkpoint folder) on a target or in simulation."""
 
     policy: str = option("panda_grasp", "shipped policy name or checkpoint folder")
-    target: str = option("", "target profile (name or YAML path); empty = simulation")
+    target: str = option("", "the robot: a target profile (name or YAML path) or a bridge endpoint "
+                             "(tcp://host:port); empty = simulation")
     randomization: str = option("default", "randomization in simulation (name, path or 'none'); unused with --target")
     episodes: int = option(100, "seeded episodes")
     seed: int = option(3_000_000, "seed of the first episode (the adaptation report's evaluation seeds)")
@@ -159,17 +161,25 @@ def run_evaluate(cfg: EvaluateConfig) -> int:
     from .learn.adapt import load_policy
     from .policy.head import head_controller
 
+    from .bridge.client import BridgeError
+    from .robot_reference import robot_factory
+
     policy = load_policy(cfg.policy)
     kwargs: dict[str, Any] = {"randomization": None if cfg.randomization == "none" else cfg.randomization}
-    if cfg.target:
-        kwargs = {"randomization": None, "target": cfg.target}
     robot: Any = policy.spec.name
-    if cfg.encoder_offsets:
-        robot, kwargs = _corrected_target(cfg, policy.spec), {"randomization": None}
-    env = time_limited_grasp_env(robot=robot, controller=head_controller(policy.head), **kwargs)
-    with console.status(f"{cfg.episodes} episodes"):
-        result = evaluate(env, policy.act, cfg.episodes, cfg.seed)
-    env.close()
+    try:
+        if cfg.encoder_offsets:
+            robot, kwargs = _corrected_target(cfg, policy.spec), {"randomization": None}
+        elif cfg.target:
+            robot, kwargs = robot_factory(cfg.target, policy.spec, access=cfg.access())[0](), {"randomization": None}
+        env = time_limited_grasp_env(robot=robot, controller=head_controller(policy.head), **kwargs)
+        try:
+            with console.status(f"{cfg.episodes} episodes"):
+                result = evaluate(env, policy.act, cfg.episodes, cfg.seed)
+        finally:
+            env.close()
+    except (ValueError, BridgeError) as err:
+        return _data_error(err)
     where = f"target {cfg.target}" if cfg.target else f"simulation ({cfg.randomization})"
     if cfg.encoder_offsets:
         where += f", encoder offsets corrected by {cfg.encoder_offsets}"

@@ -101,3 +101,13 @@ def test_cli_stops_on_an_estopped_robot_and_says_how_to_resume(tmp_path, capsys)
     out = capsys.readouterr().out
     assert code == 5
     assert "e-stopped" in out and "--resume" in out
+
+
+def test_evaluate_takes_a_bridge_endpoint_like_a_profile(capsys):
+    server = RobotServer(open_target("weak_motors"), watchdog_timeout=5.0).start()
+    try:
+        assert main(["evaluate", "--target", server.endpoint, "--episodes", "2", "--bridge-timeout", "10"]) == 0
+    finally:
+        server.stop()
+    assert f"target {server.endpoint}" in capsys.readouterr().out
+    assert main(["evaluate", "--target", "tcp://10.1.2.3:5555", "--episodes", "1"]) == 2  # remote without keys
