@@ -488,18 +488,19 @@ def run_bench_bridge(cfg: BenchBridgeConfig) -> int:
 
     with console.status("timing the control loop over the bridge and in-process"):
         rows = measure(cfg.policy, cfg.target, episodes=cfg.episodes)
-    by_key = {(r.where, r.requested_hz): r for r in rows}
+    by_key = {(r.robot, r.where, r.requested_hz): r for r in rows}
     table_rows = []
-    for rate in (100.0, 500.0, 1000.0, None):
-        bridge, local = by_key[("bridge", rate)], by_key[("in-process", rate)]
+    for robot, rate in ((robot, rate) for robot in ("simulated", "echo") for rate in (100.0, 500.0, 1000.0, None)):
+        bridge, local = by_key[(robot, "bridge", rate)], by_key[(robot, "in-process", rate)]
         table_rows.append((
+            f"{cfg.target} (simulated)" if robot == "simulated" else "echo driver (no physics)",
             "unpaced" if rate is None else f"{rate:.0f} Hz",
             f"{bridge.achieved_hz:,.0f} Hz", f"{bridge.p50_ms:.2f} / {bridge.p99_ms:.2f}",
             f"{local.achieved_hz:,.0f} Hz", f"{local.p50_ms:.2f} / {local.p99_ms:.2f}",
             f"{bridge.p50_ms / local.p50_ms:.2f}x"))
-    console.print(_table(f"Control loop, policy in the loop, target {cfg.target} (loop period p50 / p99 in ms)",
-                         ["requested", "bridge rate", "bridge p50/p99", "in-process rate", "in-process p50/p99",
-                          "p50 overhead"], table_rows))
+    console.print(_table("Control loop, policy in the loop (loop period p50 / p99 in ms)",
+                         ["robot", "requested", "bridge rate", "bridge p50/p99", "in-process rate",
+                          "in-process p50/p99", "p50 overhead"], table_rows))
     return 0
 
 
