@@ -624,10 +624,12 @@ def run_schema(cfg: SchemaConfig) -> int:
 
 
 @dataclass
-class RecordConfig:
+class RecordConfig(RobotAccessOptions):
     """Record the calibration excitation on a target profile (the stand-in real robot) to a .npz file."""
 
-    target: str = option("weak_motors", "target profile name or YAML path")
+    target: str = option("weak_motors", "the robot: a target profile name or YAML path, or a bridge endpoint "
+                                        "(tcp://host:port; its spec is --robot)")
+    robot: str = option("panda", "robot spec (name or YAML path) of a bridge endpoint; a profile names its own")
     out: str = option("recordings/weak_motors.npz", "trajectory file to write (.npz)")
     trajectories: int = option(10, "excitation trajectories (kinds cycle: grasp, swing, touch, swing)")
     seconds: float = option(6.0, "robot time per trajectory in s")
@@ -674,16 +676,38 @@ def run_record(cfg: RecordConfig) -> int:
     from .calibration import record
     from .specs import SpecError
 
+    from .bridge.client import BridgeError
+    from .robot_reference import is_endpoint
+
     try:
         with console.status("recording") as status:
-            recording = record(cfg.target, cfg.out, cfg.trajectories, cfg.seconds, cfg.seed, cfg.scene,
-                               progress=lambda i, n: status.update(f"recording: trajectory {i}/{n}"),
-                               routine=cfg.routine)
-    except (SpecError, FileNotFoundError, ValueError) as err:
+            def progress(i: int, n: int) -> None:
+                status.update(f"recording: trajectory {i}/{n}")
+
+            if is_endpoint(cfg.target):
+                recording = _record_over_bridge(cfg, progress)
+            else:
+                recording = record(cfg.target, cfg.out, cfg.trajectories, cfg.seconds, cfg.seed, cfg.scene,
+                                   progress=progress, routine=cfg.routine)
+    except (SpecError, FileNotFoundError, ValueError, BridgeError) as err:
         return _data_error(err)
     console.print(f"recorded {len(recording.trajectories)} trajectories, {recording.duration:.1f} s of robot time "
                   f"on {cfg.target}: {cfg.out}")
     return 0
+
+
+def _record_over_bridge(cfg: RecordConfig, progress: Callable[[int, int], None]) -> Any:
+    """The excitation on a robot behind the bridge (every command through its safety layer)."""
+    from . import assets
+    from .calibration.pipeline import record_robot
+    from .robot_reference import robot_factory
+
+    robot = robot_factory(cfg.target, assets.robot_spec(cfg.robot), access=cfg.access())[0]()
+    try:
+        return record_robot(robot, cfg.out, cfg.trajectories, cfg.seconds, cfg.seed, progress, cfg.routine,
+                            assets.scene_spec(cfg.scene))
+    finally:
+        robot.close()
 
 
 def run_calibrate(cfg: CalibrateConfig) -> int:
