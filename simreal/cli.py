@@ -391,9 +391,10 @@ def _bench_adapt_family(cfg: Any) -> int:
 
     try:
         with console.status("adapting") as status:
-            rows, summary = measure_family(cfg, cfg.family, cfg.reach_factor,
-                                           progress=lambda message: status.update(message))
-    except ValueError as err:
+            rows, summary = measure_family(cfg.adapt_config(), cfg.family, cfg.reach_factor,
+                                           progress=lambda message: status.update(message), backend=cfg.backend,
+                                           workers=cfg.workers, ray_address=cfg.ray_address or None)
+    except (ValueError, RuntimeError) as err:
         return _data_error(err)
     console.print(_table(
         f"{cfg.method} over the family {cfg.family} (budget {cfg.budget:,} target steps, {cfg.validation} "
