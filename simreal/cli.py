@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import math
 import sys
 import typing
 from collections.abc import Callable, Sequence
@@ -304,8 +305,9 @@ def run_adapt(cfg: Any) -> int:
                          ["", "success [95% interval]"], rows))
     ratio = r["transfer_ratio"]
     console.print(f"jumpstart {r['jumpstart']:+.2f}; transitions to {r['threshold']:.0%} success: "
-                  f"adapted {r['time_to_threshold']}, from scratch {r['scratch_time_to_threshold']}; "
-                  f"transfer ratio {'n/a' if ratio is None else f'{ratio:.2f}'}")
+                  f"adapted {_transitions(r['time_to_threshold'])}, from scratch "
+                  f"{_transitions(r['scratch_time_to_threshold'])}; "
+                  f"transfer ratio {_ratio_text(ratio)}")
     console.print(f"report: {paths['report']}, plot: {paths['plot']}")
     if not result.accepted:
         console.print(f"[bold red]negative transfer[/]: the adapted head is not better than zero-shot with "
@@ -313,6 +315,15 @@ def run_adapt(cfg: Any) -> int:
         return 3
     console.print(f"adapted policy: {paths['checkpoint']}")
     return 0
+
+
+def _transitions(count: float | None) -> str:
+    return "never" if count is None else f"{count:,.0f}"
+
+
+def _ratio_text(ratio: float | None) -> str:
+    """A ratio for people: "n/a" when it has no value (a zero denominator), never "inf"."""
+    return "n/a" if ratio is None or not math.isfinite(ratio) else f"{ratio:.2f}"
 
 
 def _rate_dict(summary: dict) -> str:

@@ -32,10 +32,11 @@ def area_under_curve(points: Sequence[tuple[float, float]]) -> float:
     return sum((x1 - x0) * (y0 + y1) / 2 for (x0, y0), (x1, y1) in pairwise(pts))
 
 
-def transfer_ratio(transfer: Sequence[tuple[float, float]], scratch: Sequence[tuple[float, float]]) -> float:
-    """Area under the transfer learner's curve over the from-scratch learner's."""
+def transfer_ratio(transfer: Sequence[tuple[float, float]], scratch: Sequence[tuple[float, float]]) -> float | None:
+    """Area under the transfer learner's curve over the from-scratch learner's; None when
+    from scratch never succeeded (zero area: the ratio is undefined, not infinite)."""
     base = area_under_curve(scratch)
-    return area_under_curve(transfer) / base if base > 0 else math.inf
+    return area_under_curve(transfer) / base if base > 0 else None
 
 
 def time_to_threshold(points: Sequence[tuple[float, float]], threshold: float) -> float | None:
