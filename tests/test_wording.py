@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from simreal.cli import VERBS, GROUPS, _ratio_text, main
+from simreal.cli import VERBS, GROUPS, _ratio, main
 from simreal.learn.transfer import transfer_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,4 +40,4 @@ def test_bridge_commands_help_reads_as_user_text(command):
 def test_a_ratio_with_no_denominator_is_not_infinite():
     assert transfer_ratio([(0, 0.5), (100, 1.0)], [(0, 0.0), (100, 0.0)]) is None  # scratch never succeeded
     assert transfer_ratio([(0, 0.5), (100, 1.0)], [(0, 0.0), (100, 1.0)]) == pytest.approx(1.5)
-    assert [_ratio_text(r) for r in (None, math.inf, math.nan, 2.0)] == ["n/a", "n/a", "n/a", "2.00"]
+    assert [_ratio(r) for r in (None, math.inf, math.nan, 2.0)] == ["n/a", "n/a", "n/a", "2.00"]
