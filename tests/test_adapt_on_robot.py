@@ -101,3 +101,28 @@ def test_cli_stops_on_an_estopped_robot_and_says_how_to_resume(tmp_path, capsys)
     out = capsys.readouterr().out
     assert code == 5
     assert "e-stopped" in out and "--resume" in out
+
+
+def test_evaluate_takes_a_bridge_endpoint_like_a_profile(capsys):
+    server = RobotServer(open_target("weak_motors"), watchdog_timeout=5.0).start()
+    try:
+        assert main(["evaluate", "--target", server.endpoint, "--episodes", "2", "--bridge-timeout", "10"]) == 0
+    finally:
+        server.stop()
+    assert f"target {server.endpoint}" in capsys.readouterr().out
+    assert main(["evaluate", "--target", "tcp://10.1.2.3:5555", "--episodes", "1"]) == 2  # remote without keys
+
+
+def test_record_over_the_bridge_writes_a_recording_calibrate_reads(tmp_path, capsys):
+    from simreal.calibration.trajectory_file import load_recording
+
+    server = RobotServer(open_target("weak_motors"), watchdog_timeout=5.0).start()
+    out = tmp_path / "bridge.npz"
+    try:
+        code = main(["record", "--target", server.endpoint, "--robot", "panda", "--trajectories", "1",
+                     "--seconds", "1", "--out", str(out), "--bridge-timeout", "10"])
+    finally:
+        server.stop()
+    assert code == 0, capsys.readouterr().out
+    recording = load_recording(out, open_target("weak_motors").spec)
+    assert len(recording.trajectories) == 1 and recording.steps > 0
