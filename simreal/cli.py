@@ -228,6 +228,15 @@ def run_train(cfg: Any) -> int:
         ("PPO fine-tune kept", str(m["rl_kept"]), ""),
         ("checkpoint", str(result.checkpoint), ""),
     ]
+    kept = (m["head_fit"] or {}).get("kept")
+    if kept:
+        rows.append(("head kept", kept["head"], ", ".join(f"{k} {v:.0%}" for k, v in kept["validation"].items())))
+    if "online" in m:
+        o = m["online"]
+        rows.append(("online policy success (sim)", f"{o['success_rate']:.1%} [{o['interval_95'][0]:.1%}, "
+                     f"{o['interval_95'][1]:.1%}]", f"{o['episodes']} episodes, latent estimated in the loop"))
+    rows += [(f"phase: {name}", f"{t['wall_s']:.0f} s wall", f"{t['cpu_s']:.0f} s CPU")
+             for name, t in m["phases"].items()]
     for condition, t in m["tracking"].items():
         head, ik = t["head"], t["ik"]
         rows += [(f"head tracking error, {condition}", f"{head['tracking_error_mm']:.1f} mm",

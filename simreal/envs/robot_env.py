@@ -10,7 +10,7 @@ import numpy as np
 from .. import assets
 from ..kinematics import Kinematics
 from ..robot import ResetRequest, Robot, RobotState
-from ..sim import DomainRandomizer, SimRobot
+from ..sim import DomainRandomizer, Randomizer, SimRobot
 from ..specs import DynamicsParams, SceneSpec
 from ..targets import open_target
 
@@ -41,7 +41,7 @@ class RobotEnv(gym.Env[np.ndarray, np.ndarray]):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
 
     def __init__(self, robot: str | Robot = "panda", scene: str | SceneSpec = "tabletop",
-                 randomization: str | None = None, target: str | None = None) -> None:
+                 randomization: str | Randomizer | None = None, target: str | None = None) -> None:
         self.scene = assets.scene_spec(scene) if isinstance(scene, str) else scene
         self.robot = build_robot(robot, self.scene, target)
         if randomization is not None and not hasattr(self.robot, "set_dynamics"):
@@ -50,10 +50,9 @@ class RobotEnv(gym.Env[np.ndarray, np.ndarray]):
                              f"not {self.robot!r}; pass randomization=None")
         self.spec_robot = self.robot.spec
         self.kinematics = Kinematics(self.spec_robot)
-        self.randomizer = (
-            DomainRandomizer(assets.randomization_spec(randomization), self.spec_robot.dof)
-            if randomization is not None else None
-        )
+        if isinstance(randomization, str):
+            randomization = DomainRandomizer(assets.randomization_spec(randomization), self.spec_robot.dof)
+        self.randomizer: Randomizer | None = randomization
         self.dynamics: DynamicsParams | None = None
 
     def _reset_robot(self, seed: int | None, options: dict[str, Any] | None) -> RobotState:

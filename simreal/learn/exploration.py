@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..controllers import Controller, DifferentialIKController
+from ..controllers import CommandReference, Controller, DifferentialIKController
 from ..envs import GraspEnv
 from ..policy import ScriptedGraspExpert
 from ..recording import RecordingRobot, Trajectory
@@ -36,6 +36,11 @@ class NoisyController:
 
     def reset(self, state: RobotState) -> None:
         self.base.reset(state)
+
+    @property
+    def reference(self) -> np.ndarray | None:
+        """The base controller's joint reference, if it keeps one (exploration does not move it)."""
+        return self.base.reference if isinstance(self.base, CommandReference) else None
 
     def __call__(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> JointCommand:
         command = self.base(state, displacement, gripper_width)
@@ -90,6 +95,8 @@ def collect_grasp_trajectories(robot: Robot, episodes: int, seed: int,
     act = policy or ScriptedGraspExpert(env.max_displacement)
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
+        if env.dynamics is not None and recorder.trajectories:
+            recorder.trajectories[-1].dynamics = env.dynamics  # privileged: the simulator chose them
         noisy[0].sigma = float(rng.uniform(*config.joint_noise))
         noisy[0].gain = float(rng.uniform(*config.gain))
         for _ in range(config.episode_steps):

@@ -2,7 +2,10 @@
 
 The learned control head sits inside the env, frozen. DAgger (Ross et al. 2011) rolls
 out a mix of expert and learner, labels every visited state with the scripted expert
-and fits the PPO actor's mean by regression; PPO then fine-tunes under domain
+(the predictive one over a reference-anchored head: it steers from where the commands
+already sent put the hand, so its labels stay right under command delay, and it reads
+only the observation, so the learner can match it) and fits the PPO actor's mean by
+regression; PPO then fine-tunes under domain
 randomization with the actor frozen for a first critic warm-up chunk. A fine-tune that
 lowers validation success is not kept.
 """
@@ -48,7 +51,8 @@ class HighLevelTrainer:
     """Holds the SB3 model and the DAgger dataset; each call advances one interval."""
 
     def __init__(self, head: ControlHead, robot: str, randomization: str | None, seed: int,
-                 config: HighLevelTrainConfig, tensorboard_log: str | None = None) -> None:
+                 config: HighLevelTrainConfig, tensorboard_log: str | None = None,
+                 expert: ScriptedGraspExpert | None = None) -> None:
         self.config = config
         self.seed = seed
         self.env = make_grasp_env(head, robot, randomization)
@@ -58,7 +62,7 @@ class HighLevelTrainer:
         self.model = PPO("MlpPolicy", self.env, learning_rate=config.rl_learning_rate, n_steps=1024,
                          batch_size=256, n_epochs=5, clip_range=0.1, ent_coef=0.0, seed=seed,
                          policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log, device="cpu", verbose=0)
-        self.expert = ScriptedGraspExpert()
+        self.expert = expert or ScriptedGraspExpert()
         self.observations = np.zeros((0, self.env.observation_space.shape[0]), np.float32)
         self.actions = np.zeros((0, 4), np.float32)
         self.env_steps = 0
