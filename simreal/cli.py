@@ -375,6 +375,42 @@ def run_bench_bridge(cfg: BenchBridgeConfig) -> int:
 
 
 @dataclass
+class BenchLatencyConfig:
+    """Grasp success against command delay (0-200 ms by default), policies side by side with Wilson intervals."""
+
+    policy: str = option("panda_grasp", "policy (shipped name or checkpoint folder): its head and, if it has "
+                                        "one, its online adaptation")
+    baseline: str = option("panda_grasp_v1", "a policy to compare with (the first shipped one by default); "
+                                             "empty = none")
+    delays: str = option("0,1,2,3,4", "command delays in control steps (50 ms each), comma-separated")
+    jitter: int = option(0, "extra delay of each command, drawn from 0 to this many steps")
+    episodes: int = option(100, "seeded episodes per delay and column")
+    seed: int = option(4_000_000, "seed of the first episode (the same episodes in every cell)")
+    randomization: str = option("default", "randomization the delay is forced into")
+
+
+def run_bench_latency(cfg: BenchLatencyConfig) -> int:
+    from .bench.latency import measure
+
+    try:
+        delays = [int(d) for d in cfg.delays.split(",") if d.strip()]
+    except ValueError:
+        return _data_error(ValueError(f"--delays {cfg.delays!r}: expected comma-separated whole control steps"))
+    policies = [(name, name) for name in (cfg.baseline, cfg.policy) if name]
+    with console.status("benchmarking") as status:
+        rows = measure(policies, delays, cfg.jitter, cfg.episodes, cfg.seed, cfg.randomization,
+                       progress=lambda message: status.update(message))
+    names = list(rows[0].results) if rows else []
+    jitter = f", jitter 0-{cfg.jitter} steps" if cfg.jitter else ""
+    console.print(_table(f"Grasp success against command delay ({cfg.episodes} seeded episodes per cell, "
+                         f"{cfg.randomization} randomization{jitter}; 95% Wilson intervals)",
+                         ["delay", *names],
+                         [(f"{r.delay_ms:.0f} ms ({r.delay_steps} steps)", *(_rate(r.results[n]) for n in names))
+                          for r in rows]))
+    return 0
+
+
+@dataclass
 class TargetsSampleConfig:
     """Draw target profiles from a family (calibration/families/*.yaml) and write them to a folder."""
 
@@ -571,6 +607,7 @@ VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "bench adapt": (_adapt_config(), run_bench_adapt),
     "bench bridge": (BenchBridgeConfig, run_bench_bridge),
     "bench calibrate": (BenchCalibrateConfig, run_bench_calibrate),
+    "bench latency": (BenchLatencyConfig, run_bench_latency),
     "evaluate": (EvaluateConfig, run_evaluate),
     "list": (ListConfig, run_list),
     "targets sample": (TargetsSampleConfig, run_targets_sample),

@@ -112,6 +112,7 @@ class GraspEnv(RobotEnv, EzPickle):
         self._ee = np.zeros(3)
         self._sent = np.zeros(self.spec_robot.dof)
         self._actions = np.zeros((ACTION_HISTORY, 4))
+        self._keeps_reference = isinstance(self.controller, CommandReference)  # checked once: it is not cheap
 
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -148,7 +149,7 @@ class GraspEnv(RobotEnv, EzPickle):
         rest_z = self.scene.table_height + target.half_extents[2]
         lift = float(target.position[2] - rest_z)
         velocity = (ee - previous_ee) / self.robot.control_period
-        reference = self.controller.reference if isinstance(self.controller, CommandReference) else None
+        reference = self.controller.reference if self._keeps_reference else None
         offset = self.kinematics.tcp_pose(self._sent if reference is None else reference)[0] - ee
         obs = np.concatenate((ee, velocity, (state.gripper_width,), target.position - ee,
                               target.half_extents, (lift,), offset, self._actions.ravel()))

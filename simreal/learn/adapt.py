@@ -32,12 +32,13 @@ from .finetune_rl import HeadPPO
 from .relabel import FitConfig, RelabeledData, fit_head, relabel
 from .transfer import better_with_confidence, time_to_threshold, transfer_ratio
 
-METHODS = ("relabel", "residual", "progressive", "finetune-rl")
+METHODS = ("relabel", "residual", "progressive", "finetune-rl", "online")
 METHOD_DEFAULTS = {
     "relabel": {"epochs": 40, "learning_rate": 3e-4},
     "residual": {"epochs": 15, "learning_rate": 1e-3},
     "progressive": {"epochs": 15, "learning_rate": 1e-3},
     "finetune-rl": {"epochs": 0, "learning_rate": 1e-4},
+    "online": {"epochs": 0, "learning_rate": 0.0},  # no gradient steps: see learn.online_adapt
 }
 ADAPTER_METHODS = {"residual": ResidualHead, "progressive": ProgressiveHead}
 
@@ -52,7 +53,9 @@ class AdaptConfig:
     method: str = option("relabel", "relabel (fine-tune the whole head), residual (a zero-initialised residual MLP "
                                      "over the frozen source head) or progressive (a new column with lateral links "
                                      "from the frozen source column) learn from relabeled target data; finetune-rl "
-                                     "runs PPO on the head (the baseline)")
+                                     "runs PPO on the head (the baseline); online runs the policy's RMA-style "
+                                     "adaptation module in the control loop (no gradient steps, one warm-up "
+                                     "episode; --budget and --rounds are unused)")
     rounds: int = option(4, "collect-then-fit rounds the budget is split into")
     seed: int = option(0, "seed of every random choice")
     eval_episodes: int = option(100, "seeded target episodes per final evaluation")
@@ -193,6 +196,10 @@ def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None) ->
     """Adapt ``config.policy``'s head to ``config.target``; see the module docstring."""
     note = progress or (lambda message: None)
     torch.set_num_threads(1)
+    if config.method == "online":  # no training on the target: its own run and report (learn.online_adapt)
+        from .online_adapt import adapt_online
+
+        return adapt_online(config, note)
     run = _Adapter(config, note)
     cfg, policy = config, run.policy
     digest = high_level_digest(policy)

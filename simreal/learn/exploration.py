@@ -33,6 +33,7 @@ class NoisyController:
         self.sigma = sigma
         self.gain = gain
         self.max_offset = max_offset
+        self._base_reference = isinstance(base, CommandReference)
 
     def reset(self, state: RobotState) -> None:
         self.base.reset(state)
@@ -40,7 +41,7 @@ class NoisyController:
     @property
     def reference(self) -> np.ndarray | None:
         """The base controller's joint reference, if it keeps one (exploration does not move it)."""
-        return self.base.reference if isinstance(self.base, CommandReference) else None
+        return self.base.reference if self._base_reference else None
 
     def __call__(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> JointCommand:
         command = self.base(state, displacement, gripper_width)
