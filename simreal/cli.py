@@ -282,6 +282,10 @@ def run_adapt(cfg: Any) -> int:
     console.print(f"jumpstart {r['jumpstart']:+.2f}; transitions to {r['threshold']:.0%} success: "
                   f"adapted {r['time_to_threshold']}, from scratch {r['scratch_time_to_threshold']}; "
                   f"transfer ratio {'n/a' if ratio is None else f'{ratio:.2f}'}")
+    if r.get("online"):
+        o = r["online"]
+        console.print(f"online: {o['warmup_transitions']} warm-up transitions, {o['gradient_steps']} gradient steps; "
+                      f"the latent estimate settled after {o['settle_time_s']:.2f} s of robot time")
     console.print(f"report: {paths['report']}, plot: {paths['plot']}")
     if not result.accepted:
         console.print(f"[bold red]negative transfer[/]: the adapted head is not better than zero-shot with "
@@ -299,10 +303,16 @@ def _rate_dict(summary: dict) -> str:
 def run_bench_adapt(cfg: Any) -> int:
     from .bench.adapt_speed import measure, ratio_to
 
+    methods = [m.strip() for m in cfg.methods.split(",") if m.strip()] or None
+    targets = [t.strip() for t in cfg.targets.split(",") if t.strip()] or None
     with console.status("adapting") as status:
-        rows = measure(cfg, progress=lambda message: status.update(f"adapting: {message}"))
+        rows = measure(cfg, targets=targets, progress=lambda message: status.update(f"adapting: {message}"),
+                       **({"methods": methods} if methods else {}))
     table_rows = []
     for r, ratio in zip(rows, ratio_to(rows), strict=True):
+        if r.note:
+            table_rows.append((r.target, r.method, "-", "-", "n/a", "-", "-", r.note))
+            continue
         reached = "never" if r.transitions_to_threshold is None else f"{r.transitions_to_threshold:,.0f}"
         low, high = r.adapted_interval
         verdict = "negative transfer" if r.negative_transfer else "kept"
@@ -597,6 +607,12 @@ def _adapt_config() -> type:
     return AdaptConfig
 
 
+def _bench_adapt_config() -> type:
+    from .bench.adapt_speed import BenchAdaptConfig
+
+    return BenchAdaptConfig
+
+
 VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "demo": (DemoConfig, run_demo),
     "expert": (ExpertConfig, run_expert),
@@ -604,7 +620,7 @@ VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "bench train": (_train_config(), run_bench_train),
     "train": (_train_config(), run_train),
     "adapt": (_adapt_config(), run_adapt),
-    "bench adapt": (_adapt_config(), run_bench_adapt),
+    "bench adapt": (_bench_adapt_config(), run_bench_adapt),
     "bench bridge": (BenchBridgeConfig, run_bench_bridge),
     "bench calibrate": (BenchCalibrateConfig, run_bench_calibrate),
     "bench latency": (BenchLatencyConfig, run_bench_latency),

@@ -9,11 +9,20 @@ from dataclasses import dataclass, replace
 
 from .. import assets
 from ..learn.adapt import METHODS, AdaptConfig, adapt, load_policy
+from ..options import option
 from ..learn.finetune_whole import WholePolicyPPO
 from ..learn.transfer import better_with_confidence, time_to_threshold
 
 WHOLE_POLICY_RL = "whole-policy-rl"
 BENCH_METHODS = (*METHODS, WHOLE_POLICY_RL)
+
+
+@dataclass
+class BenchAdaptConfig(AdaptConfig):
+    """Adapt with every method to every target profile, side by side (the adapt options apply to each run)."""
+
+    methods: str = option("", f"comma-separated methods; empty = all ({', '.join(BENCH_METHODS)})")
+    targets: str = option("", "comma-separated target profiles (names or YAML paths); empty = every shipped one")
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,7 @@ class AdaptBenchRow:
     adapted_interval: tuple[float, float]
     transitions_to_threshold: float | None
     negative_transfer: bool
+    note: str = ""  # why a method could not run on this policy (the other fields are then zero)
 
 
 def measure(base: AdaptConfig, targets: Sequence[str] | None = None, methods: Sequence[str] = BENCH_METHODS,
@@ -43,9 +53,20 @@ def measure(base: AdaptConfig, targets: Sequence[str] | None = None, methods: Se
         for method in methods:
             note(f"{target}: {method}")
             if method == WHOLE_POLICY_RL:
-                rows.append(whole_policy_rl(replace(base, target=target), in_sim))
+                try:
+                    rows.append(whole_policy_rl(replace(base, target=target), in_sim))
+                except ValueError as err:  # e.g. a head this baseline cannot differentiate through
+                    rows.append(AdaptBenchRow(target, method, in_sim or 0.0, 0.0, 0.0, (0.0, 0.0), None, True,
+                                              str(err).split(":")[0]))
                 continue
-            report = adapt(replace(base, target=target, method=method, from_scratch=False)).report
+            try:
+                report = adapt(replace(base, target=target, method=method, from_scratch=False)).report
+            except ValueError as err:
+                if method != "online":
+                    raise
+                rows.append(AdaptBenchRow(target, method, in_sim or 0.0, 0.0, 0.0, (0.0, 0.0), None, True,
+                                          str(err).split(";")[0]))  # a policy without the online module
+                continue
             in_sim = report["in_sim"]["success_rate"]
             rows.append(AdaptBenchRow(
                 target, method, in_sim, report["zero_shot"]["success_rate"], report["adapted"]["success_rate"],
