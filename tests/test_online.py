@@ -148,3 +148,33 @@ def test_family_randomizer_draws_from_the_envs_seed():
     env.reset(seed=5)
     assert env.dynamics == first
     env.close()
+
+
+def test_phase_one_data_are_fixed_by_the_seed():
+    from simreal.learn.online import collect_latent_data
+
+    config = OnlineTrainConfig(episodes=2)
+    head = HeadConfig(anchor="reference")
+    (a, pa), (b, pb) = (collect_latent_data("panda", head, config, seed=11) for _ in range(2))
+    np.testing.assert_array_equal(a.inputs, b.inputs)
+    np.testing.assert_array_equal(pa, pb)
+    assert len(pa) == len(a) and a.inputs.shape[1] == head_size(head)
+
+
+def head_size(config: HeadConfig) -> int:
+    from simreal.policy.head import head_layout
+
+    return head_layout(7, config).size
+
+
+@pytest.mark.slow
+def test_online_method_adapts_with_no_gradient_steps_and_one_warm_up_episode(tmp_path):
+    result = adapt(AdaptConfig(method="online", target="weak_motors", eval_episodes=10, validation_episodes=5,
+                               out_dir=str(tmp_path)))
+    report = result.report
+    online = report["online"]
+    assert online["gradient_steps"] == 0 and 0 < online["warmup_transitions"] <= 50
+    assert report["target_transitions"] == online["warmup_transitions"]
+    assert 0.0 <= online["settle_time_s"] <= online["warmup_transitions"] * 0.05
+    assert set(report) >= {"in_sim", "zero_shot", "adapted", "negative_transfer", "high_level_sha256", "curve"}
+    assert result.policy.low_level == ("online" if result.accepted else "head")
