@@ -12,6 +12,7 @@ import sys
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -267,10 +268,14 @@ def run_bench_train(cfg: Any) -> int:
 
 def run_adapt(cfg: Any) -> int:
     from .learn.adapt import adapt, save_outputs
+    from .learn.online_adapt import NoOnlineModule
 
-    with console.status("adapting") as status:
-        result = adapt(cfg, progress=lambda message: status.update(message))
-        paths = save_outputs(result, cfg.out_dir)
+    try:
+        with console.status("adapting") as status:
+            result = adapt(cfg, progress=lambda message: status.update(message))
+            paths = save_outputs(result, cfg.out_dir)
+    except NoOnlineModule as err:
+        return _data_error(err)
     r = result.report
     rows = [(label, _rate_dict(r[key])) for key, label in (
         ("in_sim", "source policy in sim (randomized)"), ("zero_shot", "zero-shot on target"),
@@ -388,10 +393,9 @@ def run_bench_bridge(cfg: BenchBridgeConfig) -> int:
 class BenchLatencyConfig:
     """Grasp success against command delay (0-200 ms by default), policies side by side with Wilson intervals."""
 
-    policy: str = option("panda_grasp", "policy (shipped name or checkpoint folder): its head and, if it has "
-                                        "one, its online adaptation")
-    baseline: str = option("panda_grasp_v1", "a policy to compare with (the first shipped one by default); "
-                                             "empty = none")
+    policy: str = option("runs/train/final", "policy (shipped name or checkpoint folder): its head and, if it "
+                                             "has one, its online adaptation (default: what `simreal train` writes)")
+    baseline: str = option("panda_grasp", "a policy to compare with (the shipped one by default); empty = none")
     delays: str = option("0,1,2,3,4", "command delays in control steps (50 ms each), comma-separated")
     jitter: int = option(0, "extra delay of each command, drawn from 0 to this many steps")
     episodes: int = option(100, "seeded episodes per delay and column")
@@ -406,7 +410,14 @@ def run_bench_latency(cfg: BenchLatencyConfig) -> int:
         delays = [int(d) for d in cfg.delays.split(",") if d.strip()]
     except ValueError:
         return _data_error(ValueError(f"--delays {cfg.delays!r}: expected comma-separated whole control steps"))
-    policies = [(name, name) for name in (cfg.baseline, cfg.policy) if name]
+    from . import pretrained
+
+    policies = [("/".join(Path(name).parts[-2:]) if Path(name).is_dir() else name, name)
+                for name in (cfg.baseline, cfg.policy) if name]
+    for _, name in policies:
+        if not Path(name).is_dir() and name not in pretrained.available():
+            return _data_error(FileNotFoundError(f"policy {name!r}: no checkpoint folder or shipped policy of that "
+                                                 "name (`simreal train` writes runs/train/final)"))
     with console.status("benchmarking") as status:
         rows = measure(policies, delays, cfg.jitter, cfg.episodes, cfg.seed, cfg.randomization,
                        progress=lambda message: status.update(message))

@@ -178,3 +178,17 @@ def test_online_method_adapts_with_no_gradient_steps_and_one_warm_up_episode(tmp
     assert 0.0 <= online["settle_time_s"] <= online["warmup_transitions"] * 0.05
     assert set(report) >= {"in_sim", "zero_shot", "adapted", "negative_transfer", "high_level_sha256", "curve"}
     assert result.policy.low_level == ("online" if result.accepted else "head")
+
+
+def test_bench_latency_prints_every_column_and_refuses_bad_input(tmp_path, capsys):
+    from simreal.cli import main
+
+    path = online_policy().save(tmp_path / "p", metrics={}, seed=0, command=["test"])
+    assert main(["bench", "latency", "--policy", str(path), "--baseline", "", "--episodes", "1",
+                 "--delays", "0,3"]) == 0
+    out = capsys.readouterr().out
+    assert "150 ms (3 steps)" in out and "p: online" in out and "p: head" in out
+    assert main(["bench", "latency", "--policy", str(path), "--delays", "two"]) == 2
+    assert main(["bench", "latency", "--policy", str(tmp_path / "missing")]) == 2
+    assert main(["adapt", "--method", "online", "--policy", "panda_grasp"]) == 2
+    assert "no online adaptation module" in capsys.readouterr().out

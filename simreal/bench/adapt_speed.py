@@ -11,6 +11,7 @@ from .. import assets
 from ..learn.adapt import METHODS, AdaptConfig, adapt, load_policy
 from ..options import option
 from ..learn.finetune_whole import WholePolicyPPO
+from ..learn.online_adapt import NoOnlineModule
 from ..learn.transfer import better_with_confidence, time_to_threshold
 
 WHOLE_POLICY_RL = "whole-policy-rl"
@@ -61,11 +62,9 @@ def measure(base: AdaptConfig, targets: Sequence[str] | None = None, methods: Se
                 continue
             try:
                 report = adapt(replace(base, target=target, method=method, from_scratch=False)).report
-            except ValueError as err:
-                if method != "online":
-                    raise
+            except NoOnlineModule as err:
                 rows.append(AdaptBenchRow(target, method, in_sim or 0.0, 0.0, 0.0, (0.0, 0.0), None, True,
-                                          str(err).split(";")[0]))  # a policy without the online module
+                                          str(err).split(";")[0]))
                 continue
             in_sim = report["in_sim"]["success_rate"]
             rows.append(AdaptBenchRow(

@@ -24,8 +24,9 @@ ACTION_HISTORY = 4
 offset, what lets a policy see commands that have not taken effect yet."""
 
 
-def grasp_layout() -> Layout:
-    """Observation layout of GraspEnv (metres, world frame, unless noted)."""
+def task_layout() -> Layout:
+    """The task's state alone: the first blocks of :func:`grasp_layout` (what a policy that
+    does not look at its commands in flight reads, such as the first shipped one)."""
     return Layout((
         ("ee_position", 3),
         ("ee_velocity", 3),
@@ -33,9 +34,12 @@ def grasp_layout() -> Layout:
         ("object_relative_position", 3),
         ("object_half_extents", 3),
         ("object_lift", 1),
-        ("ee_reference_offset", 3),
-        ("previous_actions", ACTION_HISTORY * 4),
     ))
+
+
+def grasp_layout() -> Layout:
+    """Observation layout of GraspEnv (metres, world frame, unless noted)."""
+    return Layout((*task_layout().blocks, ("ee_reference_offset", 3), ("previous_actions", ACTION_HISTORY * 4)))
 
 
 GRASP_ACTION_LAYOUT = Layout((("ee_displacement", 3), ("gripper", 1)))

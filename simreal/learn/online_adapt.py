@@ -56,6 +56,10 @@ def _summary(result: EvaluationResult | None) -> dict | None:
             "episodes": result.episodes, "successes": result.successes}
 
 
+class NoOnlineModule(ValueError):
+    """The policy has no online adaptation module to run."""
+
+
 def adapt_online(config: object, progress: Callable[[str], None] | None = None) -> object:
     """Run the online method for an ``AdaptConfig``; returns an ``AdaptResult``."""
     from .adapt import AdaptResult, high_level_digest, load_policy  # late: adapt dispatches here
@@ -63,16 +67,16 @@ def adapt_online(config: object, progress: Callable[[str], None] | None = None) 
     note = progress or (lambda message: None)
     policy = load_policy(config.policy)
     if policy.online is None:
-        raise ValueError(f"policy '{config.policy}' has no online adaptation module; train one with "
-                         "`simreal train` (online adaptation is on by default) and pass its final/ folder")
+        raise NoOnlineModule(f"policy '{config.policy}' has no online adaptation module; train one with "
+                             "`simreal train` (online adaptation is on by default) and pass its final/ folder")
     policy.freeze_high_level()
     digest = high_level_digest(policy)
     profile = assets.target_profile(config.target)
     profile.check_robot(policy.spec.name, policy.spec.dof)
     source = head_controller(policy.head)
     note("in-sim and zero-shot evaluation")
-    in_sim = _run(policy, source, None, config.eval_episodes, config.eval_seed)
-    zero_shot = _run(policy, source, profile, config.eval_episodes, config.eval_seed)
+    results = {"in_sim": _run(policy, source, None, config.eval_episodes, config.eval_seed),
+               "zero_shot": _run(policy, source, profile, config.eval_episodes, config.eval_seed)}
     validation_seed = config.eval_seed + 500_000
     zero_val = _run(policy, source, profile, config.validation_episodes, validation_seed)
     note("online: warm-up episode")
@@ -80,29 +84,35 @@ def adapt_online(config: object, progress: Callable[[str], None] | None = None) 
     controller = policy.online.controller_factory(estimator)
     _run(policy, controller, profile, 1, config.eval_seed + 900_000)
     warmup = list(estimator.history)
-    period = assets.scene_spec("tabletop").physics.control_period
     note("online: evaluating with the module in the loop")
     online_val = _run(policy, controller, profile, config.validation_episodes, validation_seed)
-    adapted = _run(policy, controller, profile, config.eval_episodes, config.eval_seed)
-    better, p_value = better_with_confidence(adapted, zero_shot)
+    results["adapted"] = _run(policy, controller, profile, config.eval_episodes, config.eval_seed)
+    better, p_value = better_with_confidence(results["adapted"], results["zero_shot"])
     if better:
         policy.low_level = "online"
     if high_level_digest(policy) != digest:
         raise RuntimeError("the high level changed during adaptation; this is a bug")
-    curve = [{"transitions": 0, "success": zero_val.success_rate, "interval": list(zero_val.interval)},
-             {"transitions": len(warmup), "success": online_val.success_rate, "interval": list(online_val.interval)}]
-    threshold = 0.9 * in_sim.success_rate
-    report = {
+    curve = [{"transitions": n, "success": r.success_rate, "interval": list(r.interval)}
+             for n, r in ((0, zero_val), (len(warmup), online_val))]
+    report = _report(config, profile, results, curve, warmup, not better, p_value, digest)
+    return AdaptResult(report, policy, better)
+
+
+def _report(config: object, profile: TargetProfile, results: dict[str, EvaluationResult], curve: list[dict],
+            warmup: list[np.ndarray], negative: bool, p_value: float, digest: str) -> dict:
+    """The keys of ``learn.adapt``'s report (no from-scratch run), plus ``online``."""
+    threshold = 0.9 * results["in_sim"].success_rate
+    period = assets.scene_spec("tabletop").physics.control_period
+    return {
         "config": asdict(config), "method": "online",
         "target": {"name": profile.name, "source": profile.source, "description": profile.description},
-        "in_sim": _summary(in_sim), "zero_shot": _summary(zero_shot), "adapted": _summary(adapted),
-        "from_scratch": None, "target_transitions": len(warmup), "jumpstart": zero_shot.success_rate,
-        "threshold": threshold, "time_to_threshold": time_to_threshold([(c["transitions"], c["success"])
-                                                                        for c in curve], threshold),
-        "scratch_time_to_threshold": None, "transfer_ratio": None, "negative_transfer": not better,
+        **{key: _summary(result) for key, result in results.items()}, "from_scratch": None,
+        "target_transitions": len(warmup), "jumpstart": results["zero_shot"].success_rate,
+        "threshold": threshold,
+        "time_to_threshold": time_to_threshold([(c["transitions"], c["success"]) for c in curve], threshold),
+        "scratch_time_to_threshold": None, "transfer_ratio": None, "negative_transfer": negative,
         "p_value_adapted_better": p_value, "high_level_sha256": digest, "curve": curve, "scratch_curve": [],
         "online": {"warmup_transitions": len(warmup), "gradient_steps": 0,
                    "settle_time_s": settle_time(warmup, period), "settle_tolerance": SETTLE_TOLERANCE,
                    "latent_estimate": [float(v) for v in warmup[-1]]},
     }
-    return AdaptResult(report, policy, better)

@@ -32,7 +32,7 @@ from stable_baselines3.common.logger import configure
 
 from .. import assets
 from ..atomic import replacing, write_json
-from ..envs import time_limited_grasp_env
+from ..envs import grasp_layout, task_layout, time_limited_grasp_env
 from ..evaluation import EvaluationResult, evaluate
 from ..policy import ScriptedGraspExpert
 from ..policy.head import ANCHORS, ControlHead, HeadConfig, head_controller
@@ -137,9 +137,11 @@ def train(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
     state = _start_state(folder, config)
     spec = assets.robot_spec(config.robot)
     head = _head_stage(folder, config, state, spec.dof, note)
-    expert = ScriptedGraspExpert(head.config.max_displacement, predictive=head.config.anchor == "reference")
-    trainer = HighLevelTrainer(head, config.robot, config.randomization, config.seed,
-                               _high_level_config(config), tensorboard_log=str(folder.root / "tb"), expert=expert)
+    reference = head.config.anchor == "reference"
+    layout = grasp_layout() if reference else task_layout()  # a measured head's high level: the first policy's view
+    expert = ScriptedGraspExpert(head.config.max_displacement, predictive=reference, layout=layout)
+    trainer = HighLevelTrainer(head, config.robot, config.randomization, config.seed, _high_level_config(config),
+                               tensorboard_log=str(folder.root / "tb"), expert=expert, layout=layout)
     logger = configure(str(folder.root / "tb" / "source"), ["csv", "tensorboard"])
     try:
         with _phase(state, "DAgger"):
@@ -332,7 +334,7 @@ def _finish(folder: RunFolder, config: TrainConfig, state: dict, trainer: HighLe
             head: ControlHead, spec: Any, note: Progress, online: OnlineModule | None) -> TrainResult:
     note("evaluation", 0.0)
     with _phase(state, "evaluation"):
-        policy = HierarchicalPolicy(trainer.export(), head, spec, online=online)
+        policy = HierarchicalPolicy(trainer.export(), head, spec, trainer.layout, online=online)
         env = make_grasp_env(head, config.robot, config.randomization)
         final = evaluate(env, policy.act, config.eval_episodes, config.eval_seed)
         env.close()
