@@ -90,7 +90,15 @@ def test_settle_time_is_when_the_estimate_stops_leaving_its_final_value():
     assert settle_time([np.zeros(2)] * 3, 0.05) == 0.0
 
 
-def test_adaptation_module_regression_recovers_a_latent_from_windows():
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as training runs: small matrices, no thread hand-offs
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_adaptation_module_regression_recovers_a_latent_from_windows(one_thread):
     rng = np.random.default_rng(0)
     short = LatentConfig(size=3, encoder_hidden=(8,), window=2, module_hidden=(32,))
     x = rng.normal(size=(1500, short.window * feature_size(7))).astype(np.float32)
