@@ -308,11 +308,9 @@ def _rate_dict(summary: dict) -> str:
 def run_bench_adapt(cfg: Any) -> int:
     from .bench.adapt_speed import measure, ratio_to
 
-    methods = [m.strip() for m in cfg.methods.split(",") if m.strip()] or None
-    targets = [t.strip() for t in cfg.targets.split(",") if t.strip()] or None
     with console.status("adapting") as status:
-        rows = measure(cfg, targets=targets, progress=lambda message: status.update(f"adapting: {message}"),
-                       **({"methods": methods} if methods else {}))
+        rows = measure(cfg, cfg.target_list(), cfg.method_list(),
+                       progress=lambda message: status.update(f"adapting: {message}"))
     table_rows = []
     for r, ratio in zip(rows, ratio_to(rows), strict=True):
         if r.note:
@@ -333,30 +331,48 @@ def run_bench_adapt(cfg: Any) -> int:
 
 @dataclass
 class BenchCalibrateConfig:
-    """Per target profile: record the excitation, fit the fields it sets, time both, check the error."""
+    """Per target profile: record the excitation, fit, time both. A profile the simulator can express: fit the
+    fields it sets and check them against its truth. One it cannot (another engine, unmodeled effects): fit
+    --fields and report whether the fit says it explains the data."""
 
     targets: str = option("", "comma-separated target profile names; empty = every shipped profile")
     trajectories: int = option(10, "excitation trajectories per profile")
     seconds: float = option(6.0, "robot time per trajectory (s)")
     seed: int = option(0, "excitation seed")
+    fields: str = option(",".join(("joint_gain_scale", "force_limit", "joint_damping", "latency_steps",
+                                   "position_noise", "velocity_noise")),
+                         "fields fitted on profiles outside the simulator's model class, comma-separated")
 
 
 def run_bench_calibrate(cfg: BenchCalibrateConfig) -> int:
     from . import assets
+    from .bench.calibrate_unmodeled import fit_unmodeled
     from .calibration.bench import time_calibration
 
     names = [n for n in cfg.targets.split(",") if n] or assets.available("target")
-    rows = []
+    fields = [f.strip() for f in cfg.fields.split(",") if f.strip()]
+    modeled, unmodeled = [], []
     with console.status("calibrating") as status:
         for name in names:
             status.update(f"calibrating {name}")
-            t = time_calibration(name, cfg.trajectories, cfg.seconds, cfg.seed)
-            rows.append((name, ", ".join(t.params), f"{t.robot_time_s:.0f} s", f"{t.record_s:.1f} s",
-                         f"{t.calibrate_s:.1f} s", str(t.replays), f"{t.worst_relative_error:.1%}",
-                         "yes" if t.worst_relative_error <= 0.1 else "no"))
-    console.print(_table("Calibration per target profile (fields the profile sets; truth known)",
-                         ["target", "fields", "robot time", "record", "calibrate", "replays", "worst error",
-                          "within 10%"], rows))
+            if assets.target_profile(name).in_model_class:
+                t = time_calibration(name, cfg.trajectories, cfg.seconds, cfg.seed)
+                modeled.append((name, ", ".join(t.params), f"{t.robot_time_s:.0f} s", f"{t.record_s:.1f} s",
+                                f"{t.calibrate_s:.1f} s", str(t.replays), f"{t.worst_relative_error:.1%}",
+                                "yes" if t.worst_relative_error <= 0.1 else "no"))
+                continue
+            u = fit_unmodeled(name, fields, cfg.trajectories, cfg.seconds, cfg.seed)
+            unmodeled.append((name, f"{u.robot_time_s:.0f} s", f"{u.record_s:.1f} s", f"{u.calibrate_s:.1f} s",
+                              str(u.replays), f"{u.rms_nominal:.4f} -> {u.rms_fitted:.4f} rad",
+                              "yes" if u.explains_data else "NO", u.estimates_text()))
+    if modeled:
+        console.print(_table("Calibration per target profile (fields the profile sets; truth known)",
+                             ["target", "fields", "robot time", "record", "calibrate", "replays", "worst error",
+                              "within 10%"], modeled))
+    if unmodeled:
+        console.print(_table(f"Calibration against robots the simulator cannot model (fitted: {', '.join(fields)})",
+                             ["target", "robot time", "record", "calibrate", "replays", "joint RMS nominal -> fitted",
+                              "fit explains the data", "estimates"], unmodeled))
     return 0
 
 
@@ -453,28 +469,99 @@ def run_targets_sample(cfg: TargetsSampleConfig) -> int:
     return 0
 
 
+@dataclass
+class BenchSafetyConfig:
+    """What the bridge's safety settings guarantee on a stiff simulated arm, and what they cost a policy."""
+
+    robot: str = option("panda", "robot whose nominal (stiff) simulation takes the hostile commands")
+    policy: str = option("panda_grasp", "shipped policy name or checkpoint folder driven through each setting")
+    target: str = option("weak_motors", "target profile the policy runs on")
+    episodes: int = option(30, "seeded policy episodes per setting")
+    hostile_episodes: int = option(24, "seeded episodes of hostile commands per setting")
+    seed: int = option(0, "seed of the hostile commands and the first policy episode")
+
+
+def run_bench_safety(cfg: BenchSafetyConfig) -> int:
+    from .bench.safety_cost import measure
+
+    with console.status("safety settings") as status:
+        rows = measure(cfg.robot, cfg.policy, cfg.target, cfg.episodes, cfg.hostile_episodes, seed=cfg.seed,
+                       progress=lambda message: status.update(f"safety settings: {message}"))
+    table_rows = [(r.setting, "-" if r.position_excess != r.position_excess else f"{r.position_excess:.4f} rad",
+                   "-" if r.speed_ratio != r.speed_ratio else f"{r.speed_ratio:.2f}x",
+                   f"{_rate(r.nominal)}, {r.nominal.mean_length:.1f} steps",
+                   f"{_rate(r.policy)}, {r.policy.mean_length:.1f} steps",
+                   ", ".join(f"{k} {v}" for k, v in sorted(r.flags.items())) or "-")
+                  for r in rows]
+    console.print(_table(f"Safety settings: {cfg.hostile_episodes} hostile episodes on a stiff {cfg.robot}; "
+                         f"{cfg.policy}, {cfg.episodes} episodes each",
+                         ["setting", "worst past a limit", "worst measured speed / limit", "policy in sim (nominal)",
+                          f"policy on {cfg.target}", "flags there"], table_rows))
+    return 0
+
+
+@dataclass
+class SweepConfig:
+    """A grid of runs (adapt, evaluate or calibrate over any of their options) on a process pool or Ray."""
+
+    kind: str = option("evaluate", "trial kind: adapt, evaluate or calibrate")
+    grid: str = option("target=weak_motors,soft_shoulder;seed=3000000,3000100",
+                       "axes, name=v1,v2 separated by ';' (every combination runs)")
+    fixed: str = option("episodes=20", "options every trial shares, name=value separated by ';'")
+    backend: str = option("pool", "serial, pool (local processes) or ray")
+    workers: int = option(2, "parallel trials (CPUs; one each)")
+    ray_address: str = option("", "address of a running Ray cluster (empty: start a local Ray)")
+    compare_serial: bool = option(False, "also run the trials serially and print the wall-time ratio and "
+                                         "whether every number matched")
+    out: str = option("runs/sweep/sweep.json", "where the gathered results go (JSON)")
+
+
+def run_sweep(cfg: SweepConfig) -> int:
+    from .sweep.report import sweep_from_options
+
+    try:
+        report = sweep_from_options(cfg, progress=lambda done, total, r: console.print(
+            f"[{done}/{total}] {r.trial.label()}: {'ok' if r.ok else r.error} ({r.wall_s:.1f} s)", highlight=False))
+    except (ValueError, RuntimeError) as err:
+        return _data_error(err)
+    console.print(_table(report.title, report.columns, report.rows))
+    for line in report.notes:
+        console.print(line)
+    return 0 if report.all_ok else 1
+
+
 def run_list(_: Any) -> int:
     from . import assets
 
-    for kind in ("robot", "scene", "target", "randomization", "family"):
+    for kind in ("robot", "scene", "target", "randomization", "family", "maze"):
         console.print(f"[bold]{kind}s[/]: {', '.join(assets.available(kind))}")
     return 0
 
 
 @dataclass
 class ListConfig:
-    """List the shipped robots, scenes, target profiles, randomization files and target families."""
+    """List the shipped robots, scenes, target profiles, randomization files, target families and mazes."""
 
 
 @dataclass
 class SchemaConfig:
-    """Print the dynamics fields usable in target profiles and randomization files."""
+    """Print the fields of a target profile section as a Markdown table."""
+
+    section: str = option("dynamics", "dynamics (also randomization files), mujoco (engine: mujoco) or unmodeled")
 
 
-def run_schema(_: Any) -> int:
+def run_schema(cfg: SchemaConfig) -> int:
+    from .specs import SpecError
     from .specs.dynamics import schema_markdown
+    from .specs.engine import MujocoParams
+    from .specs.param_table import section_markdown
+    from .specs.unmodeled import UnmodeledEffects
 
-    print(schema_markdown())
+    tables = {"dynamics": schema_markdown, "mujoco": lambda: section_markdown(MujocoParams),
+              "unmodeled": lambda: section_markdown(UnmodeledEffects)}
+    if cfg.section not in tables:
+        raise SpecError("command line", "--section", cfg.section, "one of " + ", ".join(tables))
+    print(tables[cfg.section]())
     return 0
 
 
@@ -618,6 +705,14 @@ def _adapt_config() -> type:
     return AdaptConfig
 
 
+def _maze_verbs() -> dict[str, tuple[type, Callable[[Any], int]]]:
+    from .maze import commands
+
+    return {"maze train": (commands.MazeTrainConfig, commands.run_maze_train),
+            "maze transfer": (commands.MazeTransferConfig, commands.run_maze_transfer),
+            "bench maze": (commands.BenchMazeConfig, commands.run_bench_maze)}
+
+
 def _bench_adapt_config() -> type:
     from .bench.adapt_speed import BenchAdaptConfig
 
@@ -633,14 +728,17 @@ VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
     "adapt": (_adapt_config(), run_adapt),
     "bench adapt": (_bench_adapt_config(), run_bench_adapt),
     "bench bridge": (BenchBridgeConfig, run_bench_bridge),
+    "bench safety": (BenchSafetyConfig, run_bench_safety),
     "bench calibrate": (BenchCalibrateConfig, run_bench_calibrate),
     "bench latency": (BenchLatencyConfig, run_bench_latency),
     "evaluate": (EvaluateConfig, run_evaluate),
     "list": (ListConfig, run_list),
     "targets sample": (TargetsSampleConfig, run_targets_sample),
+    "sweep": (SweepConfig, run_sweep),
     "schema": (SchemaConfig, run_schema),
     "record": (RecordConfig, run_record),
     "calibrate": (CalibrateConfig, run_calibrate),
+    **_maze_verbs(),
 }
 
 

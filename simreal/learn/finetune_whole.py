@@ -31,6 +31,10 @@ from .finetune_rl import ACTION_SCALE, LOG_STD_INIT, _Relay
 COMMAND_SIZE = 4  # TCP displacement (3) + gripper, the head's last inputs
 
 
+class UnsupportedHead(ValueError):
+    """This baseline cannot run with the policy's control head."""
+
+
 class WholeRLEnv(gym.Env[np.ndarray, np.ndarray]):
     """Observation: grasp observation ++ the head's proprioceptive input (joints, velocities,
     width, action history); action: the head's joint pre-activation over ACTION_SCALE (tanh
@@ -40,7 +44,7 @@ class WholeRLEnv(gym.Env[np.ndarray, np.ndarray]):
     def __init__(self, policy: HierarchicalPolicy, target: TargetProfile) -> None:
         config = policy.head.config
         if config.anchor != "measured" or config.latent:
-            raise ValueError("whole-policy RL needs a head anchored on the measured joints without a latent: a "
+            raise UnsupportedHead("whole-policy RL needs a head anchored on the measured joints without a latent: a "
                              "reference-anchored head's input depends on its command through the analytic "
                              "reference, which the PPO actor cannot differentiate")
         spec = policy.spec
