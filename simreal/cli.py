@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import sys
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from .options import option
+
+DESCRIPTION = ("simreal: train a grasping policy in simulation, adapt its control head to a robot whose "
+               "dynamics differ, calibrate the simulator from recorded data, and deploy over the hardware bridge. "
+               "'simreal <verb> --help' lists a verb's options.")
 
 # wide when piped to a file or CI log, where rich would otherwise squeeze tables to 80 columns
 console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -30,7 +34,7 @@ class DemoConfig:
 
     policy: str = option("panda_grasp", "shipped policy (simreal/pretrained/<name>)")
     target: str = option("weak_motors", "target profile the demo adapts the head to")
-    budget: int = option(2000, "target transitions for the adaptation")
+    budget: int = option(5000, "target control steps for the adaptation (collection and validation)")
     episodes: int = option(30, "seeded episodes per condition")
     seed: int = option(0, "seed of the first episode (episode i uses seed + i)")
 
@@ -102,14 +106,16 @@ def run_demo(cfg: DemoConfig) -> int:
         ["condition", "source policy (learned high level + head)", "scripted expert + IK"],
         [(r.condition, _rate(r.policy), _rate(r.expert)) for r in rows],
     ))
-    verdict = "negative transfer, source head kept" if report["negative_transfer"] else "kept"
+    verdict = f"{report['adaptation']['kept']['name']}; {report['verdict']}"
+    steps = report["adaptation"]["steps"]
     loop = deployed.loop_stats()
     console.print(_table(
         f"2. {cfg.target}: adapt the control head (high level frozen, relabel), deploy over the bridge",
         ["stage", "success on the target", "notes"],
         [("source policy, zero-shot", _rate_dict(report["zero_shot"]), "in-process"),
-         (f"adapted head ({verdict})", _rate_dict(report["adapted"]),
-          f"in-process, {report['target_transitions']:,} target transitions"),
+         (f"adapted head ({verdict})", _rate_dict(report["final"]),
+          f"in-process, {steps['total']:,} target steps ({steps['collection']:,} collection, "
+          f"{steps['validation']:,} validation)"),
          ("adapted policy over the bridge", _rate(deployed.result),
           f"server in another process; loop p50 {loop['p50_ms']:.1f} ms, p99 {loop['p99_ms']:.1f} ms; "
           f"safety flags {dict(deployed.flags) or 'none'}")],
@@ -267,37 +273,58 @@ def run_bench_train(cfg: Any) -> int:
 
 
 def run_adapt(cfg: Any) -> int:
-    from .learn.adapt import adapt, save_outputs
-    from .learn.online_adapt import NoOnlineModule
+    from .learn.adapt import UnsupportedPolicy, adapt, save_outputs
 
     try:
         with console.status("adapting") as status:
             result = adapt(cfg, progress=lambda message: status.update(message))
             paths = save_outputs(result, cfg.out_dir)
-    except NoOnlineModule as err:
+    except UnsupportedPolicy as err:  # e.g. --method online on a policy without an adaptation module
         return _data_error(err)
     r = result.report
+    kept = r["adaptation"]["kept"]
     rows = [(label, _rate_dict(r[key])) for key, label in (
-        ("in_sim", "source policy in sim (randomized)"), ("zero_shot", "zero-shot on target"),
-        ("adapted", f"adapted head ({r['method']}, {r['target_transitions']:,} transitions)"),
-        ("from_scratch", "from-scratch head, same budget")) if r[key] is not None]
-    console.print(_table(f"Transfer to {r['target']['name']} ({cfg.eval_episodes} seeded episodes each)",
-                         ["", "success [95% interval]"], rows))
-    ratio = r["transfer_ratio"]
-    console.print(f"jumpstart {r['jumpstart']:+.2f}; transitions to {r['threshold']:.0%} success: "
-                  f"adapted {r['time_to_threshold']}, from scratch {r['scratch_time_to_threshold']}; "
-                  f"transfer ratio {'n/a' if ratio is None else f'{ratio:.2f}'}")
-    if r.get("online"):
-        o = r["online"]
-        console.print(f"online: {o['warmup_transitions']} warm-up transitions, {o['gradient_steps']} gradient steps; "
-                      f"the latent estimate settled after {o['settle_time_s']:.2f} s of robot time")
-    console.print(f"report: {paths['report']}, plot: {paths['plot']}")
-    if not result.accepted:
-        console.print(f"[bold red]negative transfer[/]: the adapted head is not better than zero-shot with "
-                      f"confidence (p = {r['p_value_adapted_better']:.3f}); the source head is kept.")
-        return 3
-    console.print(f"adapted policy: {paths['checkpoint']}")
-    return 0
+        ("in_sim", "source policy in sim (randomized)"), ("zero_shot", "zero-shot on target (source head)"),
+        ("final", f"kept head: {kept['name']} ({r['method']})"),
+        ("from_scratch", "from-scratch baseline, same budget")) if r[key] is not None]
+    console.print(_table(f"Transfer to {r['target']['name']}: measurement for the report, not part of adapting "
+                         f"({cfg.eval_episodes} seeded episodes each)", ["", "success [95% interval]"], rows))
+    console.print(_table("Target control steps", ["", "collection", "validation", "total", "robot time"],
+                         _step_rows(r)))
+    console.print(f"kept [bold]{kept['name']}[/]: {kept['reason']}", highlight=False)
+    online = r["adaptation"].get("online")
+    if online:
+        console.print(f"online: {online['warmup_steps']} warm-up target steps, {online['gradient_steps']} gradient "
+                      f"steps; the latent estimate settled after {online['settle_time_s']:.2f} s of robot time")
+    jumpstart = r["jumpstart"]
+    console.print(f"jumpstart {'n/a' if jumpstart is None else f'{jumpstart:+.2f}'}; transfer ratio "
+                  f"{_ratio(r['transfer_ratio'])}; report: {paths['report']}, plot: {paths['plot']}")
+    if "checkpoint" in paths:
+        console.print(f"adapted policy: {paths['checkpoint']}")
+    style = "bold red" if r["exit_code"] else "bold green"
+    console.print(f"[{style}]{r['verdict']}[/]: {r['verdict_reason']} (exit {r['exit_code']})")
+    return r["exit_code"]
+
+
+def _ratio(value: float | None) -> str:
+    """A ratio, or "n/a" where its denominator is zero."""
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _step_rows(report: dict) -> list[tuple[str, ...]]:
+    def row(label: str, run: dict) -> tuple[str, ...]:
+        steps, seconds = run["steps"], run["robot_time_s"]["total"]
+        return (label, f"{steps['collection']:,}", f"{steps['validation']:,}",
+                f"{steps['total']:,} of {run['budget']:,}", f"{seconds:.0f} s")
+
+    rows = [row(f"adaptation ({report['method']})", report["adaptation"])]
+    if report["baseline"] is not None:
+        rows.append(row("from-scratch baseline", report["baseline"]))
+    period = report["adaptation"]["control_period_s"]
+    measured = report["measurement"]["target_steps"]
+    rows.append(("report measurement (not part of adapting)", "-", "-", f"{measured:,}",
+                 f"{measured * period:.0f} s"))
+    return rows
 
 
 def _rate_dict(summary: dict) -> str:
@@ -306,27 +333,74 @@ def _rate_dict(summary: dict) -> str:
 
 
 def run_bench_adapt(cfg: Any) -> int:
+    if cfg.family:
+        return _bench_adapt_family(cfg)
     from .bench.adapt_speed import measure, ratio_to
 
-    with console.status("adapting") as status:
-        rows = measure(cfg, cfg.target_list(), cfg.method_list(),
-                       progress=lambda message: status.update(f"adapting: {message}"))
+    try:
+        with console.status("adapting") as status:
+            rows = measure(cfg, cfg.target_list(), cfg.method_list(),
+                           progress=lambda message: status.update(f"adapting: {message}"))
+    except ValueError as err:
+        return _data_error(err)
     table_rows = []
     for r, ratio in zip(rows, ratio_to(rows), strict=True):
-        if r.note:
-            table_rows.append((r.target, r.method, "-", "-", "n/a", "-", "-", r.note))
+        if r.note:  # the method cannot run on this policy
+            table_rows.append((r.target, r.method, "-", "-", "n/a", "-", "-", "-", r.note))
             continue
-        reached = "never" if r.transitions_to_threshold is None else f"{r.transitions_to_threshold:,.0f}"
+        reached = (f"{r.steps_to_threshold:,}" if r.steps_to_threshold is not None
+                   else "never" if r.validated else "not validated")
         low, high = r.adapted_interval
-        verdict = "negative transfer" if r.negative_transfer else "kept"
         table_rows.append((r.target, r.method, f"{r.in_sim:.1%}", f"{r.zero_shot:.1%}",
-                           f"{r.adapted:.1%} [{low:.1%}, {high:.1%}]", reached,
-                           "n/a" if ratio is None else f"{ratio:.1f}x", verdict))
+                           f"{r.adapted:.1%} [{low:.1%}, {high:.1%}]", reached, f"{r.steps:,}",
+                           "n/a" if ratio is None else f"{ratio:.1f}x", r.verdict))
     console.print(_table(
-        f"Adaptation per target ({cfg.budget:,} transitions budget, {cfg.eval_episodes} seeded episodes each)",
-        ["target", "method", "in sim", "zero-shot", "adapted", "transitions to 90% of in-sim", "vs relabel",
-         "head"], table_rows))
+        f"Adaptation per target (budget {cfg.budget:,} target steps, collection + validation; "
+        f"{cfg.eval_episodes} seeded measurement episodes each)",
+        ["target", "method", "in sim", "zero-shot", "kept head", "steps when passed", "steps spent", "vs relabel",
+         "verdict"], table_rows))
     return 0
+
+
+def _bench_adapt_family(cfg: Any) -> int:
+    from .bench.adapt_family import measure_family, summary_lines, write_rows
+
+    try:
+        with console.status("adapting") as status:
+            rows, summary = measure_family(cfg, cfg.family, cfg.reach_factor,
+                                           progress=lambda message: status.update(message))
+    except ValueError as err:
+        return _data_error(err)
+    console.print(_table(
+        f"{cfg.method} over the family {cfg.family} (budget {cfg.budget:,} target steps, {cfg.validation} "
+        f"validation; {cfg.eval_episodes} seeded measurement episodes each)",
+        ["target", "changed", "zero-shot", "kept head", "from scratch", "steps (coll + val)", "verdict", "reach"],
+        [_family_row(r) for r in rows]))
+    for line in summary_lines(summary):
+        console.print(line, highlight=False)
+    if cfg.rows_out:
+        console.print(f"rows: {write_rows(cfg.rows_out, rows, summary)}")
+    return 0
+
+
+def _family_row(r: Any) -> tuple[str, ...]:
+    def rate(x: Any) -> str:
+        from .evaluation import wilson_interval
+
+        low, high = wilson_interval(x.successes, x.episodes)
+        return f"{x.success_rate:.0%} [{low:.0%}, {high:.0%}]"
+
+    changed = ", ".join(sorted(r.changed)) or "nothing"
+    if r.reachable is None:
+        reach = "-"
+    elif r.recovered:
+        reach = "yes (recovered)"
+    else:
+        reach = f"{'yes' if r.reachable else 'no'} (10x scratch {r.reach.success_rate:.0%})"
+    steps = r.steps
+    return (r.target, changed, rate(r.zero_shot), f"{rate(r.final)} {r.kept}",
+            rate(r.from_scratch) + (" (better)" if r.scratch_better else ""),
+            f"{steps['total']:,} ({steps['collection']:,} + {steps['validation']:,})", r.verdict, reach)
 
 
 @dataclass
@@ -405,35 +479,13 @@ def run_bench_bridge(cfg: BenchBridgeConfig) -> int:
     return 0
 
 
-@dataclass
-class BenchLatencyConfig:
-    """Grasp success against command delay (0-200 ms by default), policies side by side with Wilson intervals."""
-
-    policy: str = option("runs/train/final", "policy (shipped name or checkpoint folder): its head and, if it "
-                                             "has one, its online adaptation (default: what `simreal train` writes)")
-    baseline: str = option("panda_grasp", "a policy to compare with (the shipped one by default); empty = none")
-    delays: str = option("0,1,2,3,4", "command delays in control steps (50 ms each), comma-separated")
-    jitter: int = option(0, "extra delay of each command, drawn from 0 to this many steps")
-    episodes: int = option(100, "seeded episodes per delay and column")
-    seed: int = option(4_000_000, "seed of the first episode (the same episodes in every cell)")
-    randomization: str = option("default", "randomization the delay is forced into")
-
-
-def run_bench_latency(cfg: BenchLatencyConfig) -> int:
+def run_bench_latency(cfg: Any) -> int:
     from .bench.latency import measure
 
     try:
-        delays = [int(d) for d in cfg.delays.split(",") if d.strip()]
-    except ValueError:
-        return _data_error(ValueError(f"--delays {cfg.delays!r}: expected comma-separated whole control steps"))
-    from . import pretrained
-
-    policies = [("/".join(Path(name).parts[-2:]) if Path(name).is_dir() else name, name)
-                for name in (cfg.baseline, cfg.policy) if name]
-    for _, name in policies:
-        if not Path(name).is_dir() and name not in pretrained.available():
-            return _data_error(FileNotFoundError(f"policy {name!r}: no checkpoint folder or shipped policy of that "
-                                                 "name (`simreal train` writes runs/train/final)"))
+        delays, policies = cfg.delay_steps(), cfg.policy_pairs()
+    except ValueError as err:
+        return _data_error(err)
     with console.status("benchmarking") as status:
         rows = measure(policies, delays, cfg.jitter, cfg.episodes, cfg.seed, cfg.randomization,
                        progress=lambda message: status.update(message))
@@ -533,8 +585,9 @@ def run_sweep(cfg: SweepConfig) -> int:
 def run_list(_: Any) -> int:
     from . import assets
 
-    for kind in ("robot", "scene", "target", "randomization", "family", "maze"):
-        console.print(f"[bold]{kind}s[/]: {', '.join(assets.available(kind))}")
+    for kind, title in (("robot", "robots"), ("scene", "scenes"), ("target", "target profiles"),
+                        ("randomization", "randomizations"), ("family", "target families"), ("maze", "mazes")):
+        console.print(f"[bold]{title}[/]: {', '.join(assets.available(kind))}")
     return 0
 
 
@@ -693,76 +746,102 @@ def run_calibrate(cfg: CalibrateConfig) -> int:
     return 0
 
 
-def _train_config() -> type:
-    from .learn.train import TrainConfig
+def _maze(name: str) -> Callable[[Any], int]:
+    def handler(cfg: Any) -> int:
+        from .maze import commands
 
-    return TrainConfig
+        return getattr(commands, name)(cfg)
 
-
-def _adapt_config() -> type:
-    from .learn.adapt import AdaptConfig
-
-    return AdaptConfig
+    return handler
 
 
-def _maze_verbs() -> dict[str, tuple[type, Callable[[Any], int]]]:
-    from .maze import commands
+@dataclass(frozen=True)
+class Verb:
+    """A verb: its options dataclass (or ``"module:Class"``, imported only when the verb runs,
+    with its one-line ``summary`` for ``simreal --help``), and its handler."""
 
-    return {"maze train": (commands.MazeTrainConfig, commands.run_maze_train),
-            "maze transfer": (commands.MazeTransferConfig, commands.run_maze_transfer),
-            "bench maze": (commands.BenchMazeConfig, commands.run_bench_maze)}
+    config: type | str
+    handler: Callable[[Any], int]
+    summary: str = ""
+
+    def options(self) -> type:
+        if isinstance(self.config, str):
+            module, _, name = self.config.partition(":")
+            return getattr(importlib.import_module(module), name)
+        return self.config
+
+    def help(self) -> str:
+        return self.summary or (self.options().__doc__ or "").strip().splitlines()[0]
 
 
-def _bench_adapt_config() -> type:
-    from .bench.adapt_speed import BenchAdaptConfig
-
-    return BenchAdaptConfig
-
-
-VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
-    "demo": (DemoConfig, run_demo),
-    "expert": (ExpertConfig, run_expert),
-    "bench env": (BenchEnvConfig, run_bench_env),
-    "bench train": (_train_config(), run_bench_train),
-    "train": (_train_config(), run_train),
-    "adapt": (_adapt_config(), run_adapt),
-    "bench adapt": (_bench_adapt_config(), run_bench_adapt),
-    "bench bridge": (BenchBridgeConfig, run_bench_bridge),
-    "bench safety": (BenchSafetyConfig, run_bench_safety),
-    "bench calibrate": (BenchCalibrateConfig, run_bench_calibrate),
-    "bench latency": (BenchLatencyConfig, run_bench_latency),
-    "evaluate": (EvaluateConfig, run_evaluate),
-    "list": (ListConfig, run_list),
-    "targets sample": (TargetsSampleConfig, run_targets_sample),
-    "sweep": (SweepConfig, run_sweep),
-    "schema": (SchemaConfig, run_schema),
-    "record": (RecordConfig, run_record),
-    "calibrate": (CalibrateConfig, run_calibrate),
-    **_maze_verbs(),
+VERBS: dict[str, Verb] = {
+    "demo": Verb(DemoConfig, run_demo),
+    "expert": Verb(ExpertConfig, run_expert),
+    "bench env": Verb(BenchEnvConfig, run_bench_env),
+    "bench train": Verb("simreal.learn.train:TrainConfig", run_bench_train,
+                        "Train a source policy (control head + high level) in simulation."),
+    "train": Verb("simreal.learn.train:TrainConfig", run_train,
+                  "Train a source policy (control head + high level) in simulation."),
+    "adapt": Verb("simreal.learn.adapt:AdaptConfig", run_adapt,
+                  "Adapt a policy's control head to a target robot (high level frozen)."),
+    "bench adapt": Verb("simreal.bench.adapt_speed:BenchAdaptConfig", run_bench_adapt,
+                        "Adapt with every method to every target profile, or one method over a family (--family "
+                        "DIR)."),
+    "bench bridge": Verb(BenchBridgeConfig, run_bench_bridge),
+    "bench safety": Verb(BenchSafetyConfig, run_bench_safety),
+    "bench calibrate": Verb(BenchCalibrateConfig, run_bench_calibrate),
+    "bench latency": Verb("simreal.bench.latency:BenchLatencyConfig", run_bench_latency,
+                          "Grasp success against command delay (0-200 ms by default), policies side by side with "
+                          "Wilson intervals."),
+    "evaluate": Verb(EvaluateConfig, run_evaluate),
+    "list": Verb(ListConfig, run_list),
+    "targets sample": Verb(TargetsSampleConfig, run_targets_sample),
+    "sweep": Verb(SweepConfig, run_sweep),
+    "schema": Verb(SchemaConfig, run_schema),
+    "record": Verb(RecordConfig, run_record),
+    "calibrate": Verb(CalibrateConfig, run_calibrate),
+    "maze train": Verb("simreal.maze.commands:MazeTrainConfig", _maze("run_maze_train")),
+    "maze transfer": Verb("simreal.maze.commands:MazeTransferConfig", _maze("run_maze_transfer")),
+    "bench maze": Verb("simreal.maze.commands:BenchMazeConfig", _maze("run_bench_maze")),
 }
+GROUPS = {"bench": "benchmarks, each printing its figures side by side", "maze": "grid-world DQN transfer",
+          "targets": "target profiles"}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="simreal", description=__doc__.splitlines()[0])
-    verbs = parser.add_subparsers(dest="verb", required=True)
+def _asked(argv: Sequence[str]) -> str | None:
+    """The verb ``argv`` names (one or two leading words), so only its options are built."""
+    words = [a for a in argv if not a.startswith("-")][:2]
+    for count in (2, 1):
+        if " ".join(words[:count]) in VERBS:
+            return " ".join(words[:count])
+    return None
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The command line; only the verb ``argv`` asks for imports its options' module."""
+    parser = argparse.ArgumentParser(prog="simreal", description=DESCRIPTION)
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="<verb>")
     groups: dict[str, argparse._SubParsersAction] = {}
-    for name, (config, handler) in VERBS.items():
+    asked = _asked(argv)
+    for name, verb in VERBS.items():
         words = name.split()
         target = verbs
         if len(words) == 2:
             if words[0] not in groups:
-                group = verbs.add_parser(words[0], help=f"{words[0]} commands")
-                groups[words[0]] = group.add_subparsers(dest="subverb", required=True)
+                group = verbs.add_parser(words[0], help=GROUPS.get(words[0], ""), description=GROUPS.get(words[0]))
+                groups[words[0]] = group.add_subparsers(dest="subverb", required=True, metavar="<verb>")
             target = groups[words[0]]
-        text = (config.__doc__ or "").replace("%", "%%")
-        sub = target.add_parser(words[-1], help=text, description=text)
-        _add_options(sub, config)
-        sub.set_defaults(handler=handler, config=config)
+        sub = target.add_parser(words[-1], help=verb.help().replace("%", "%%"),
+                                description=verb.help() if name != asked else verb.options().__doc__)
+        if name == asked:
+            _add_options(sub, verb.options())
+            sub.set_defaults(handler=verb.handler, config=verb.options())
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     import simreal  # noqa: F401  (registers the envs, silences PyBullet's banner)
     from .specs import SpecError
 

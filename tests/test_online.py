@@ -9,9 +9,9 @@ import torch
 from simreal import assets, pretrained
 from simreal.envs import GraspEnv
 from simreal.families import FamilyRandomizer
-from simreal.learn.adapt import AdaptConfig, adapt
+from simreal.learn.adapt import AdaptConfig, NoOnlineModule, adapt, high_level_digest, save_outputs
+from simreal.learn.adapt.online import settle_time
 from simreal.learn.online import OnlineTrainConfig, fit_adaptation, window_data
-from simreal.learn.online_adapt import settle_time
 from simreal.policy.checkpoint import CheckpointError
 from simreal.policy.head import ControlHead, HeadConfig
 from simreal.policy.hierarchical import HierarchicalPolicy
@@ -143,7 +143,7 @@ def test_online_method_refuses_a_policy_without_the_module(tmp_path):
     old = HierarchicalPolicy.load(pretrained.path("panda_grasp"))[0]
     old.online = None
     path = old.save(tmp_path / "plain", metrics={}, seed=0, command=["test"])
-    with pytest.raises(ValueError, match="has no online adaptation module"):
+    with pytest.raises(NoOnlineModule, match="has no online adaptation module"):
         adapt(AdaptConfig(policy=str(path), method="online"))
 
 
@@ -175,17 +175,75 @@ def head_size(config: HeadConfig) -> int:
     return head_layout(7, config).size
 
 
-@pytest.mark.slow
-def test_online_method_adapts_with_no_gradient_steps_and_one_warm_up_episode(tmp_path):
-    result = adapt(AdaptConfig(method="online", target="weak_motors", eval_episodes=10, validation_episodes=5,
-                               out_dir=str(tmp_path)))
-    report = result.report
-    online = report["online"]
-    assert online["gradient_steps"] == 0 and 0 < online["warmup_transitions"] <= 50
-    assert report["target_transitions"] == online["warmup_transitions"]
-    assert 0.0 <= online["settle_time_s"] <= online["warmup_transitions"] * 0.05
-    assert set(report) >= {"in_sim", "zero_shot", "adapted", "negative_transfer", "high_level_sha256", "curve"}
-    assert result.policy.low_level == ("online" if result.accepted else "head")
+class CountingRobot:
+    """Wraps a Robot and counts the control steps it is driven through."""
+
+    def __init__(self, robot, log):
+        self.robot, self.spec, self.control_period = robot, robot.spec, robot.control_period
+        self.steps = 0
+        log.append(self)
+
+    def reset(self, request=None, *, seed=None):
+        return self.robot.reset(request, seed=seed)
+
+    def apply(self, command):
+        self.robot.apply(command)
+
+    def step(self):
+        self.steps += 1
+        return self.robot.step()
+
+    def close(self):
+        self.robot.close()
+
+
+def online_run(tmp_path, opened):
+    from simreal.targets import open_target
+
+    path = online_policy().save(tmp_path / "online", metrics={}, seed=0, command=["test"])
+    config = AdaptConfig(policy=str(path), method="online", target="laggy", eval_episodes=3, from_scratch=False,
+                         out_dir=str(tmp_path / "out"))
+    return adapt(config, robot=lambda: CountingRobot(open_target("laggy"), opened))
+
+
+def test_online_method_spends_one_warm_up_episode_and_no_gradient_steps(tmp_path):
+    """The warm-up is the only target data before the measurement, charged to the budget as
+    collection; the report has every method's keys; the policy keeps the online low level
+    and its high level bit-identical; the same seed gives the same report."""
+    opened = []
+    result = online_run(tmp_path, opened)
+    report, run = result.report, result.report["adaptation"]
+    online = run["online"]
+    assert online["gradient_steps"] == 0 and 0 < online["warmup_steps"] <= 50
+    assert run["steps"] == {"collection": online["warmup_steps"], "validation": 0, "total": online["warmup_steps"]}
+    assert opened[0].steps == online["warmup_steps"]  # the session's robot ran the warm-up and nothing else
+    assert 0.0 <= online["settle_time_s"] <= online["warmup_steps"] * 0.05
+    assert run["kept"]["name"] == "online" and run["passed_at_steps"] is None
+    assert report["exit_code"] == {"negative transfer": 3, "not recovered": 4}.get(report["verdict"], 0)
+    assert result.accepted and result.policy.low_level == "online"
+    assert report["high_level_sha256"] == high_level_digest(result.policy)
+    paths = save_outputs(result, tmp_path / "out")
+    assert HierarchicalPolicy.load(paths["checkpoint"])[0].low_level == "online"
+    again = online_run(tmp_path, [])
+    assert again.report["adaptation"]["online"] == online and again.report["final"] == report["final"]
+
+
+def test_bench_adapt_marks_methods_a_policy_cannot_run_as_not_applicable(tmp_path, capsys):
+    from simreal.bench.adapt_speed import measure
+
+    path = online_policy().save(tmp_path / "online", metrics={}, seed=0, command=["test"])
+    rows = measure(AdaptConfig(policy="panda_grasp"), targets=["laggy"], methods=["online"])
+    rows += measure(AdaptConfig(policy=str(path)), targets=["laggy"], methods=["whole-policy-rl"])
+    assert [(r.method, r.verdict) for r in rows] == [("online", "n/a"), ("whole-policy-rl", "n/a")]
+    assert "no online adaptation module" in rows[0].note and "measured joints" in rows[1].note
+    assert main_cli(["bench", "adapt", "--policy", "panda_grasp", "--targets", "laggy", "--methods", "online"]) == 0
+    assert "no online adaptation module" in capsys.readouterr().out
+
+
+def main_cli(argv):
+    from simreal.cli import main
+
+    return main(argv)
 
 
 def test_bench_latency_prints_every_column_and_refuses_bad_input(tmp_path, capsys):

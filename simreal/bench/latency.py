@@ -11,18 +11,51 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
-from .. import assets
+from .. import assets, pretrained
 from ..envs import time_limited_grasp_env
 from ..evaluation import EvaluationResult, evaluate
 from ..learn.adapt import load_policy
+from ..options import option
 from ..policy.head import head_controller
 from ..policy.hierarchical import HierarchicalPolicy
 from ..policy.latent import OnlineEstimator
 from ..sim import DomainRandomizer, Randomizer
 from ..specs import DynamicsParams
+
+
+@dataclass
+class BenchLatencyConfig:
+    """Grasp success against command delay (0-200 ms by default), policies side by side with Wilson intervals."""
+
+    policy: str = option("runs/train/final", "policy (shipped name or checkpoint folder): its head and, if it "
+                                             "has one, its online adaptation (default: what `simreal train` writes)")
+    baseline: str = option("panda_grasp", "a policy to compare with (the shipped one by default); empty = none")
+    delays: str = option("0,1,2,3,4", "command delays in control steps (50 ms each), comma-separated")
+    jitter: int = option(0, "extra delay of each command, drawn from 0 to this many steps")
+    episodes: int = option(100, "seeded episodes per delay and column")
+    seed: int = option(4_000_000, "seed of the first episode (the same episodes in every cell)")
+    randomization: str = option("default", "randomization the delay is forced into")
+
+    def delay_steps(self) -> list[int]:
+        """``delays`` as whole control steps; ValueError naming the option otherwise."""
+        try:
+            return [int(d) for d in self.delays.split(",") if d.strip()]
+        except ValueError:
+            raise ValueError(f"--delays {self.delays!r}: expected comma-separated whole control steps") from None
+
+    def policy_pairs(self) -> list[tuple[str, str]]:
+        """(column label, name or folder) of the baseline and the policy; FileNotFoundError for one
+        that is neither a checkpoint folder nor a shipped policy."""
+        names = [name for name in (self.baseline, self.policy) if name]
+        for name in names:
+            if not Path(name).is_dir() and name not in pretrained.available():
+                raise FileNotFoundError(f"policy {name!r}: no checkpoint folder or shipped policy of that name "
+                                        "(`simreal train` writes runs/train/final)")
+        return [("/".join(Path(name).parts[-2:]) if Path(name).is_dir() else name, name) for name in names]
 
 
 class FixedDelay:

@@ -12,6 +12,7 @@ the whole thing with RL on the robot?" with numbers; it is not an adaptation met
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -25,7 +26,7 @@ from ..envs import GraspEnv
 from ..envs.layout import OBS_BOUND
 from ..evaluation import EvaluationResult, evaluate
 from ..policy.hierarchical import HierarchicalPolicy
-from ..specs import TargetProfile
+from ..robot import Robot
 from .finetune_rl import ACTION_SCALE, LOG_STD_INIT, _Relay
 
 COMMAND_SIZE = 4  # TCP displacement (3) + gripper, the head's last inputs
@@ -41,18 +42,18 @@ class WholeRLEnv(gym.Env[np.ndarray, np.ndarray]):
     is applied here, as in the head) and the gripper command; reward, termination and
     ``is_success``: the grasp task's."""
 
-    def __init__(self, policy: HierarchicalPolicy, target: TargetProfile) -> None:
+    def __init__(self, policy: HierarchicalPolicy, robot: Robot) -> None:
         config = policy.head.config
         if config.anchor != "measured" or config.latent:
+            robot.close()  # it was opened for this env alone
             raise UnsupportedHead("whole-policy RL needs a head anchored on the measured joints without a latent: a "
-                             "reference-anchored head's input depends on its command through the analytic "
-                             "reference, which the PPO actor cannot differentiate")
+                                  "reference-anchored head's input depends on its command through the analytic "
+                                  "reference, which the PPO actor cannot differentiate")
         spec = policy.spec
         self.dof = spec.dof
         self.policy = policy
         self.relay = _Relay(spec, config)
-        self.inner = GraspEnv(robot=spec.name, randomization=None, target=target.source,
-                              controller=lambda spec, period: self.relay)
+        self.inner = GraspEnv(robot=robot, randomization=None, controller=lambda spec, period: self.relay)
         self.grasp_size = policy.observation_layout.size
         size = self.grasp_size + policy.head.layout.size - COMMAND_SIZE
         self.observation_space = gym.spaces.Box(-OBS_BOUND * 10, OBS_BOUND * 10, (size,), np.float32)
@@ -130,12 +131,14 @@ class HierarchicalActorCritic(ActorCriticPolicy):
 
 
 class WholePolicyPPO:
-    """PPO on the whole hierarchical policy, started from the source; learn in chunks."""
+    """PPO on the whole hierarchical policy, started from the source; learn in chunks.
 
-    def __init__(self, policy: HierarchicalPolicy, target: TargetProfile, seed: int, chunk: int,
+    ``robot`` makes a target Robot (called once for training, once per evaluation)."""
+
+    def __init__(self, policy: HierarchicalPolicy, robot: Callable[[], Robot], seed: int, chunk: int,
                  learning_rate: float = 1e-4) -> None:
-        self.policy, self.target = policy, target
-        env = WholeRLEnv(policy, target)
+        self.policy, self.robot = policy, robot
+        env = WholeRLEnv(policy, robot())
         self.env = gym.wrappers.TimeLimit(env, 50)
         n_steps = max(64, min(1024, chunk))
         self.model = PPO(HierarchicalActorCritic, self.env, learning_rate=learning_rate, n_steps=n_steps,
@@ -150,7 +153,7 @@ class WholePolicyPPO:
         return self.model.predict(obs, deterministic=True)[0]
 
     def evaluate(self, episodes: int, seed: int) -> EvaluationResult:
-        env = gym.wrappers.TimeLimit(WholeRLEnv(self.policy, self.target), 50)
+        env = gym.wrappers.TimeLimit(WholeRLEnv(self.policy, self.robot()), 50)
         try:
             return evaluate(env, self.act, episodes, seed)
         finally:

@@ -103,11 +103,11 @@ def run_adapt(config: Any) -> dict:
     from ..learn.adapt import adapt
 
     report = adapt(config).report
-    summary = {key: report[key]["success_rate"] for key in ("in_sim", "zero_shot", "adapted", "from_scratch")
+    summary = {key: report[key]["success_rate"] for key in ("in_sim", "zero_shot", "final", "from_scratch")
                if isinstance(report.get(key), dict)}
-    for key in ("target_transitions", "time_to_threshold", "negative_transfer", "verdict", "kept", "steps"):
-        if key in report:
-            summary[key] = report[key]
+    run = report["adaptation"]
+    summary.update(verdict=report["verdict"], kept=run["kept"]["name"], passed_at_steps=run["passed_at_steps"],
+                   steps=run["steps"])
     return summary
 
 

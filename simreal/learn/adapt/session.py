@@ -1,0 +1,145 @@
+"""Episodes on the target robot: the only place adaptation touches it.
+
+A ``TargetSession`` opens one Robot from the factory it is given (a target profile's
+stand-in, a bridge client: anything that implements the protocol) and runs grasp
+episodes on it with whichever head is asked for: exploring episodes that collect data
+and plain episodes that validate a head. Every control step it runs is charged to a
+``StepLedger`` under the purpose it served, and every episode is recorded, so the
+steps a validation episode spends also become training data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ...envs import EPISODE_STEPS, GraspEnv
+from ...policy.head import HeadController
+from ...recording import RecordingRobot, Trajectory
+from ...robot import JointCommand, ResetRequest, Robot, RobotState
+from ..exploration import ExplorationConfig, NoisyController, run_episode
+from .ledger import StepLedger
+from .low_level import controller_factory
+
+RobotFactory = Callable[[], Robot]
+Act = Callable[[np.ndarray], np.ndarray]
+
+
+class HeadSwitch:
+    """A Controller that drives the robot through whichever head was last ``use``d, so one
+    env (one robot connection) serves every head a run compares. Its ``reference`` is the
+    active head's joint reference (None for a head anchored on the measured joints), which
+    the grasp observation reads, so each head is observed as it is when measured alone."""
+
+    def __init__(self, spec: object, control_period: float) -> None:
+        self.spec = spec
+        self.control_period = control_period
+        self._controller: HeadController | None = None
+
+    def use(self, head: object) -> None:
+        """Drive with ``head``: a control head or a ``low_level.LowLevel``."""
+        self._controller = controller_factory(head)(self.spec, self.control_period)
+
+    @property
+    def reference(self) -> np.ndarray | None:
+        return None if self._controller is None else self._controller.reference
+
+    def reset(self, state: RobotState) -> None:
+        self._active().reset(state)
+
+    def __call__(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> JointCommand:
+        return self._active()(state, displacement, gripper_width)
+
+    def _active(self) -> HeadController:
+        if self._controller is None:
+            raise RuntimeError("HeadSwitch.use(head) before running an episode")
+        return self._controller
+
+
+class _Borrowed:
+    """A Robot view whose ``close`` leaves the robot open (its owner closes it)."""
+
+    def __init__(self, robot: Robot) -> None:
+        self._robot = robot
+        self.spec = robot.spec
+        self.control_period = robot.control_period
+
+    def reset(self, request: ResetRequest | None = None, *, seed: int | None = None) -> RobotState:
+        return self._robot.reset(request, seed=seed)
+
+    def apply(self, command: JointCommand) -> None:
+        self._robot.apply(command)
+
+    def step(self) -> RobotState:
+        return self._robot.step()
+
+    def close(self) -> None:
+        pass
+
+
+class TargetSession:
+    """One open connection to the target robot, its ledger and its recorded episodes."""
+
+    def __init__(self, robot: RobotFactory, act: Act, budget: int, exploration: ExplorationConfig) -> None:
+        self.robot = robot()
+        self.ledger = StepLedger(budget, self.robot.control_period)
+        self.act = act
+        self.exploration = exploration
+        self.recorder = RecordingRobot(self.robot)
+        spec = self.robot.spec
+        self.switch = HeadSwitch(spec, self.robot.control_period)
+        self.noisy = NoisyController(self.switch, spec, np.random.default_rng(0),
+                                     max_offset=exploration.max_offset)
+        self.env = GraspEnv(robot=self.recorder, randomization=None, controller=lambda s, p: self.noisy)
+
+    @property
+    def spec(self) -> object:
+        return self.robot.spec
+
+    def validation_episode(self, head: object, seed: int) -> tuple[bool, int, Trajectory]:
+        """Run ``head`` as it is for one episode; charged as validation."""
+        return self.episode(head, seed, "validation")
+
+    def episode(self, head: object, seed: int, purpose: str, max_steps: int = EPISODE_STEPS
+                ) -> tuple[bool, int, Trajectory]:
+        """Run ``head`` as it is (no exploration) for one episode of at most ``max_steps``;
+        charged under ``purpose``."""
+        self.switch.use(head)
+        success, steps = run_episode(self.env, self.noisy, self.act, None, None, seed, max_steps)
+        self.ledger.charge(purpose, steps)
+        return success, steps, self._last_trajectory()
+
+    def collect(self, head: object, steps: int, seed: int) -> list[Trajectory]:
+        """Exploring episodes with ``head`` until ``steps`` control steps; charged as collection.
+
+        Episode ``k`` is seeded ``seed + k`` (its exploration draws too), and the last one
+        is cut to what is left, so the collection spends exactly ``steps``.
+        """
+        self.switch.use(head)
+        trajectories: list[Trajectory] = []
+        used, episode = 0, 0
+        while used < steps:
+            rng = np.random.default_rng(seed + episode)
+            self.noisy.rng = rng
+            _, ran = run_episode(self.env, self.noisy, self.act, rng, self.exploration, seed + episode,
+                                 min(self.exploration.episode_steps, steps - used))
+            self.ledger.charge("collection", ran)
+            used += ran
+            episode += 1
+            trajectories.append(self._last_trajectory())
+        return trajectories
+
+    def borrowed(self) -> Robot:
+        """The session's robot for another env (RL fine-tuning) that must not close it;
+        the caller charges the steps it takes to the ledger."""
+        return _Borrowed(self.robot)
+
+    def _last_trajectory(self) -> Trajectory:
+        recorded = self.recorder.take()
+        if len(recorded) != 1:
+            raise RuntimeError(f"expected one recorded episode, got {len(recorded)}")
+        return recorded[0]
+
+    def close(self) -> None:
+        self.env.close()
