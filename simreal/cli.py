@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .options import option
+from .robot_reference import RobotAccessOptions
 
 DESCRIPTION = ("simreal: train a grasping policy in simulation, adapt its control head to a robot whose "
                "dynamics differ, calibrate the simulator from recorded data, and deploy over the hardware bridge. "
@@ -141,11 +142,12 @@ def run_expert(cfg: ExpertConfig) -> int:
 
 
 @dataclass
-class EvaluateConfig:
+class EvaluateConfig(RobotAccessOptions):
     """Success of a policy (shipped name or checkpoint folder) on a target or in simulation."""
 
     policy: str = option("panda_grasp", "shipped policy name or checkpoint folder")
-    target: str = option("", "target profile (name or YAML path); empty = simulation")
+    target: str = option("", "the robot: a target profile (name or YAML path) or a bridge endpoint "
+                             "(tcp://host:port); empty = simulation")
     randomization: str = option("default", "randomization in simulation (name, path or 'none'); unused with --target")
     episodes: int = option(100, "seeded episodes")
     seed: int = option(3_000_000, "seed of the first episode (the adaptation report's evaluation seeds)")
@@ -159,17 +161,25 @@ def run_evaluate(cfg: EvaluateConfig) -> int:
     from .learn.adapt import load_policy
     from .policy.head import head_controller
 
+    from .bridge.client import BridgeError
+    from .robot_reference import robot_factory
+
     policy = load_policy(cfg.policy)
     kwargs: dict[str, Any] = {"randomization": None if cfg.randomization == "none" else cfg.randomization}
-    if cfg.target:
-        kwargs = {"randomization": None, "target": cfg.target}
     robot: Any = policy.spec.name
-    if cfg.encoder_offsets:
-        robot, kwargs = _corrected_target(cfg, policy.spec), {"randomization": None}
-    env = time_limited_grasp_env(robot=robot, controller=head_controller(policy.head), **kwargs)
-    with console.status(f"{cfg.episodes} episodes"):
-        result = evaluate(env, policy.act, cfg.episodes, cfg.seed)
-    env.close()
+    try:
+        if cfg.encoder_offsets:
+            robot, kwargs = _corrected_target(cfg, policy.spec), {"randomization": None}
+        elif cfg.target:
+            robot, kwargs = robot_factory(cfg.target, policy.spec, access=cfg.access())[0](), {"randomization": None}
+        env = time_limited_grasp_env(robot=robot, controller=head_controller(policy.head), **kwargs)
+        try:
+            with console.status(f"{cfg.episodes} episodes"):
+                result = evaluate(env, policy.act, cfg.episodes, cfg.seed)
+        finally:
+            env.close()
+    except (ValueError, BridgeError) as err:
+        return _data_error(err)
     where = f"target {cfg.target}" if cfg.target else f"simulation ({cfg.randomization})"
     if cfg.encoder_offsets:
         where += f", encoder offsets corrected by {cfg.encoder_offsets}"
@@ -273,14 +283,22 @@ def run_bench_train(cfg: Any) -> int:
 
 
 def run_adapt(cfg: Any) -> int:
-    from .learn.adapt import UnsupportedPolicy, adapt, save_outputs
+    from .bridge.client import BridgeError
+    from .episode_journal import JournalMismatch
+    from .learn.adapt import RunFolder, adapt, save_outputs
 
     try:
-        with console.status("adapting") as status:
-            result = adapt(cfg, progress=lambda message: status.update(message))
-            paths = save_outputs(result, cfg.out_dir)
-    except UnsupportedPolicy as err:  # e.g. --method online on a policy without an adaptation module
+        folder = RunFolder(cfg)
+    except (ValueError, OSError) as err:
         return _data_error(err)
+    try:
+        with console.status("adapting") as status:
+            result = adapt(cfg, progress=lambda message: status.update(message), folder=folder)
+            paths = save_outputs(result, cfg.out_dir)
+    except (ValueError, JournalMismatch) as err:  # UnsupportedPolicy too: --method online without the module
+        return _data_error(err)
+    except (BridgeError, KeyboardInterrupt) as err:
+        return _interrupted(folder, err)
     r = result.report
     kept = r["adaptation"]["kept"]
     rows = [(label, _rate_dict(r[key])) for key, label in (
@@ -301,9 +319,32 @@ def run_adapt(cfg: Any) -> int:
                   f"{_ratio(r['transfer_ratio'])}; report: {paths['report']}, plot: {paths['plot']}")
     if "checkpoint" in paths:
         console.print(f"adapted policy: {paths['checkpoint']}")
+    flags = r["adaptation"]["safety_flags"]
+    if flags:
+        console.print("robot-side safety layer changed commands: " + ", ".join(f"{k} {v:,}" for k, v in
+                                                                           sorted(flags.items())), highlight=False)
     style = "bold red" if r["exit_code"] else "bold green"
     console.print(f"[{style}]{r['verdict']}[/]: {r['verdict_reason']} (exit {r['exit_code']})")
     return r["exit_code"]
+
+
+EXIT_INTERRUPTED = 5  # the robot stopped the run (e-stop, lost connection); 130 for Ctrl-C
+
+
+def _interrupted(folder: Any, err: BaseException) -> int:
+    """A run the robot or the user stopped: what happened, what is on disk, how to continue."""
+    entries = folder.journal.entries
+    steps = sum(e.steps for e in entries)
+    if isinstance(err, KeyboardInterrupt):
+        why, code = "interrupted (Ctrl-C)", 130
+    elif getattr(err, "code", "") == "estopped":
+        why, code = f"the robot is e-stopped ({err}); clear the e-stop on the robot side first", EXIT_INTERRUPTED
+    else:
+        why, code = f"the robot stopped answering or refused ({err})", EXIT_INTERRUPTED
+    console.print(f"[bold red]adaptation stopped[/]: {why}. {len(entries)} completed episodes ({steps:,} target "
+                  f"steps) are in {folder.root}; run the same command with --resume to continue without "
+                  "running them again.", highlight=False)
+    return code
 
 
 def _ratio(value: float | None) -> str:
@@ -367,9 +408,10 @@ def _bench_adapt_family(cfg: Any) -> int:
 
     try:
         with console.status("adapting") as status:
-            rows, summary = measure_family(cfg, cfg.family, cfg.reach_factor,
-                                           progress=lambda message: status.update(message))
-    except ValueError as err:
+            rows, summary = measure_family(cfg.adapt_config(), cfg.family, cfg.reach_factor,
+                                           progress=lambda message: status.update(message), backend=cfg.backend,
+                                           workers=cfg.workers, ray_address=cfg.ray_address or None)
+    except (ValueError, RuntimeError) as err:
         return _data_error(err)
     console.print(_table(
         f"{cfg.method} over the family {cfg.family} (budget {cfg.budget:,} target steps, {cfg.validation} "
@@ -464,18 +506,19 @@ def run_bench_bridge(cfg: BenchBridgeConfig) -> int:
 
     with console.status("timing the control loop over the bridge and in-process"):
         rows = measure(cfg.policy, cfg.target, episodes=cfg.episodes)
-    by_key = {(r.where, r.requested_hz): r for r in rows}
+    by_key = {(r.robot, r.where, r.requested_hz): r for r in rows}
     table_rows = []
-    for rate in (100.0, 500.0, 1000.0, None):
-        bridge, local = by_key[("bridge", rate)], by_key[("in-process", rate)]
+    for robot, rate in ((robot, rate) for robot in ("simulated", "echo") for rate in (100.0, 500.0, 1000.0, None)):
+        bridge, local = by_key[(robot, "bridge", rate)], by_key[(robot, "in-process", rate)]
         table_rows.append((
+            f"{cfg.target} (simulated)" if robot == "simulated" else "echo driver (no physics)",
             "unpaced" if rate is None else f"{rate:.0f} Hz",
             f"{bridge.achieved_hz:,.0f} Hz", f"{bridge.p50_ms:.2f} / {bridge.p99_ms:.2f}",
             f"{local.achieved_hz:,.0f} Hz", f"{local.p50_ms:.2f} / {local.p99_ms:.2f}",
             f"{bridge.p50_ms / local.p50_ms:.2f}x"))
-    console.print(_table(f"Control loop, policy in the loop, target {cfg.target} (loop period p50 / p99 in ms)",
-                         ["requested", "bridge rate", "bridge p50/p99", "in-process rate", "in-process p50/p99",
-                          "p50 overhead"], table_rows))
+    console.print(_table("Control loop, policy in the loop (loop period p50 / p99 in ms)",
+                         ["robot", "requested", "bridge rate", "bridge p50/p99", "in-process rate",
+                          "in-process p50/p99", "p50 overhead"], table_rows))
     return 0
 
 
@@ -619,10 +662,12 @@ def run_schema(cfg: SchemaConfig) -> int:
 
 
 @dataclass
-class RecordConfig:
+class RecordConfig(RobotAccessOptions):
     """Record the calibration excitation on a target profile (the stand-in real robot) to a .npz file."""
 
-    target: str = option("weak_motors", "target profile name or YAML path")
+    target: str = option("weak_motors", "the robot: a target profile name or YAML path, or a bridge endpoint "
+                                        "(tcp://host:port; its spec is --robot)")
+    robot: str = option("panda", "robot spec (name or YAML path) of a bridge endpoint; a profile names its own")
     out: str = option("recordings/weak_motors.npz", "trajectory file to write (.npz)")
     trajectories: int = option(10, "excitation trajectories (kinds cycle: grasp, swing, touch, swing)")
     seconds: float = option(6.0, "robot time per trajectory in s")
@@ -669,16 +714,38 @@ def run_record(cfg: RecordConfig) -> int:
     from .calibration import record
     from .specs import SpecError
 
+    from .bridge.client import BridgeError
+    from .robot_reference import is_endpoint
+
     try:
         with console.status("recording") as status:
-            recording = record(cfg.target, cfg.out, cfg.trajectories, cfg.seconds, cfg.seed, cfg.scene,
-                               progress=lambda i, n: status.update(f"recording: trajectory {i}/{n}"),
-                               routine=cfg.routine)
-    except (SpecError, FileNotFoundError, ValueError) as err:
+            def progress(i: int, n: int) -> None:
+                status.update(f"recording: trajectory {i}/{n}")
+
+            if is_endpoint(cfg.target):
+                recording = _record_over_bridge(cfg, progress)
+            else:
+                recording = record(cfg.target, cfg.out, cfg.trajectories, cfg.seconds, cfg.seed, cfg.scene,
+                                   progress=progress, routine=cfg.routine)
+    except (SpecError, FileNotFoundError, ValueError, BridgeError) as err:
         return _data_error(err)
     console.print(f"recorded {len(recording.trajectories)} trajectories, {recording.duration:.1f} s of robot time "
                   f"on {cfg.target}: {cfg.out}")
     return 0
+
+
+def _record_over_bridge(cfg: RecordConfig, progress: Callable[[int, int], None]) -> Any:
+    """The excitation on a robot behind the bridge (every command through its safety layer)."""
+    from . import assets
+    from .calibration.pipeline import record_robot
+    from .robot_reference import robot_factory
+
+    robot = robot_factory(cfg.target, assets.robot_spec(cfg.robot), access=cfg.access())[0]()
+    try:
+        return record_robot(robot, cfg.out, cfg.trajectories, cfg.seconds, cfg.seed, progress, cfg.routine,
+                            assets.scene_spec(cfg.scene))
+    finally:
+        robot.close()
 
 
 def run_calibrate(cfg: CalibrateConfig) -> int:

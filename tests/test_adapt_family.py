@@ -49,3 +49,12 @@ def test_family_bench_runs_every_member_and_checks_reach_only_where_needed(tmp_p
         assert (r.reach is not None) == (r.hurt and not r.recovered)
     assert summary.targets == 3 and summary.hurt == sum(r.hurt for r in rows)
     assert dataclasses.asdict(summary)["wall_time_s"] > 0
+
+
+@pytest.mark.slow
+def test_family_bench_on_a_process_pool_gives_the_serial_rows(tmp_path):
+    write_family("wide", "panda", 2, 11, tmp_path)
+    base = AdaptConfig(budget=1000, eval_episodes=6)
+    serial, _ = measure_family(base, tmp_path, reach_factor=1)
+    pooled, _ = measure_family(base, tmp_path, reach_factor=1, backend="pool", workers=2)
+    assert pooled == serial

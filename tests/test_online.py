@@ -1,5 +1,6 @@
 """RMA-style online adaptation: latent, adaptation module, estimator, checkpoints, refusals."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -176,11 +177,12 @@ def head_size(config: HeadConfig) -> int:
 
 
 class CountingRobot:
-    """Wraps a Robot and counts the control steps it is driven through."""
+    """Wraps a Robot and counts the control steps it is driven through; stops answering
+    after ``after`` steps, as a dropped bridge link does."""
 
-    def __init__(self, robot, log):
+    def __init__(self, robot, log, after=None):
         self.robot, self.spec, self.control_period = robot, robot.spec, robot.control_period
-        self.steps = 0
+        self.steps, self.after = 0, after
         log.append(self)
 
     def reset(self, request=None, *, seed=None):
@@ -190,6 +192,10 @@ class CountingRobot:
         self.robot.apply(command)
 
     def step(self):
+        if self.after is not None and self.steps >= self.after:
+            from simreal.bridge import BridgeError
+
+            raise BridgeError("timeout", "no reply from the robot")
         self.steps += 1
         return self.robot.step()
 
@@ -197,13 +203,21 @@ class CountingRobot:
         self.robot.close()
 
 
-def online_run(tmp_path, opened):
+def online_config(tmp_path, **changes):
+    path = tmp_path / "online"
+    if not path.exists():
+        online_policy().save(path, metrics={}, seed=0, command=["test"])
+    return AdaptConfig(policy=str(path), method="online", target="laggy", eval_episodes=3, from_scratch=False,
+                       out_dir=str(tmp_path / "out"), **changes)
+
+
+def online_run(tmp_path, opened, folder=None, config=None, cut=None):
     from simreal.targets import open_target
 
-    path = online_policy().save(tmp_path / "online", metrics={}, seed=0, command=["test"])
-    config = AdaptConfig(policy=str(path), method="online", target="laggy", eval_episodes=3, from_scratch=False,
-                         out_dir=str(tmp_path / "out"))
-    return adapt(config, robot=lambda: CountingRobot(open_target("laggy"), opened))
+    def robot():  # the first robot is the session's (the warm-up); ``cut`` drops the second one's link
+        return CountingRobot(open_target("laggy"), opened, cut if len(opened) == 1 else None)
+
+    return adapt(config or online_config(tmp_path), robot=robot, folder=folder)
 
 
 def test_online_method_spends_one_warm_up_episode_and_no_gradient_steps(tmp_path):
@@ -226,6 +240,24 @@ def test_online_method_spends_one_warm_up_episode_and_no_gradient_steps(tmp_path
     assert HierarchicalPolicy.load(paths["checkpoint"])[0].low_level == "online"
     again = online_run(tmp_path, [])
     assert again.report["adaptation"]["online"] == online and again.report["final"] == report["final"]
+
+
+def test_a_resumed_online_run_replays_its_warm_up_through_the_estimator(tmp_path):
+    """Cut during the measurement, the run resumes without running the warm-up again, and
+    the estimator ends where it did: the same estimate, settle time and final measurement."""
+    from simreal.bridge import BridgeError
+    from simreal.learn.adapt import RunFolder
+
+    whole = online_run(tmp_path / "whole", []).report
+    config = online_config(tmp_path)
+    with pytest.raises(BridgeError):
+        online_run(tmp_path, [], RunFolder(config), config, cut=5)
+    resumed_config = dataclasses.replace(config, resume=True)
+    opened = []
+    report = online_run(tmp_path, opened, RunFolder(resumed_config), resumed_config).report
+    assert opened[0].steps == 0  # the warm-up came from the journal
+    assert report["adaptation"]["online"] == whole["adaptation"]["online"]
+    assert report["final"] == whole["final"] and report["adaptation"]["steps"] == whole["adaptation"]["steps"]
 
 
 def test_bench_adapt_marks_methods_a_policy_cannot_run_as_not_applicable(tmp_path, capsys):
@@ -256,5 +288,5 @@ def test_bench_latency_prints_every_column_and_refuses_bad_input(tmp_path, capsy
     assert "150 ms (3 steps)" in out and "p: online" in out and "p: head" in out
     assert main(["bench", "latency", "--policy", str(path), "--delays", "two"]) == 2
     assert main(["bench", "latency", "--policy", str(tmp_path / "missing")]) == 2
-    assert main(["adapt", "--method", "online", "--policy", "panda_grasp"]) == 2
+    assert main(["adapt", "--method", "online", "--policy", "panda_grasp", "--out-dir", str(tmp_path / "a")]) == 2
     assert "no online adaptation module" in capsys.readouterr().out

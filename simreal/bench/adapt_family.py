@@ -20,7 +20,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from .. import assets
@@ -137,31 +137,73 @@ def reach_check(base: AdaptConfig, path: Path, in_sim: EvaluationResult, factor:
     return Rate(result.successes, result.episodes)
 
 
-def _prefixed(note: Callable[[str], None], label: str) -> Callable[[str], None]:
-    return lambda message: note(f"{label}: {message}")
+@dataclass
+class FamilyMemberTrial(AdaptConfig):
+    """One member of a family bench: ``adapt`` on ``target`` with the baseline, then the reach
+    check if it was hurt and not recovered; the in-sim measurement is taken once and passed in."""
+
+    reach_factor: int = 10
+    in_sim_successes: int = -1  # -1: measure in-sim here
+    in_sim_episodes: int = 0
+    in_sim_mean_length: float = 0.0
+
+
+def family_member(config: FamilyMemberTrial, note: Callable[[str], None] | None = None) -> FamilyRow:
+    """The family bench's row of one target (see the module docstring)."""
+    say = note or (lambda message: None)
+    path = Path(config.target)
+    base = AdaptConfig(**{f.name: getattr(config, f.name) for f in fields(AdaptConfig)})
+    if config.in_sim_successes >= 0:
+        in_sim = EvaluationResult(config.in_sim_episodes, config.in_sim_successes, config.in_sim_mean_length, 0.0)
+    else:
+        policy = load_policy(base.policy)
+        in_sim = measuring.in_sim(policy, policy.head, base.eval_episodes, base.eval_seed)
+    report = adapt(replace(base, from_scratch=True), say, in_sim=in_sim).report
+    row = FamilyRow(path.stem, changed_fields(assets.target_profile(path).dynamics), Rate.of(report["in_sim"]),
+                    Rate.of(report["zero_shot"]), Rate.of(report["final"]), Rate.of(report["from_scratch"]),
+                    report["adaptation"]["kept"]["name"], report["verdict"], report["adaptation"]["steps"])
+    if row.hurt and not row.recovered:
+        say(f"reach check: from scratch with {config.reach_factor}x the budget")
+        row = replace(row, reach=reach_check(base, path, in_sim, config.reach_factor, say))
+    return row
+
+
+def run_family_member(config: FamilyMemberTrial) -> dict:
+    """``family_member`` as a sweep trial (``simreal.sweep``): the row as a dict."""
+    return asdict(family_member(config))
+
+
+def _row_from(data: dict) -> FamilyRow:
+    rates = {k: None if data[k] is None else Rate(**data[k])
+             for k in ("in_sim", "zero_shot", "final", "from_scratch", "reach")}
+    return FamilyRow(**{**data, **rates})
 
 
 def measure_family(base: AdaptConfig, folder: str | Path, reach_factor: int = 10,
-                   progress: Callable[[str], None] | None = None) -> tuple[list[FamilyRow], FamilySummary]:
-    """Adapt to every profile of ``folder`` with ``base`` (its target ignored); see the module docstring."""
+                   progress: Callable[[str], None] | None = None, backend: str = "serial", workers: int = 2,
+                   ray_address: str | None = None) -> tuple[list[FamilyRow], FamilySummary]:
+    """Adapt to every profile of ``folder`` with ``base`` (its target ignored); see the module docstring.
+
+    Each member is one sweep trial (``simreal.sweep.run_sweep``): serially, on a local
+    process pool or on Ray, with the same numbers either way. A member that fails is an
+    error naming it (after the others have run)."""
+    from ..sweep import Trial, run_sweep
+
     note = progress or (lambda message: None)
     start = time.perf_counter()
     members = family_members(folder)
     policy = load_policy(base.policy)
     note("measuring in-sim success (simulation)")
     in_sim = measuring.in_sim(policy, policy.head, base.eval_episodes, base.eval_seed)
-    rows = []
-    for i, path in enumerate(members):
-        name = path.stem
-        say = _prefixed(note, f"{name} ({i + 1}/{len(members)})")
-        report = adapt(replace(base, target=str(path), from_scratch=True), say, in_sim=in_sim).report
-        row = FamilyRow(name, changed_fields(assets.target_profile(path).dynamics), Rate.of(report["in_sim"]),
-                        Rate.of(report["zero_shot"]), Rate.of(report["final"]), Rate.of(report["from_scratch"]),
-                        report["adaptation"]["kept"]["name"], report["verdict"], report["adaptation"]["steps"])
-        if row.hurt and not row.recovered:
-            say(f"reach check: from scratch with {reach_factor}x the budget")
-            row = replace(row, reach=reach_check(base, path, in_sim, reach_factor, say))
-        rows.append(row)
+    shared = {**asdict(base), "reach_factor": reach_factor, "in_sim_successes": in_sim.successes,
+              "in_sim_episodes": in_sim.episodes, "in_sim_mean_length": in_sim.mean_length}
+    trials = [Trial("family-member", {**shared, "target": str(path)}) for path in members]
+    results = run_sweep(trials, backend, workers, ray_address,
+                        progress=lambda done, total, result: note(f"{done}/{total} targets adapted"))
+    failed = [f"{Path(r.trial.options['target']).stem}: {r.error}" for r in results if not r.ok]
+    if failed:
+        raise RuntimeError("family bench: " + "; ".join(failed))
+    rows = [_row_from(r.result) for r in results]
     return rows, summarize(rows, time.perf_counter() - start)
 
 
@@ -183,8 +225,6 @@ def summary_lines(s: FamilySummary) -> list[str]:
 
 def write_rows(path: str | Path, rows: Sequence[FamilyRow], summary: FamilySummary) -> Path:
     """The rows and the summary as JSON (atomic write)."""
-    from dataclasses import asdict
-
     from ..atomic import write_json
 
     data = {"rows": [{**asdict(r), "hurt": r.hurt, "recovered": r.recovered, "reachable": r.reachable,

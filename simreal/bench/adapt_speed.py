@@ -6,7 +6,7 @@ unfrozen) as the end-to-end baseline. ``adapt_family`` is the bench over a famil
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from .. import assets
 from ..learn.adapt import METHODS, RECOVERY, AdaptConfig, UnsupportedPolicy, adapt, load_policy, target_robot
@@ -33,6 +33,14 @@ class BenchAdaptConfig(AdaptConfig):
     reach_factor: int = option(10, "family bench: a hurt target the run did not recover is reachable if a head "
                                    "from scratch with this many times the budget recovers it")
     rows_out: str = option("", "family bench: also write the rows and summary as JSON to this file")
+    backend: str = option("serial", "family bench: run the targets serially, on a local process 'pool' or on "
+                                    "'ray' (pip install 'simreal[ray]'); the same numbers on each")
+    workers: int = option(2, "family bench: processes (pool) or CPUs of a local Ray instance")
+    ray_address: str = option("", "family bench: address of an existing Ray cluster (empty: start a local one)")
+
+    def adapt_config(self) -> AdaptConfig:
+        """The adaptation options alone (what every run of the bench shares)."""
+        return AdaptConfig(**{f.name: getattr(self, f.name) for f in fields(AdaptConfig)})
 
     def target_list(self) -> list[str] | None:
         return [t.strip() for t in self.targets.split(",") if t.strip()] or None

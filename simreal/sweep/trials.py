@@ -42,6 +42,9 @@ KINDS: dict[str, TrialKind] = {k.name: k for k in (
               "seeded evaluation of a policy on a target or in simulation (simreal evaluate)"),
     TrialKind("calibrate", "simreal.sweep.trials:CalibrateTrial", "simreal.sweep.trials:run_calibrate",
               "record a target profile and calibrate the fields it sets (simreal bench calibrate)"),
+    TrialKind("family-member", "simreal.bench.adapt_family:FamilyMemberTrial",
+              "simreal.bench.adapt_family:run_family_member",
+              "one target of a family bench: adapt with the baseline, the reach check where needed"),
 )}
 
 

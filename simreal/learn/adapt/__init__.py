@@ -16,25 +16,25 @@ measurement for the report, outside the budget, and gives the verdict (``report`
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ... import assets, pretrained
+from ... import pretrained
 from ...atomic import write_json
+from ...episode_journal import EpisodeJournal, module_digest
 from ...evaluation import EvaluationResult
 from ...policy.hierarchical import HierarchicalPolicy
-from ...targets import open_target
-from . import measure
+from ...robot_reference import robot_factory
+from . import low_level, measure
 from .config import RECOVERY, AdaptConfig
-from .low_level import install
 from .methods import FROM_SCRATCH, METHODS, Method, method_named
 from .online import NoOnlineModule
 from .report import Measurements, RunRecord, build_report
 from .run import AdaptRun, UnsupportedPolicy
+from .run_folder import RunFolder
 from .session import RobotFactory
 
 VALIDATION_SEED_OFFSET = 500_000  # validation episodes never share a seed with the report's
@@ -50,11 +50,7 @@ def load_policy(name_or_path: str) -> HierarchicalPolicy:
 
 def high_level_digest(policy: HierarchicalPolicy) -> str:
     """SHA-256 over the high level's tensors: proves it is bit-identical after adaptation."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(policy.high_level.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().numpy().tobytes())
-    return digest.hexdigest()
+    return module_digest(policy.high_level)
 
 
 @dataclass
@@ -71,42 +67,46 @@ class AdaptResult:
 
 
 def target_robot(config: AdaptConfig, policy: HierarchicalPolicy) -> tuple[RobotFactory, dict]:
-    """The Robot factory and report entry for ``config.target`` (a profile name or path)."""
-    profile = assets.target_profile(config.target)
-    profile.check_robot(policy.spec.name, policy.spec.dof)
-    info = {"name": profile.name, "source": profile.source, "description": profile.description}
-    return (lambda: open_target(profile)), info
+    """The Robot factory and report entry for ``config.target`` (a profile name or path, or a
+    bridge endpoint)."""
+    return robot_factory(config.target, policy.spec, access=config.access())
 
 
 def run_method(config: AdaptConfig, policy: HierarchicalPolicy, robot: RobotFactory, method: Method,
-               in_sim: float, note: Callable[[str], None] | None = None, *, baseline: bool = False) -> RunRecord:
+               in_sim: float, note: Callable[[str], None] | None = None, *, baseline: bool = False,
+               journal: EpisodeJournal | None = None) -> RunRecord:
     """One adaptation run of ``method`` on ``robot`` within ``config.budget`` target steps.
 
     ``in_sim`` is the source policy's in-sim success, which the validation test is set by. A
     ``baseline`` run uses its own seeds (collection and validation), so it shares no
-    episode with the adaptation it is compared with.
+    episode with the adaptation it is compared with. With a ``journal`` every episode
+    reaches disk as it completes, and a resumed run takes its episodes from there.
     """
     method.check(policy)
     offset = BASELINE_SEED_OFFSET if baseline else VALIDATION_SEED_OFFSET
     run = AdaptRun(config, policy, robot, method, in_sim, note or (lambda message: None),
-                   seed=config.seed + int(baseline), validation_seed=config.eval_seed + offset)
+                   seed=config.seed + int(baseline), validation_seed=config.eval_seed + offset, journal=journal,
+                   name="baseline" if baseline else "adapt")
     try:
         candidates = method.run(run)
+        flags = run.safety_flags()
     finally:
         run.close()
-    return RunRecord(candidates, method.choose(candidates, run.test), run.ledger, run.test.describe(), run.details)
+    return RunRecord(candidates, method.choose(candidates, run.test), run.ledger, run.test.describe(), flags,
+                     run.details)
 
 
 def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None,
           robot: RobotFactory | None = None, target: dict | None = None,
-          in_sim: EvaluationResult | None = None) -> AdaptResult:
+          in_sim: EvaluationResult | None = None, folder: RunFolder | None = None) -> AdaptResult:
     """Adapt ``config.policy``'s head on the target (module docstring).
 
-    ``robot`` makes the target Robot (default: ``open_target(config.target)``); it is
-    called once per session (the adaptation, the baseline, each measurement). ``target``
-    describes it in the report (default: the profile's name, source and description).
-    ``in_sim`` is the source head's in-sim measurement if already taken (it depends on
-    the policy and the measurement seeds alone), else it is measured.
+    ``robot`` makes the target Robot (default: what ``config.target`` names: a profile's
+    stand-in or a bridge client); it is called once per session (the adaptation, the
+    baseline, each measurement). ``target`` describes it in the report. ``in_sim`` is the
+    source head's in-sim measurement if already taken (it depends on the policy and the
+    measurement seeds alone), else it is measured. With a run ``folder`` every target
+    episode and finished measurement reaches disk, and a resumed folder serves them back.
     """
     note = progress or (lambda message: None)
     torch.set_num_threads(1)
@@ -119,21 +119,30 @@ def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None,
     target = target or {"name": config.target, "source": None, "description": ""}
     digest = high_level_digest(policy)
     source_head = policy.head
+    journal = folder.journal if folder is not None else None
+
+    def measured(key: str, head: object, on_target: bool = True) -> EvaluationResult:
+        def run() -> EvaluationResult:
+            if not on_target:
+                return measure.in_sim(policy, head, config.eval_episodes, config.eval_seed)
+            return measure.on_target(policy, head, robot, config.eval_episodes, config.eval_seed)
+
+        return run() if folder is None else folder.measured(f"{key} {low_level.digest(head)}", run)
+
     if in_sim is None:
         note("measuring in-sim success (simulation)")
-        in_sim = measure.in_sim(policy, source_head, config.eval_episodes, config.eval_seed)
-    run = run_method(config, policy, robot, method, in_sim.success_rate, lambda m: note(f"adapting: {m}"))
+        in_sim = measured("in_sim", source_head, on_target=False)
+    run = run_method(config, policy, robot, method, in_sim.success_rate, lambda m: note(f"adapting: {m}"),
+                     journal=journal)
     baseline = (run_method(config, policy, robot, FROM_SCRATCH, in_sim.success_rate,
-                           lambda m: note(f"from-scratch baseline: {m}"), baseline=True)
+                           lambda m: note(f"from-scratch baseline: {m}"), baseline=True, journal=journal)
                 if config.from_scratch else None)
     kept = run.selection.winner
     note("measuring zero-shot, kept and baseline heads on the target (report measurement)")
-    zero_shot = measure.on_target(policy, source_head, robot, config.eval_episodes, config.eval_seed)
-    final = zero_shot if kept.head is source_head else measure.on_target(policy, kept.head, robot,
-                                                                         config.eval_episodes, config.eval_seed)
-    scratch = (measure.on_target(policy, baseline.selection.winner.head, robot, config.eval_episodes,
-                                 config.eval_seed) if baseline is not None else None)
-    install(policy, kept.head)
+    zero_shot = measured("zero_shot", source_head)
+    final = zero_shot if kept.head is source_head else measured("final", kept.head)
+    scratch = measured("from_scratch", baseline.selection.winner.head) if baseline is not None else None
+    low_level.install(policy, kept.head)
     if high_level_digest(policy) != digest:
         raise RuntimeError("the high level changed during adaptation; this is a bug")
     report = build_report(config, target, Measurements(in_sim, zero_shot, final, scratch), run, baseline, digest)
@@ -161,5 +170,5 @@ def save_outputs(result: AdaptResult, out_dir: str | Path) -> dict[str, Path]:
 
 
 __all__ = ["FROM_SCRATCH", "METHODS", "RECOVERY", "AdaptConfig", "AdaptResult", "Method", "NoOnlineModule",
-           "RunRecord", "UnsupportedPolicy", "adapt", "high_level_digest", "load_policy", "run_method",
+           "RunFolder", "RunRecord", "UnsupportedPolicy", "adapt", "high_level_digest", "load_policy", "run_method",
            "save_outputs", "target_robot"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...options import option
+from ...robot_reference import RobotAccessOptions
 
 RECOVERY = 0.9  # a target is recovered when a head reaches this fraction of the in-sim success
 
@@ -14,11 +15,12 @@ HEAD_LEARNING_RATE = 3e-4
 
 
 @dataclass
-class AdaptConfig:
+class AdaptConfig(RobotAccessOptions):
     """Adapt a policy's control head to a target robot (high level frozen)."""
 
     policy: str = option("panda_grasp", "shipped policy name or checkpoint folder")
-    target: str = option("weak_motors", "target profile name or path to a profile YAML")
+    target: str = option("weak_motors", "the robot: a target profile name, a profile YAML, or a bridge endpoint "
+                                        "(tcp://host:port) where a robot is served")
     budget: int = option(5000, "target control steps the adaptation may spend in total: collection and "
                                "validation; it stops early once a head passes the validation")
     method: str = option("relabel", "relabel (fine-tune the whole head), residual (a zero-initialised residual MLP "
@@ -54,4 +56,7 @@ class AdaptConfig:
     gain_max: float = option(2.0, "max exploration gain on joint-target offsets")
     from_scratch: bool = option(True, "also run the from-scratch baseline: a random head adapted alone with the "
                                       "same budget on its own data (its target steps are reported apart)")
-    out_dir: str = option("runs/adapt", "where report.json, the PNG and the adapted checkpoint go")
+    out_dir: str = option("runs/adapt", "run folder: every target episode as it completes, report.json, the PNG "
+                                        "and the adapted checkpoint")
+    resume: bool = option(False, "continue the interrupted run in --out-dir: its episodes and finished "
+                                 "measurements are read back, not run again (same options required)")

@@ -14,8 +14,10 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from ...controllers import Controller
+from ...episode_journal import head_digest
 from ...policy.head import head_controller
 from ...policy.hierarchical import HierarchicalPolicy
+from ...recording import Trajectory
 from ...specs import RobotSpec
 
 ControllerFactory = Callable[[RobotSpec, float], Controller]
@@ -33,10 +35,30 @@ class LowLevel(Protocol):
         """Make ``policy`` drive with this low level (its control head is left as it is)."""
         ...
 
+    def digest(self) -> str:
+        """A short digest of its weights, naming it in the run's episode journal."""
+        ...
+
+    def replayed(self, trajectory: Trajectory) -> None:
+        """An episode it drove, served back from the journal on resume: bring any state it
+        keeps between episodes up to date as if it had just run it."""
+        ...
+
 
 def controller_factory(head: object) -> ControllerFactory:
     """The controller factory of a candidate's head (a control head or a ``LowLevel``)."""
     return head.controller_factory() if isinstance(head, LowLevel) else head_controller(head)
+
+
+def digest(head: object) -> str:
+    """The journal's name for a candidate's head."""
+    return head.digest() if isinstance(head, LowLevel) else head_digest(head)
+
+
+def replayed(head: object, trajectory: Trajectory) -> None:
+    """Tell a stateful low level about an episode served back on resume (a head keeps no state)."""
+    if isinstance(head, LowLevel):
+        head.replayed(trajectory)
 
 
 def install(policy: HierarchicalPolicy, head: object) -> None:

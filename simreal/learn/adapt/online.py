@@ -18,8 +18,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...envs import EPISODE_STEPS
+from ...episode_journal import head_digest
 from ...policy.hierarchical import HierarchicalPolicy
 from ...policy.latent import OnlineEstimator, OnlineModule
+from ...recording import Trajectory
 from .low_level import ControllerFactory
 from .rounds import source_candidate
 from .run import AdaptRun, UnsupportedPolicy
@@ -58,6 +60,16 @@ class OnlineLowLevel:
 
     def install(self, policy: HierarchicalPolicy) -> None:
         policy.low_level = "online"
+
+    def digest(self) -> str:
+        return "online-" + head_digest(self.online.head)[:8] + head_digest(self.online.adaptation)[:8]
+
+    def replayed(self, trajectory: Trajectory) -> None:
+        """Feed a journal's episode through the estimator step by step, as the controller did."""
+        self.estimator.begin_episode()
+        for state, command in zip(trajectory.states, trajectory.commands, strict=False):
+            self.estimator.estimate(state)
+            self.estimator.sent(command)
 
 
 def settle_time(estimates: Sequence[np.ndarray], period: float, tolerance: float = SETTLE_TOLERANCE) -> float:

@@ -17,7 +17,7 @@ every head):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from ...evaluation import EvaluationResult
@@ -57,13 +57,14 @@ class RunRecord:
     selection: Selection
     ledger: StepLedger
     validation: str
+    safety_flags: Mapping[str, int] = field(default_factory=dict)  # states per flag, robots that report them
     details: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         winner = self.selection.winner
         return {"kept": {"name": winner.name, "origin": winner.origin, "reason": self.selection.reason},
                 "passed_at_steps": winner.decided_at if winner.verdict == PASSED else None,
-                "validation": self.validation, **self.ledger.summary(),
+                "validation": self.validation, **self.ledger.summary(), "safety_flags": dict(self.safety_flags),
                 "candidates": [c.to_json() for c in self.candidates], "curve": curve(self.candidates),
                 **self.details}
 
@@ -136,7 +137,8 @@ def build_report(cfg: AdaptConfig, target: dict, m: Measurements, run: RunRecord
         "method": cfg.method,
         **{k: summary(v) for k, v in measured.items()},
         "measurement": {"note": MEASUREMENT_NOTE, "episodes": cfg.eval_episodes, "seed": cfg.eval_seed,
-                        "target_steps": _target_steps(measured)},
+                        "target_steps": _target_steps(measured),
+                        "robot_time_s": round(_target_steps(measured) * run.ledger.control_period, 3)},
         "threshold": RECOVERY * m.in_sim.success_rate,
         "verdict": name,
         "verdict_reason": reason,

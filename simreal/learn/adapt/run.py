@@ -14,6 +14,7 @@ from typing import Protocol
 import torch
 
 from ...envs import EPISODE_STEPS
+from ...episode_journal import EpisodeJournal
 from ...policy.head import ControlHead
 from ...policy.hierarchical import HierarchicalPolicy
 from ...recording import Trajectory
@@ -45,7 +46,7 @@ class AdaptRun:
 
     def __init__(self, config: AdaptConfig, policy: HierarchicalPolicy, robot: RobotFactory,
                  defaults: FitDefaults, in_sim: float, note: Callable[[str], None], *, seed: int,
-                 validation_seed: int) -> None:
+                 validation_seed: int, journal: EpisodeJournal | None = None, name: str = "adapt") -> None:
         self.config = config
         self.policy = policy
         self.defaults = defaults
@@ -54,7 +55,7 @@ class AdaptRun:
         head = policy.head
         self.exploration = ExplorationConfig(joint_noise=(0.0, config.joint_noise), gain=(0.8, config.gain_max),
                                              random_action_prob=0.1, max_offset=head.config.max_joint_step)
-        self.session = TargetSession(robot, policy.act, config.budget, self.exploration)
+        self.session = TargetSession(robot, policy.act, config.budget, self.exploration, journal, name)
         spec = self.session.robot.spec
         if spec.name != policy.spec.name or spec.dof != policy.spec.dof:
             self.session.close()
@@ -139,6 +140,9 @@ class AdaptRun:
         success, steps, trajectory = self.session.validation_episode(head, seed)
         self._pending.append(trajectory)
         return success, steps
+
+    def safety_flags(self) -> dict[str, int]:
+        return self.session.safety_flags()
 
     def close(self) -> None:
         self.session.close()

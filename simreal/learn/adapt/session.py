@@ -15,12 +15,13 @@ from collections.abc import Callable
 import numpy as np
 
 from ...envs import EPISODE_STEPS, GraspEnv
+from ...episode_journal import EpisodeJournal
 from ...policy.head import HeadController
 from ...recording import RecordingRobot, Trajectory
 from ...robot import JointCommand, ResetRequest, Robot, RobotState
 from ..exploration import ExplorationConfig, NoisyController, run_episode
 from .ledger import StepLedger
-from .low_level import controller_factory
+from .low_level import controller_factory, digest, replayed
 
 RobotFactory = Callable[[], Robot]
 Act = Callable[[np.ndarray], np.ndarray]
@@ -81,9 +82,12 @@ class _Borrowed:
 class TargetSession:
     """One open connection to the target robot, its ledger and its recorded episodes."""
 
-    def __init__(self, robot: RobotFactory, act: Act, budget: int, exploration: ExplorationConfig) -> None:
+    def __init__(self, robot: RobotFactory, act: Act, budget: int, exploration: ExplorationConfig,
+                 journal: EpisodeJournal | None = None, name: str = "adapt") -> None:
         self.robot = robot()
         self.ledger = StepLedger(budget, self.robot.control_period)
+        self.journal = journal
+        self.name = name
         self.act = act
         self.exploration = exploration
         self.recorder = RecordingRobot(self.robot)
@@ -104,11 +108,18 @@ class TargetSession:
     def episode(self, head: object, seed: int, purpose: str, max_steps: int = EPISODE_STEPS
                 ) -> tuple[bool, int, Trajectory]:
         """Run ``head`` as it is (no exploration) for one episode of at most ``max_steps``;
-        charged under ``purpose``."""
-        self.switch.use(head)
-        success, steps = run_episode(self.env, self.noisy, self.act, None, None, seed, max_steps)
-        self.ledger.charge(purpose, steps)
-        return success, steps, self._last_trajectory()
+        charged under ``purpose``. On resume the journal's copy is served back instead."""
+        name = digest(head)
+        served = self._replayed(purpose, seed, name)
+        if served is None:
+            self.switch.use(head)
+            success, _ = run_episode(self.env, self.noisy, self.act, None, None, seed, max_steps)
+            trajectory = self._completed(purpose, seed, name, success)
+        else:
+            success, trajectory = served
+            replayed(head, trajectory)
+        self.ledger.charge(purpose, len(trajectory))
+        return success, len(trajectory), trajectory
 
     def collect(self, head: object, steps: int, seed: int) -> list[Trajectory]:
         """Exploring episodes with ``head`` until ``steps`` control steps; charged as collection.
@@ -117,23 +128,48 @@ class TargetSession:
         is cut to what is left, so the collection spends exactly ``steps``.
         """
         self.switch.use(head)
+        name = digest(head)
         trajectories: list[Trajectory] = []
         used, episode = 0, 0
         while used < steps:
-            rng = np.random.default_rng(seed + episode)
-            self.noisy.rng = rng
-            _, ran = run_episode(self.env, self.noisy, self.act, rng, self.exploration, seed + episode,
-                                 min(self.exploration.episode_steps, steps - used))
-            self.ledger.charge("collection", ran)
-            used += ran
+            served = self._replayed("collection", seed + episode, name)
+            if served is None:
+                rng = np.random.default_rng(seed + episode)
+                self.noisy.rng = rng
+                success, _ = run_episode(self.env, self.noisy, self.act, rng, self.exploration, seed + episode,
+                                         min(self.exploration.episode_steps, steps - used))
+                served = success, self._completed("collection", seed + episode, name, success)
+            else:
+                replayed(head, served[1])
+            trajectory = served[1]
+            self.ledger.charge("collection", len(trajectory))
+            used += len(trajectory)
             episode += 1
-            trajectories.append(self._last_trajectory())
+            trajectories.append(trajectory)
         return trajectories
 
     def borrowed(self) -> Robot:
         """The session's robot for another env (RL fine-tuning) that must not close it;
         the caller charges the steps it takes to the ledger."""
         return _Borrowed(self.robot)
+
+    def _replayed(self, purpose: str, seed: int, digest: str) -> tuple[bool, Trajectory] | None:
+        """The journal's copy of this episode when resuming (no robot step is taken)."""
+        if self.journal is None:
+            return None
+        found = self.journal.replay(self.name, purpose, seed, digest)
+        return None if found is None else (found[0].success, found[1])
+
+    def _completed(self, purpose: str, seed: int, digest: str, success: bool) -> Trajectory:
+        """The episode just run, written to the journal before anything else uses it."""
+        trajectory = self._last_trajectory()
+        if self.journal is not None:
+            self.journal.append(self.name, purpose, seed, digest, success, trajectory)
+        return trajectory
+
+    def safety_flags(self) -> dict[str, int]:
+        """How many states carried each safety flag of a robot that reports them (a bridge client)."""
+        return dict(getattr(self.robot, "flag_counts", {}) or {})
 
     def _last_trajectory(self) -> Trajectory:
         recorded = self.recorder.take()
