@@ -274,6 +274,15 @@ def run_train(cfg: Any) -> int:
         ("PPO fine-tune kept", str(m["rl_kept"]), ""),
         ("checkpoint", str(result.checkpoint), ""),
     ]
+    kept = (m["head_fit"] or {}).get("kept")
+    if kept:
+        rows.append(("head kept", kept["head"], ", ".join(f"{k} {v:.0%}" for k, v in kept["validation"].items())))
+    if "online" in m:
+        o = m["online"]
+        rows.append(("online policy success (sim)", f"{o['success_rate']:.1%} [{o['interval_95'][0]:.1%}, "
+                     f"{o['interval_95'][1]:.1%}]", f"{o['episodes']} episodes, latent estimated in the loop"))
+    rows += [(f"phase: {name}", f"{t['wall_s']:.0f} s wall", f"{t['cpu_s']:.0f} s CPU")
+             for name, t in m["phases"].items()]
     for condition, t in m["tracking"].items():
         head, ik = t["head"], t["ik"]
         rows += [(f"head tracking error, {condition}", f"{head['tracking_error_mm']:.1f} mm",
@@ -315,7 +324,7 @@ def run_adapt(cfg: Any) -> int:
         with console.status("adapting") as status:
             result = adapt(cfg, progress=lambda message: status.update(message), folder=folder)
             paths = save_outputs(result, cfg.out_dir)
-    except (ValueError, JournalMismatch) as err:
+    except (ValueError, JournalMismatch) as err:  # UnsupportedPolicy too: --method online without the module
         return _data_error(err)
     except (BridgeError, KeyboardInterrupt) as err:
         return _interrupted(folder, err)
@@ -330,6 +339,10 @@ def run_adapt(cfg: Any) -> int:
     console.print(_table("Target control steps", ["", "collection", "validation", "total", "robot time"],
                          _step_rows(r)))
     console.print(f"kept [bold]{kept['name']}[/]: {kept['reason']}", highlight=False)
+    online = r["adaptation"].get("online")
+    if online:
+        console.print(f"online: {online['warmup_steps']} warm-up target steps, {online['gradient_steps']} gradient "
+                      f"steps; the latent estimate settled after {online['settle_time_s']:.2f} s of robot time")
     jumpstart = r["jumpstart"]
     console.print(f"jumpstart {'n/a' if jumpstart is None else f'{jumpstart:+.2f}'}; transfer ratio "
                   f"{_ratio(r['transfer_ratio'])}; report: {paths['report']}, plot: {paths['plot']}")
@@ -402,7 +415,11 @@ def run_bench_adapt(cfg: Any) -> int:
         return _data_error(err)
     table_rows = []
     for r, ratio in zip(rows, ratio_to(rows), strict=True):
-        reached = "never" if r.steps_to_threshold is None else f"{r.steps_to_threshold:,}"
+        if r.note:  # the method cannot run on this policy
+            table_rows.append((r.target, r.method, "-", "-", "n/a", "-", "-", "-", r.note))
+            continue
+        reached = (f"{r.steps_to_threshold:,}" if r.steps_to_threshold is not None
+                   else "never" if r.validated else "not validated")
         low, high = r.adapted_interval
         table_rows.append((r.target, r.method, f"{r.in_sim:.1%}", f"{r.zero_shot:.1%}",
                            f"{r.adapted:.1%} [{low:.1%}, {high:.1%}]", reached, f"{r.steps:,}",
@@ -531,6 +548,26 @@ def run_bench_bridge(cfg: BenchBridgeConfig) -> int:
     console.print(_table("Control loop, policy in the loop (loop period p50 / p99 in ms)",
                          ["robot", "requested", "bridge rate", "bridge p50/p99", "in-process rate",
                           "in-process p50/p99", "p50 overhead"], table_rows))
+    return 0
+
+
+def run_bench_latency(cfg: Any) -> int:
+    from .bench.latency import measure
+
+    try:
+        delays, policies = cfg.delay_steps(), cfg.policy_pairs()
+    except ValueError as err:
+        return _data_error(err)
+    with console.status("benchmarking") as status:
+        rows = measure(policies, delays, cfg.jitter, cfg.episodes, cfg.seed, cfg.randomization,
+                       progress=lambda message: status.update(message))
+    names = list(rows[0].results) if rows else []
+    jitter = f", jitter 0-{cfg.jitter} steps" if cfg.jitter else ""
+    console.print(_table(f"Grasp success against command delay ({cfg.episodes} seeded episodes per cell, "
+                         f"{cfg.randomization} randomization{jitter}; 95% Wilson intervals)",
+                         ["delay", *names],
+                         [(f"{r.delay_ms:.0f} ms ({r.delay_steps} steps)", *(_rate(r.results[n]) for n in names))
+                          for r in rows]))
     return 0
 
 
@@ -849,6 +886,9 @@ VERBS: dict[str, Verb] = {
     "bench bridge": Verb(BenchBridgeConfig, run_bench_bridge),
     "bench safety": Verb(BenchSafetyConfig, run_bench_safety),
     "bench calibrate": Verb(BenchCalibrateConfig, run_bench_calibrate),
+    "bench latency": Verb("simreal.bench.latency:BenchLatencyConfig", run_bench_latency,
+                          "Grasp success against command delay (0-200 ms by default), policies side by side with "
+                          "Wilson intervals."),
     "evaluate": Verb(EvaluateConfig, run_evaluate),
     "list": Verb(ListConfig, run_list),
     "targets sample": Verb(TargetsSampleConfig, run_targets_sample),

@@ -6,7 +6,7 @@ the learned control head (policy/) implements the same protocol.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pybullet
@@ -65,12 +65,66 @@ class DifferentialIKController:
     def reset(self, state: RobotState) -> None:
         """Stateless; present for the Controller protocol."""
 
-    def __call__(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> JointCommand:
-        q = state.joint_positions
+    def step_from(self, q: np.ndarray, displacement: np.ndarray) -> np.ndarray:
+        """Joint positions one DLS step from ``q`` toward the TCP displaced by ``displacement`` (m)."""
         pos, orn = self.kinematics.tcp_pose(q)
         target = np.minimum(np.maximum(pos + displacement, self._low), self._high)
         error = np.concatenate((target - pos, self._orientation_gain * orientation_error(orn, self._desired)))
         jac = self.kinematics.jacobian(q)
         dq = jac.T @ np.linalg.solve(jac @ jac.T + self._damping_eye, error)
         dq = np.minimum(np.maximum(dq, -self._max_step), self._max_step)
-        return JointCommand(np.minimum(np.maximum(q + dq, self._lower), self._upper), float(gripper_width))
+        return np.minimum(np.maximum(q + dq, self._lower), self._upper)
+
+    def __call__(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> JointCommand:
+        return JointCommand(self.step_from(state.joint_positions, displacement), float(gripper_width))
+
+
+@runtime_checkable
+class CommandReference(Protocol):
+    """A controller that may integrate its commands into a joint reference: where it has
+    told the arm to be once every command sent so far has taken effect (rad, encoder
+    frame), or None when it keeps none (its last targets are then the best guess)."""
+
+    @property
+    def reference(self) -> np.ndarray | None: ...
+
+
+class ReferenceIKController(DifferentialIKController):
+    """Differential IK anchored on its own last command instead of the measured joints.
+
+    Each period moves a joint *reference* one DLS step along the commanded displacement
+    and sends it as the target. A command that reaches the motors late therefore still
+    continues the path of the commands before it; anchoring on the measured joints would
+    instead aim every late command from where the arm was when it was sent, and pull the
+    arm back by the motion made meanwhile (with d steps of delay the arm then moves
+    1 / (d + 1) as fast). A weak drive that lags its targets keeps being driven toward
+    the same path until it gets there. The reference stays within ``max_lead`` rad of the
+    measured joints, so a blocked arm does not wind it up without bound.
+    """
+
+    def __init__(self, spec: RobotSpec, control_period: float, *, max_lead: float = 1.0,
+                 **kwargs: object) -> None:
+        super().__init__(spec, control_period, **kwargs)
+        self.max_lead = max_lead
+        self._reference = np.asarray(spec.home, dtype=float)
+
+    @property
+    def reference(self) -> np.ndarray:
+        return self._reference.copy()
+
+    def reset(self, state: RobotState) -> None:
+        self._reference = np.asarray(state.joint_positions, dtype=float).copy()
+
+    def advance(self, state: RobotState, displacement: np.ndarray) -> np.ndarray:
+        """The reference after this period's displacement (not yet committed)."""
+        q = np.asarray(state.joint_positions, dtype=float)
+        moved = self.step_from(self._reference, displacement)
+        return np.minimum(np.maximum(moved, q - self.max_lead), q + self.max_lead)
+
+    def commit(self, reference: np.ndarray) -> None:
+        self._reference = np.asarray(reference, dtype=float).copy()
+
+    def __call__(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> JointCommand:
+        reference = self.advance(state, displacement)
+        self.commit(reference)
+        return JointCommand(reference, float(gripper_width))

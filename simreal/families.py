@@ -56,6 +56,19 @@ def sample_dynamics(family: FamilySpec, dof: int, rng: np.random.Generator) -> D
     return replace(DynamicsParams(), **values)
 
 
+class FamilyRandomizer:
+    """Domain randomization by a family: each episode's dynamics are one member drawn
+    from the env's generator (``RobotEnv(randomization=FamilyRandomizer(...))``), with the
+    family's per-field probabilities and log or linear scales."""
+
+    def __init__(self, family: FamilySpec | str, dof: int) -> None:
+        self.family = family if isinstance(family, FamilySpec) else assets.family_spec(family)
+        self.dof = dof
+
+    def sample(self, rng: np.random.Generator) -> DynamicsParams:
+        return sample_dynamics(self.family, self.dof, rng)
+
+
 def changed_fields(dynamics: DynamicsParams) -> dict[str, Any]:
     """The fields that differ from nominal, as plain YAML values."""
     nominal = DynamicsParams()
@@ -109,5 +122,5 @@ def family_members(folder: str | Path) -> list[Path]:
     return members
 
 
-__all__ = ["changed_fields", "family_members", "profile_yaml", "sample_dynamics", "sample_profiles",
+__all__ = ["FamilyRandomizer", "changed_fields", "family_members", "profile_yaml", "sample_dynamics", "sample_profiles",
            "write_family"]

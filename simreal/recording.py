@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .robot import JointCommand, ResetRequest, Robot, RobotState
+from .specs import DynamicsParams
 
 
 @dataclass
@@ -20,11 +21,13 @@ class Trajectory:
     """One episode: ``states[0]`` after reset, then ``commands[t]`` -> ``states[t + 1]``.
 
     ``request`` is what the reset asked for (object placements), so a replay can start
-    from the same scene."""
+    from the same scene. ``dynamics`` are the episode's true dynamics when a simulator
+    chose them (privileged: only simulated data carry them; a target's never do)."""
 
     states: list[RobotState] = field(default_factory=list)
     commands: list[JointCommand] = field(default_factory=list)
     request: ResetRequest | None = None
+    dynamics: DynamicsParams | None = None
 
     def __len__(self) -> int:
         return len(self.commands)

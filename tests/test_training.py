@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from simreal import assets
+from simreal.envs import grasp_layout
 from simreal.learn.train import TrainConfig, train
 from simreal.policy.checkpoint import CheckpointMismatch, load_checkpoint
 from simreal.policy.hierarchical import HierarchicalPolicy
@@ -15,7 +16,7 @@ from simreal.policy.hierarchical import HierarchicalPolicy
 def tiny(run_dir, **overrides) -> TrainConfig:
     base = TrainConfig(run_dir=str(run_dir), head_episodes=8, head_chunk=4, head_epochs=2, dagger_scale=0.02,
                        rl_steps=256, rl_chunk=256, validation_episodes=2, eval_episodes=3,
-                       report_episodes=2)
+                       report_episodes=2, online_episodes=4, online_rollouts=2, online_eval_episodes=2)
     return dataclasses.replace(base, **overrides)
 
 
@@ -37,7 +38,7 @@ def test_tiny_training_writes_the_run_folder(tiny_run):
 def test_checkpoint_round_trip_gives_identical_actions(tiny_run):
     result, run_dir = tiny_run
     loaded, manifest = HierarchicalPolicy.load(run_dir / "final", assets.robot_spec("panda"))
-    obs = np.random.default_rng(0).normal(0, 0.2, (32, 14)).astype(np.float32)
+    obs = np.random.default_rng(0).normal(0, 0.2, (32, grasp_layout().size)).astype(np.float32)
     np.testing.assert_array_equal(result.policy.act(obs), loaded.act(obs))
     x = torch.randn(16, loaded.head.layout.size)
     torch.testing.assert_close(result.policy.head(x), loaded.head(x), rtol=0, atol=0)

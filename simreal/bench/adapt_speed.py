@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 
 from .. import assets
-from ..learn.adapt import METHODS, RECOVERY, AdaptConfig, adapt, load_policy, target_robot
+from ..learn.adapt import METHODS, RECOVERY, AdaptConfig, UnsupportedPolicy, adapt, load_policy, target_robot
 from ..learn.adapt.measure import steps_of
-from ..learn.finetune_whole import WholePolicyPPO
+from ..learn.finetune_whole import UnsupportedHead, WholePolicyPPO
 from ..learn.transfer import better_with_confidence
 from ..options import option
 
@@ -63,6 +63,8 @@ class AdaptBenchRow:
     steps_to_threshold: int | None
     steps: int
     verdict: str
+    validated: bool = True  # the kept head was validated on the target (online's is not: it is measured)
+    note: str = ""  # why the method cannot run on this policy (the row is then n/a)
 
 
 def measure(base: AdaptConfig, targets: Sequence[str] | None = None, methods: Sequence[str] = BENCH_METHODS,
@@ -79,17 +81,33 @@ def measure(base: AdaptConfig, targets: Sequence[str] | None = None, methods: Se
         in_sim = None
         for method in methods:
             note(f"{target}: {method}")
-            if method == WHOLE_POLICY_RL:
-                rows.append(whole_policy_rl(replace(base, target=target), in_sim))
+            try:
+                if method == WHOLE_POLICY_RL:
+                    rows.append(whole_policy_rl(replace(base, target=target), in_sim))
+                    continue
+                report = adapt(replace(base, target=target, method=method, from_scratch=False)).report
+            except (UnsupportedPolicy, UnsupportedHead) as err:  # the method cannot run on this policy
+                rows.append(not_applicable(target, method, in_sim, err))
                 continue
-            report = adapt(replace(base, target=target, method=method, from_scratch=False)).report
             in_sim = report["in_sim"]["success_rate"]
-            run = report["adaptation"]
-            rows.append(AdaptBenchRow(
-                target, method, in_sim, report["zero_shot"]["success_rate"], report["final"]["success_rate"],
-                tuple(report["final"]["interval_95"]), run["passed_at_steps"], run["steps"]["total"],
-                report["verdict"]))
+            rows.append(row_of(target, method, report))
     return rows
+
+
+def row_of(target: str, method: str, report: dict) -> AdaptBenchRow:
+    """The bench row of one adaptation report."""
+    run = report["adaptation"]
+    kept = next(c for c in run["candidates"] if c["name"] == run["kept"]["name"])
+    return AdaptBenchRow(target, method, report["in_sim"]["success_rate"], report["zero_shot"]["success_rate"],
+                         report["final"]["success_rate"], tuple(report["final"]["interval_95"]),
+                         run["passed_at_steps"], run["steps"]["total"], report["verdict"],
+                         validated=kept["validation"]["episodes"] > 0)
+
+
+def not_applicable(target: str, method: str, in_sim: float | None, err: Exception) -> AdaptBenchRow:
+    """An n/a row: ``err`` (its first clause) says why the method cannot run on the policy."""
+    reason = str(err).split(";")[0].split(":")[0]
+    return AdaptBenchRow(target, method, in_sim or 0.0, 0.0, 0.0, (0.0, 0.0), None, 0, "n/a", note=reason)
 
 
 def whole_policy_rl(config: AdaptConfig, in_sim: float | None) -> AdaptBenchRow:

@@ -4,7 +4,7 @@ import gymnasium as gym
 from gymnasium.envs.registration import register, registry
 
 from .control import ControlEnv, control_layout
-from .grasp import GRASP_ACTION_LAYOUT, GraspEnv, MissingPerception, grasp_layout
+from .grasp import GRASP_ACTION_LAYOUT, GraspEnv, MissingPerception, grasp_layout, task_layout
 from .layout import Layout
 
 ROBOT_IDS = {"panda": "Panda", "xarm6": "XArm6"}
@@ -45,5 +45,6 @@ __all__ = [
     "env_ids",
     "grasp_layout",
     "register_envs",
+    "task_layout",
     "time_limited_grasp_env",
 ]

@@ -9,8 +9,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.utils import EzPickle
 
-from ..controllers import Controller, DifferentialIKController
+from ..controllers import CommandReference, Controller, DifferentialIKController
 from ..robot import Robot
+from ..sim import Randomizer
 from ..specs import RobotSpec, SceneSpec
 from .layout import OBS_BOUND, Layout
 from .robot_env import RobotEnv
@@ -18,8 +19,14 @@ from .robot_env import RobotEnv
 ControllerFactory = Callable[[RobotSpec, float], Controller]
 
 
-def grasp_layout() -> Layout:
-    """Observation layout of GraspEnv (all in metres, world frame unless noted)."""
+ACTION_HISTORY = 4
+"""High-level actions kept in the observation (most recent first): with the reference
+offset, what lets a policy see commands that have not taken effect yet."""
+
+
+def task_layout() -> Layout:
+    """The task's state alone: the first blocks of :func:`grasp_layout` (what a policy that
+    does not look at its commands in flight reads, such as the first shipped one)."""
     return Layout((
         ("ee_position", 3),
         ("ee_velocity", 3),
@@ -28,6 +35,11 @@ def grasp_layout() -> Layout:
         ("object_half_extents", 3),
         ("object_lift", 1),
     ))
+
+
+def grasp_layout() -> Layout:
+    """Observation layout of GraspEnv (metres, world frame, unless noted)."""
+    return Layout((*task_layout().blocks, ("ee_reference_offset", 3), ("previous_actions", ACTION_HISTORY * 4)))
 
 
 GRASP_ACTION_LAYOUT = Layout((("ee_displacement", 3), ("gripper", 1)))
@@ -48,13 +60,17 @@ class GraspEnv(RobotEnv, EzPickle):
     between. The orientation is held top-down by the low-level controller.
 
     ## Observation Space
-    ``Box(-10, 10, (14,), float32)`` in the order of :func:`grasp_layout`:
+    ``Box(-10, 10, (33,), float32)`` in the order of :func:`grasp_layout`:
     ``ee_position`` (3, m), ``ee_velocity`` (3, m/s, finite difference),
     ``gripper_width`` (1, m), ``object_relative_position`` (3, m, object centre minus
     TCP), ``object_half_extents`` (3, m), ``object_lift`` (1, m, height of the object
-    centre above its resting height). End-effector values come from the measured
-    joints through the nominal kinematics, so encoder bias and noise show up here as on
-    a real robot.
+    centre above its resting height), ``ee_reference_offset`` (3, m: where the joint
+    targets sent so far put the TCP, minus where it is; the controller's joint reference
+    when it keeps one, see ``CommandReference``, else the last targets sent) and
+    ``previous_actions`` (the last 4 actions, most recent first, zeros after a reset).
+    End-effector values come from the measured joints through the nominal kinematics,
+    so encoder bias and noise show up here as on a real robot. The last two blocks make
+    command latency observable: the reference offset is the motion still on its way.
 
     ## Rewards
     ``reward_type="dense"`` (default): ``-distance(TCP, object) + 5 * min(lift /
@@ -67,7 +83,8 @@ class GraspEnv(RobotEnv, EzPickle):
 
     ## Arguments
     ``robot`` (name or a Robot), ``scene``, ``randomization`` (name of a
-    ``calibration/randomization`` file, sampled per episode from the env's seed; None
+    ``calibration/randomization`` file, or any ``Randomizer`` such as
+    ``families.FamilyRandomizer``, sampled per episode from the env's seed; None
     for nominal dynamics), ``target`` (a target profile: run on a PerturbedTarget),
     ``controller`` (factory ``(RobotSpec, control_period) -> Controller``; default the
     differential-IK controller), ``max_displacement``, ``lift_height``, ``reward_type``.
@@ -77,11 +94,13 @@ class GraspEnv(RobotEnv, EzPickle):
     episode of a simulated robot.
 
     ## Version History
-    * v0: initial version; ``render_mode="rgb_array"`` added without changing the dynamics.
+    * v0: initial version; the reference offset and previous actions were appended later
+      (policies select their blocks by name, so a policy trained on the first 14 values
+      still runs); ``render_mode="rgb_array"`` added without changing the dynamics.
     """
 
     def __init__(self, robot: str | Robot = "panda", scene: str | SceneSpec = "tabletop",
-                 randomization: str | None = "default", target: str | None = None,
+                 randomization: str | Randomizer | None = "default", target: str | None = None,
                  controller: ControllerFactory | None = None, max_displacement: float = 0.03,
                  lift_height: float = 0.08, reward_type: str = "dense",
                  render_mode: str | None = None, render_width: int = 320, render_height: int = 240) -> None:
@@ -101,12 +120,17 @@ class GraspEnv(RobotEnv, EzPickle):
         self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (self.layout.size,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
         self._ee = np.zeros(3)
+        self._sent = np.zeros(self.spec_robot.dof)
+        self._actions = np.zeros((ACTION_HISTORY, 4))
+        self._keeps_reference = isinstance(self.controller, CommandReference)  # checked once: it is not cheap
 
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         self._state = self._reset_robot(seed, options)
         self.controller.reset(self._state)
         self._ee = self.kinematics.tcp_pose(self._state.joint_positions)[0]
+        self._sent = np.asarray(self._state.joint_positions, dtype=float).copy()
+        self._actions[:] = 0.0
         obs, _ = self._observe(self._ee)
         return obs, {"is_success": False}
 
@@ -117,6 +141,9 @@ class GraspEnv(RobotEnv, EzPickle):
         width = (1.0 - a[3]) / 2.0 * self.spec_robot.gripper.max_width
         command = self.controller(self._state, a[:3] * self.max_displacement, width)
         self.robot.apply(command)
+        self._sent = np.asarray(command.positions, dtype=float)
+        self._actions[1:] = self._actions[:-1]
+        self._actions[0] = a
         self._state = self.robot.step()
         previous = self._ee
         self._ee = self.kinematics.tcp_pose(self._state.joint_positions)[0]
@@ -138,8 +165,10 @@ class GraspEnv(RobotEnv, EzPickle):
         rest_z = self.scene.table_height + target.half_extents[2]
         lift = float(target.position[2] - rest_z)
         velocity = (ee - previous_ee) / self.robot.control_period
+        reference = self.controller.reference if self._keeps_reference else None
+        offset = self.kinematics.tcp_pose(self._sent if reference is None else reference)[0] - ee
         obs = np.concatenate((ee, velocity, (state.gripper_width,), target.position - ee,
-                              target.half_extents, (lift,)))
+                              target.half_extents, (lift,), offset, self._actions.ravel()))
         return obs.astype(np.float32), lift
 
     def _reward(self, obs: np.ndarray, lift: float, success: bool) -> float:

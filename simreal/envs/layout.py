@@ -36,5 +36,19 @@ class Layout:
     def get(self, vector: np.ndarray, name: str) -> np.ndarray:
         return vector[..., self.slice(name)]
 
+    def missing(self, wanted: Layout) -> list[str]:
+        """Why ``wanted``'s blocks cannot be taken from vectors of this layout (empty if they can)."""
+        sizes = dict(self.blocks)
+        return [f"block {block} is not in {list(self.blocks)}" if name not in sizes else
+                f"block '{name}' has size {size}, not {sizes[name]}"
+                for block in wanted.blocks for name, size in (block,) if sizes.get(name) != size]
+
+    def selection(self, wanted: Layout) -> np.ndarray:
+        """Indices that take ``wanted``'s blocks, in its order, out of a vector of this layout."""
+        problems = self.missing(wanted)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return np.concatenate([np.arange(self.size)[self.slice(name)] for name in wanted.names])
+
     def to_json(self) -> list[list[object]]:
         return [[name, size] for name, size in self.blocks]

@@ -11,7 +11,7 @@ from .. import assets
 from ..kinematics import Kinematics
 from ..render import SceneView
 from ..robot import ResetRequest, Robot, RobotState
-from ..sim import DomainRandomizer, SimRobot
+from ..sim import DomainRandomizer, Randomizer, SimRobot
 from ..specs import DynamicsParams, SceneSpec
 from ..targets import open_target
 
@@ -46,7 +46,8 @@ class RobotEnv(gym.Env[np.ndarray, np.ndarray]):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 20}
 
     def __init__(self, robot: str | Robot = "panda", scene: str | SceneSpec = "tabletop",
-                 randomization: str | None = None, target: str | None = None, render_mode: str | None = None,
+                 randomization: str | Randomizer | None = None, target: str | None = None,
+                 render_mode: str | None = None,
                  render_width: int = 320, render_height: int = 240) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, "
@@ -63,10 +64,9 @@ class RobotEnv(gym.Env[np.ndarray, np.ndarray]):
                              f"not {self.robot!r}; pass randomization=None")
         self.spec_robot = self.robot.spec
         self.kinematics = Kinematics(self.spec_robot)
-        self.randomizer = (
-            DomainRandomizer(assets.randomization_spec(randomization), self.spec_robot.dof)
-            if randomization is not None else None
-        )
+        if isinstance(randomization, str):
+            randomization = DomainRandomizer(assets.randomization_spec(randomization), self.spec_robot.dof)
+        self.randomizer: Randomizer | None = randomization
         self.dynamics: DynamicsParams | None = None
         # frames play at the robot's rate (gymnasium reads render_fps from the instance)
         self.metadata = {**self.metadata, "render_fps": 1.0 / self.robot.control_period}

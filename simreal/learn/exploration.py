@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..controllers import Controller, DifferentialIKController
+from ..controllers import CommandReference, Controller, DifferentialIKController
 from ..envs import GraspEnv
 from ..policy import ScriptedGraspExpert
 from ..recording import RecordingRobot, Trajectory
@@ -33,9 +33,15 @@ class NoisyController:
         self.sigma = sigma
         self.gain = gain
         self.max_offset = max_offset
+        self._base_reference = isinstance(base, CommandReference)
 
     def reset(self, state: RobotState) -> None:
         self.base.reset(state)
+
+    @property
+    def reference(self) -> np.ndarray | None:
+        """The base controller's joint reference, if it keeps one (exploration does not move it)."""
+        return self.base.reference if self._base_reference else None
 
     def __call__(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> JointCommand:
         command = self.base(state, displacement, gripper_width)
@@ -90,6 +96,8 @@ def collect_grasp_trajectories(robot: Robot, episodes: int, seed: int,
     act = policy or ScriptedGraspExpert(env.max_displacement)
     for episode in range(episodes):
         run_episode(env, noisy[0], act, rng, config, seed + episode)
+        if env.dynamics is not None and recorder.trajectories:
+            recorder.trajectories[-1].dynamics = env.dynamics  # privileged: the simulator chose them
     env.kinematics.close()
     return recorder.take()
 

@@ -32,6 +32,10 @@ from .finetune_rl import ACTION_SCALE, LOG_STD_INIT, _Relay
 COMMAND_SIZE = 4  # TCP displacement (3) + gripper, the head's last inputs
 
 
+class UnsupportedHead(ValueError):
+    """This baseline cannot run with the policy's control head."""
+
+
 class WholeRLEnv(gym.Env[np.ndarray, np.ndarray]):
     """Observation: grasp observation ++ the head's proprioceptive input (joints, velocities,
     width, action history); action: the head's joint pre-activation over ACTION_SCALE (tanh
@@ -39,18 +43,25 @@ class WholeRLEnv(gym.Env[np.ndarray, np.ndarray]):
     ``is_success``: the grasp task's."""
 
     def __init__(self, policy: HierarchicalPolicy, robot: Robot) -> None:
+        config = policy.head.config
+        if config.anchor != "measured" or config.latent:
+            robot.close()  # it was opened for this env alone
+            raise UnsupportedHead("whole-policy RL needs a head anchored on the measured joints without a latent: a "
+                                  "reference-anchored head's input depends on its command through the analytic "
+                                  "reference, which the PPO actor cannot differentiate")
         spec = policy.spec
         self.dof = spec.dof
-        self.relay = _Relay(spec, policy.head.config)
+        self.policy = policy
+        self.relay = _Relay(spec, config)
         self.inner = GraspEnv(robot=robot, randomization=None, controller=lambda spec, period: self.relay)
-        self.grasp_size = self.inner.observation_space.shape[0]
+        self.grasp_size = policy.observation_layout.size
         size = self.grasp_size + policy.head.layout.size - COMMAND_SIZE
         self.observation_space = gym.spaces.Box(-OBS_BOUND * 10, OBS_BOUND * 10, (size,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (spec.dof + 1,), np.float32)
 
     def _obs(self, grasp_obs: np.ndarray) -> np.ndarray:
         proprio = self.relay.observe(self.inner._state, np.zeros(3), 0.0)[:-COMMAND_SIZE]
-        return np.concatenate((grasp_obs, proprio)).astype(np.float32)
+        return np.concatenate((self.policy.high_level_input(grasp_obs), proprio)).astype(np.float32)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)

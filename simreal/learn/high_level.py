@@ -2,7 +2,10 @@
 
 The learned control head sits inside the env, frozen. DAgger (Ross et al. 2011) rolls
 out a mix of expert and learner, labels every visited state with the scripted expert
-and fits the PPO actor's mean by regression; PPO then fine-tunes under domain
+(the predictive one over a reference-anchored head: it steers from where the commands
+already sent put the hand, so its labels stay right under command delay, and it reads
+only the observation, so the learner can match it) and fits the PPO actor's mean by
+regression; PPO then fine-tunes under domain
 randomization with the actor frozen for a first critic warm-up chunk. A fine-tune that
 lowers validation success is not kept.
 """
@@ -17,7 +20,8 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.logger import Logger
 
-from ..envs import time_limited_grasp_env
+from ..envs import Layout, grasp_layout, time_limited_grasp_env
+from ..envs.layout import OBS_BOUND
 from ..evaluation import EvaluationResult, evaluate
 from ..policy import ScriptedGraspExpert
 from ..policy.head import ControlHead, head_controller
@@ -40,25 +44,33 @@ class HighLevelTrainConfig:
     validation_seed: int = 500_000
 
 
-def make_grasp_env(head: ControlHead, robot: str, randomization: str | None) -> gym.Env:
-    return time_limited_grasp_env(robot=robot, randomization=randomization, controller=head_controller(head))
+def make_grasp_env(head: ControlHead, robot: str, randomization: str | None, layout: Layout | None = None) -> gym.Env:
+    """The grasp task with ``head`` as its low level; observations cut to ``layout``'s blocks if given."""
+    env = time_limited_grasp_env(robot=robot, randomization=randomization, controller=head_controller(head))
+    if layout is None or layout == grasp_layout():
+        return env
+    index = grasp_layout().selection(layout)
+    space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (layout.size,), np.float32)
+    return gym.wrappers.TransformObservation(env, lambda obs: obs[index], space)
 
 
 class HighLevelTrainer:
     """Holds the SB3 model and the DAgger dataset; each call advances one interval."""
 
     def __init__(self, head: ControlHead, robot: str, randomization: str | None, seed: int,
-                 config: HighLevelTrainConfig, tensorboard_log: str | None = None) -> None:
+                 config: HighLevelTrainConfig, tensorboard_log: str | None = None,
+                 expert: ScriptedGraspExpert | None = None, layout: Layout | None = None) -> None:
         self.config = config
         self.seed = seed
-        self.env = make_grasp_env(head, robot, randomization)
-        self.eval_env = make_grasp_env(head, robot, randomization)
+        self.layout = layout or grasp_layout()
+        self.env = make_grasp_env(head, robot, randomization, self.layout)
+        self.eval_env = make_grasp_env(head, robot, randomization, self.layout)
         policy_kwargs = {"net_arch": {"pi": list(config.hidden), "vf": list(config.hidden)},
                          "log_std_init": config.log_std_init}
         self.model = PPO("MlpPolicy", self.env, learning_rate=config.rl_learning_rate, n_steps=1024,
                          batch_size=256, n_epochs=5, clip_range=0.1, ent_coef=0.0, seed=seed,
                          policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log, device="cpu", verbose=0)
-        self.expert = ScriptedGraspExpert()
+        self.expert = expert or ScriptedGraspExpert(layout=self.layout)
         self.observations = np.zeros((0, self.env.observation_space.shape[0]), np.float32)
         self.actions = np.zeros((0, 4), np.float32)
         self.env_steps = 0

@@ -17,7 +17,7 @@ import torch
 from ..kinematics import Kinematics
 from ..policy.head import ControlHead, HeadConfig, gripper_command
 from ..recording import Trajectory
-from ..specs import RobotSpec
+from ..specs import DynamicsParams, RobotSpec
 
 
 @dataclass
@@ -35,23 +35,41 @@ class RelabeledData:
                              np.concatenate((self.targets, other.targets)))
 
 
+def delay_horizon(dynamics: DynamicsParams | None, default: int = 1) -> int:
+    """The relabel horizon for commands with these dynamics' delay: latency + 1, plus half
+    the jitter (the steps until a command has typically taken effect); ``default`` when
+    the dynamics are unknown (a target's)."""
+    if dynamics is None:
+        return default
+    return dynamics.latency_steps + 1 + dynamics.latency_jitter // 2
+
+
 def relabel(trajectories: Sequence[Trajectory], spec: RobotSpec, config: HeadConfig,
-            kinematics: Kinematics | None = None, horizon: int = 1) -> RelabeledData:
+            kinematics: Kinematics | None = None, horizon: int | Sequence[int] = 1) -> RelabeledData:
     """Turn recorded trajectories into head training data (see module docstring).
 
-    ``horizon`` h credits the targets sent at step t with the TCP motion from t to t + h.
-    On a robot whose commands arrive d steps late, h = d + 1 teaches the head where the
-    TCP will be once its targets take effect, with the pending (not yet applied) targets
-    visible in its action history; h = 1 is plain one-step relabeling.
+    ``horizon`` h (one for all trajectories, or one per trajectory) credits the targets
+    sent at step t with where the arm was at t + h. On a robot whose commands arrive d
+    steps late, h = d + 1 is when they have taken effect. For a head anchored on the
+    measured joints it teaches where the TCP will be once its targets take effect, with
+    the pending targets visible in its action history; for a reference-anchored head the
+    joints at t + h are the reference those targets realised (:func:`_relabel_reference`).
+    h = 1 is plain one-step relabeling.
     """
-    if horizon < 1:
-        raise ValueError(f"relabel horizon must be >= 1 control step, got {horizon}")
+    horizons = [horizon] * len(trajectories) if isinstance(horizon, int) else list(horizon)
+    if len(horizons) != len(trajectories):
+        raise ValueError(f"{len(horizons)} relabel horizons for {len(trajectories)} trajectories")
+    if any(h < 1 for h in horizons):
+        raise ValueError(f"relabel horizon must be >= 1 control step, got {min(horizons)}")
+    if config.latent:
+        raise ValueError("a latent-conditioned head is fitted with its latent (simreal.learn.online), not relabel()")
     kinematics = kinematics or Kinematics(spec)
+    one = _relabel_reference if config.anchor == "reference" else _relabel_one
     inputs, targets = [], []
-    for trajectory in trajectories:
-        if len(trajectory) < horizon:
+    for trajectory, h in zip(trajectories, horizons, strict=True):
+        if len(trajectory) < h:
             continue
-        x, y = _relabel_one(trajectory, spec, config, kinematics, horizon)
+        x, y = one(trajectory, spec, config, kinematics, h)
         inputs.append(x)
         targets.append(y)
     if not inputs:
@@ -76,6 +94,29 @@ def _relabel_one(trajectory: Trajectory, spec: RobotSpec, config: HeadConfig,
     hindsight = (ee[horizon:] - ee[:n]) / config.max_displacement
     x = np.column_stack((q[:n], dq[:n], width[:n], history.reshape(steps, -1)[:n], hindsight, grips[:n]))
     return x, joints[:n]
+
+
+def _relabel_reference(trajectory: Trajectory, spec: RobotSpec, config: HeadConfig,
+                       kinematics: Kinematics, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Reference-anchored head: the joints reached ``horizon`` steps later are the
+    hindsight reference of the targets sent at t, and the action is those targets'
+    offset from it (``head_layout``: the reference offset and the command are the
+    reference's, the action history holds earlier such offsets)."""
+    q = trajectory.joint_positions()
+    dq = np.array([s.joint_velocities for s in trajectory.states])
+    width = np.array([s.gripper_width for s in trajectory.states])
+    n = len(trajectory) + 1 - horizon
+    reference = q[horizon:horizon + n]
+    joints = np.clip((trajectory.command_positions()[:n] - reference) / config.max_joint_step, -1.0, 1.0)
+    grips = np.array([gripper_command(c.gripper, spec) for c in trajectory.commands[:n]])
+    actions = np.column_stack((joints, grips))
+    history = np.zeros((n, config.history, spec.dof + 1))
+    for lag in range(1, min(config.history, n - 1) + 1):
+        history[lag:, lag - 1] = actions[:-lag]
+    ee = np.array([kinematics.tcp_pose(qt)[0] for qt in q[horizon - 1:horizon + n]])
+    command = (ee[1:] - ee[:-1]) / config.max_displacement
+    x = np.column_stack((q[:n], dq[:n], width[:n], history.reshape(n, -1), reference - q[:n], command, grips))
+    return x, joints
 
 
 @dataclass(frozen=True)

@@ -9,25 +9,43 @@ import numpy as np
 import torch
 
 from .. import assets
-from ..controllers import Controller
+from ..controllers import Controller, ReferenceIKController
 from ..envs import time_limited_grasp_env
 from ..policy import ScriptedGraspExpert
 from ..policy.head import ControlHead, HeadConfig
 from ..sim import SimRobot
-from .exploration import collect_grasp_trajectories
-from .relabel import FitConfig, RelabeledData, fit_head, relabel
+from ..specs import RobotSpec
+from .exploration import ExplorationConfig, collect_grasp_trajectories
+from .relabel import FitConfig, RelabeledData, delay_horizon, fit_head, relabel
 
 
 def collect_head_data(robot: str, episodes: int, seed: int, randomization: str | None = "default",
-                      config: HeadConfig | None = None, scene: str = "tabletop") -> RelabeledData:
-    """Expert grasp episodes through the analytic controller plus exploration, relabeled."""
+                      config: HeadConfig | None = None, scene: str = "tabletop",
+                      exploration: ExplorationConfig | None = None) -> RelabeledData:
+    """Expert grasp episodes through the analytic controller plus exploration, relabeled.
+
+    A reference-anchored head learns from the predictive expert driving the
+    ``ReferenceIKController`` (the analytic version of its own anchor), each episode
+    relabeled at the horizon its simulated delay calls for (``delay_horizon``); a
+    measured-anchored head from the plain expert through differential IK, one step."""
+    config = config or HeadConfig()
     spec = assets.robot_spec(robot)
     sim = SimRobot(spec, assets.scene_spec(scene))
+    reference = config.anchor == "reference"
     try:
-        trajectories = collect_grasp_trajectories(sim, episodes, seed, randomization=randomization)
+        trajectories = collect_grasp_trajectories(
+            sim, episodes, seed, randomization=randomization, config=exploration,
+            controller=reference_controller(config) if reference else None,
+            policy=ScriptedGraspExpert(config.max_displacement, predictive=True) if reference else None)
     finally:
         sim.close()
-    return relabel(trajectories, spec, config or HeadConfig())
+    horizons = [delay_horizon(t.dynamics) if reference else 1 for t in trajectories]
+    return relabel(trajectories, spec, config, horizon=horizons)
+
+
+def reference_controller(config: HeadConfig) -> Callable[[RobotSpec, float], Controller]:
+    """Factory of the analytic controller a reference-anchored head refines."""
+    return lambda spec, period: ReferenceIKController(spec, period, max_lead=config.max_lead)
 
 
 def train_head(data: RelabeledData, dof: int, seed: int, config: HeadConfig | None = None,
@@ -48,10 +66,13 @@ class TrackingResult:
 
 
 def tracking_report(controller: Callable[..., Controller] | None, robot: str, randomization: str | None,
-                    episodes: int, seed: int) -> TrackingResult:
-    """Mean |achieved - commanded| TCP displacement per step while the expert grasps."""
+                    episodes: int, seed: int, predictive: bool = False) -> TrackingResult:
+    """Mean |achieved - commanded| TCP displacement per step while the expert grasps.
+
+    Under command delay the achieved motion lags the command by the delay, so this is a
+    tracking error only without it; it still ranks controllers on the same episodes."""
     env = time_limited_grasp_env(robot=robot, randomization=randomization, controller=controller)
-    expert = ScriptedGraspExpert()
+    expert = ScriptedGraspExpert(predictive=predictive)
     scale = env.unwrapped.max_displacement
     errors, successes = [], 0
     for episode in range(episodes):

@@ -2,10 +2,16 @@
 
 Stages, each saved as it completes (so ``resume`` loses at most one interval):
 1. head data: expert grasps with exploration, relabeled, in chunks of episodes;
-2. head fit: supervised fit of the control head (hindsight relabeling);
+2. head fit: supervised fit of the control head (hindsight relabeling); a
+   reference-anchored head is kept only if it validates at least as well as the
+   reference controller alone (zero correction);
 3. DAgger iterations of the high level with the frozen head inside the env;
 4. PPO fine-tuning chunks (kept only if validation success does not drop);
-5. final evaluation on held-out seeds and the exported hierarchical checkpoint.
+5. online adaptation (``--online``), RMA's two phases in simulation (``learn.online``):
+   the latent-conditioned head with its encoder, then the adaptation module;
+6. final evaluation on held-out seeds and the exported hierarchical checkpoint.
+
+Every stage's wall time and CPU time go to ``metrics.json`` (``phases``).
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +32,18 @@ from stable_baselines3.common.logger import configure
 
 from .. import assets
 from ..atomic import replacing, write_json
+from ..envs import grasp_layout, task_layout, time_limited_grasp_env
 from ..evaluation import EvaluationResult, evaluate
+from ..policy import ScriptedGraspExpert
+from ..policy.head import ANCHORS, ControlHead, HeadConfig, head_controller
 from ..policy.hierarchical import HierarchicalPolicy
-from ..policy.head import ControlHead, HeadConfig, head_controller
+from ..policy.latent import AdaptationModule, LatentEncoder, OnlineModule
 from ..options import option
 from ..plots import learning_curve
 from .high_level import HighLevelTrainConfig, HighLevelTrainer, make_grasp_env
+from .online import OnlineTrainConfig, collect_latent_data, fit_latent_head, train_adaptation
 from .relabel import FitConfig, RelabeledData
-from .source_head import collect_head_data, tracking_report, train_head
+from .source_head import collect_head_data, reference_controller, tracking_report, train_head
 
 Progress = Callable[[str, float], None]
 
@@ -42,7 +53,11 @@ class TrainConfig:
     """Train a source policy (control head + high level) in simulation."""
 
     robot: str = option("panda", "robot name or YAML path")
-    randomization: str = option("default", "randomization file used throughout training")
+    randomization: str = option("latency", "randomization file used throughout training (latency: the default "
+                                           "ranges plus 0-4 steps of command delay and 0-1 of jitter)")
+    head_anchor: str = option("reference", "what the head's joint targets are relative to: 'reference' (a joint "
+                                           "reference integrating the commands; survives command delay) or "
+                                           "'measured' (the measured joints, the first shipped policy's)")
     seed: int = option(0, "seed of every random choice in the run")
     run_dir: str = option("runs/train", "run folder: checkpoints, metrics.json, learning_curve.png, tb/")
     head_episodes: int = option(1200, "expert episodes collected for the control head")
@@ -55,7 +70,18 @@ class TrainConfig:
     eval_episodes: int = option(200, "held-out seeded episodes for the final evaluation")
     eval_seed: int = option(1_000_000, "seed of the first held-out evaluation episode")
     report_episodes: int = option(50, "episodes of the head tracking report (IK vs head)")
+    online: bool = option(True, "also train RMA-style online adaptation (needs --head-anchor reference)")
+    online_family: str = option("broad", "target family the online module is trained under (broad randomization)")
+    online_episodes: int = option(800, "phase 1: expert episodes for the latent-conditioned head")
+    online_rollouts: int = option(150, "phase 2: policy episodes per round (2 rounds: true latent, then estimates)")
+    online_eval_episodes: int = option(50, "held-out episodes of the online policy in simulation")
     resume: bool = option(False, "continue the run in run_dir after an interruption")
+
+    def __post_init__(self) -> None:
+        if self.head_anchor not in ANCHORS:
+            raise ValueError(f"--head-anchor must be one of {', '.join(ANCHORS)}, got {self.head_anchor!r}")
+        if self.online and self.head_anchor != "reference":
+            raise ValueError("--online needs --head-anchor reference (pass --no-online for a measured head)")
 
 
 class RunFolder:
@@ -111,15 +137,33 @@ def train(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
     state = _start_state(folder, config)
     spec = assets.robot_spec(config.robot)
     head = _head_stage(folder, config, state, spec.dof, note)
-    trainer = HighLevelTrainer(head, config.robot, config.randomization, config.seed,
-                               _high_level_config(config), tensorboard_log=str(folder.root / "tb"))
+    reference = head.config.anchor == "reference"
+    layout = grasp_layout() if reference else task_layout()  # a measured head's high level: the first policy's view
+    expert = ScriptedGraspExpert(head.config.max_displacement, predictive=reference, layout=layout)
+    trainer = HighLevelTrainer(head, config.robot, config.randomization, config.seed, _high_level_config(config),
+                               tensorboard_log=str(folder.root / "tb"), expert=expert, layout=layout)
     logger = configure(str(folder.root / "tb" / "source"), ["csv", "tensorboard"])
     try:
-        _dagger_stage(folder, config, state, trainer, logger, note)
-        _rl_stage(folder, config, state, trainer, logger, note)
-        return _finish(folder, config, state, trainer, head, spec, note)
+        with _phase(state, "DAgger"):
+            _dagger_stage(folder, config, state, trainer, logger, note)
+        with _phase(state, "PPO"):
+            _rl_stage(folder, config, state, trainer, logger, note)
+        online = _online_stage(folder, config, state, trainer, head, note) if config.online else None
+        return _finish(folder, config, state, trainer, head, spec, note, online)
     finally:
         trainer.close()
+
+
+@contextmanager
+def _phase(state: dict, name: str) -> Iterator[None]:
+    """Add the block's wall and CPU seconds to ``state["phases"][name]`` (kept across resumes)."""
+    wall, cpu = time.time(), time.process_time()
+    try:
+        yield
+    finally:
+        spent = state.setdefault("phases", {}).setdefault(name, {"wall_s": 0.0, "cpu_s": 0.0})
+        spent["wall_s"] += time.time() - wall
+        spent["cpu_s"] += time.process_time() - cpu
 
 
 def _start_state(folder: RunFolder, config: TrainConfig) -> dict:
@@ -146,28 +190,50 @@ def _save_progress(folder: RunFolder, state: dict) -> None:
 
 def _head_stage(folder: RunFolder, config: TrainConfig, state: dict, dof: int, note: Progress) -> ControlHead:
     chunks = -(-config.head_episodes // config.head_chunk)
-    while state["head_chunks"] < chunks:
-        k = state["head_chunks"]
-        note("head data", k / chunks)
-        episodes = min(config.head_chunk, config.head_episodes - k * config.head_chunk)
-        data = collect_head_data(config.robot, episodes, config.seed * 1_000_003 + k * config.head_chunk,
-                                 config.randomization)
-        folder.save_arrays(f"head_{k}", inputs=data.inputs, targets=data.targets)
-        state["head_chunks"] += 1
-        state["env_steps"] = state.get("env_steps", 0) + len(data)
-        _save_progress(folder, state)
-    head = ControlHead(dof, HeadConfig())
+    head_config = HeadConfig(anchor=config.head_anchor)
+    with _phase(state, "head data"):
+        while state["head_chunks"] < chunks:
+            k = state["head_chunks"]
+            note("head data", k / chunks)
+            episodes = min(config.head_chunk, config.head_episodes - k * config.head_chunk)
+            data = collect_head_data(config.robot, episodes, config.seed * 1_000_003 + k * config.head_chunk,
+                                     config.randomization, head_config)
+            folder.save_arrays(f"head_{k}", inputs=data.inputs, targets=data.targets)
+            state["head_chunks"] += 1
+            state["env_steps"] = state.get("env_steps", 0) + len(data)
+            _save_progress(folder, state)
+    head = ControlHead(dof, head_config)
     if state["head_fitted"]:
         head.load_state_dict(folder.load_tensors("head"))
         return head.eval()
     note("head fit", 0.0)
-    parts = [folder.load_arrays(f"head_{k}") for k in range(chunks)]
-    data = RelabeledData(np.concatenate([p["inputs"] for p in parts]), np.concatenate([p["targets"] for p in parts]))
-    head, fit = train_head(data, dof, config.seed, fit=FitConfig(epochs=config.head_epochs))
+    with _phase(state, "head fit"):
+        parts = [folder.load_arrays(f"head_{k}") for k in range(chunks)]
+        data = RelabeledData(np.concatenate([p["inputs"] for p in parts]),
+                             np.concatenate([p["targets"] for p in parts]))
+        head, fit = train_head(data, dof, config.seed, head_config, fit=FitConfig(epochs=config.head_epochs))
+        if head_config.anchor == "reference":
+            head, fit["kept"] = _fitted_or_reference(head, config)
     folder.save_tensors("head", head.state_dict())
     state["head_fitted"], state["head_fit"] = True, fit
     _save_progress(folder, state)
     return head.eval()
+
+
+def _fitted_or_reference(head: ControlHead, config: TrainConfig) -> tuple[ControlHead, dict]:
+    """Keep the fitted correction only if the predictive expert over it validates at least
+    as well as over the reference controller alone: hindsight labels taken in contact
+    (fingers on the table or the object) can bias a correction where precision matters."""
+    expert = ScriptedGraspExpert(head.config.max_displacement, predictive=True)
+    base = HighLevelTrainConfig()
+    reference = ControlHead(head.dof, head.config).zero_output_().eval()
+    scores = {}
+    for name, candidate in (("fitted", head), ("reference", reference)):
+        env = make_grasp_env(candidate, config.robot, config.randomization)
+        scores[name] = evaluate(env, expert, config.validation_episodes, base.validation_seed).success_rate
+        env.close()
+    kept = "fitted" if scores["fitted"] >= scores["reference"] else "reference"
+    return (head if kept == "fitted" else reference), {"head": kept, "validation": scores}
 
 
 def _high_level_config(config: TrainConfig) -> HighLevelTrainConfig:
@@ -232,28 +298,67 @@ def _log(logger: Any, step: int, values: dict[str, float]) -> None:
     logger.dump(step)
 
 
+def _online_stage(folder: RunFolder, config: TrainConfig, state: dict, trainer: HighLevelTrainer,
+                  head: ControlHead, note: Progress) -> OnlineModule:
+    """RMA's phase 1 (latent head and encoder) and phase 2 (adaptation module), each saved."""
+    online = OnlineTrainConfig(family=config.online_family, episodes=config.online_episodes,
+                               rollouts=config.online_rollouts)
+    dof, seed = head.dof, config.seed * 1_000_003 + 7_000_000
+    latent_config = replace(head.config, latent=online.latent.size)
+    online_head, encoder = ControlHead(dof, latent_config), LatentEncoder(dof, online.latent)
+    if not state.get("online_head"):
+        note("online: phase 1", 0.0)
+        with _phase(state, "online phase 1 (latent head)"):
+            data, privileged = collect_latent_data(config.robot, head.config, online, seed)
+            online_head, encoder, fit = fit_latent_head(data, privileged, dof, head.config, online, config.seed)
+        folder.save_tensors("online_head", online_head.state_dict())
+        folder.save_tensors("latent_encoder", encoder.state_dict())
+        state["online_head"], state["env_steps"] = fit, state.get("env_steps", 0) + len(data)
+        _save_progress(folder, state)
+    online_head.load_state_dict(folder.load_tensors("online_head"))
+    encoder.load_state_dict(folder.load_tensors("latent_encoder"))
+    module = AdaptationModule(dof, online.latent)
+    if not state.get("adaptation_module"):
+        with _phase(state, "online phase 2 (adaptation module)"):
+            module, fit = train_adaptation(trainer.export().act, online_head.eval(), encoder.eval(), config.robot,
+                                           online, seed + 1, lambda f: note("online: phase 2", f))
+        folder.save_tensors("adaptation_module", module.state_dict())
+        state["adaptation_module"] = fit
+        state["env_steps"] += online.rounds * online.rollouts * 50  # at most; episodes end early on success
+        _save_progress(folder, state)
+    module.load_state_dict(folder.load_tensors("adaptation_module"))
+    return OnlineModule(online_head.eval(), encoder.eval(), module.eval())
+
+
 def _finish(folder: RunFolder, config: TrainConfig, state: dict, trainer: HighLevelTrainer,
-            head: ControlHead, spec: Any, note: Progress) -> TrainResult:
+            head: ControlHead, spec: Any, note: Progress, online: OnlineModule | None) -> TrainResult:
     note("evaluation", 0.0)
-    policy = HierarchicalPolicy(trainer.export(), head, spec)
-    env = make_grasp_env(head, config.robot, config.randomization)
-    final = evaluate(env, policy.act, config.eval_episodes, config.eval_seed)
-    env.close()
+    with _phase(state, "evaluation"):
+        policy = HierarchicalPolicy(trainer.export(), head, spec, trainer.layout, online=online)
+        env = make_grasp_env(head, config.robot, config.randomization)
+        final = evaluate(env, policy.act, config.eval_episodes, config.eval_seed)
+        env.close()
+        online_result = None
+        if online is not None:
+            env = time_limited_grasp_env(robot=config.robot, randomization=config.randomization,
+                                         controller=online.controller_factory())
+            online_result = evaluate(env, policy.act, config.online_eval_episodes, config.eval_seed)
+            env.close()
     note("tracking report", 0.0)
-    tracking = {
-        label: {name: asdict(tracking_report(ctrl, config.robot, randomization, config.report_episodes,
-                                             config.eval_seed))
-                for name, ctrl in (("ik", None), ("head", head_controller(head)))}
-        for label, randomization in (("nominal", None), ("randomized", config.randomization))
-    }
+    with _phase(state, "tracking report"):
+        tracking = _tracking(config, head)
     wall = time.time() - state["started"]
     low, high = final.interval
     metrics = {
         "success_rate": final.success_rate, "success_interval_95": [low, high], "eval_episodes": final.episodes,
         "eval_seed": config.eval_seed, "env_steps": state.get("env_steps", 0), "wall_time_s": wall,
         "head_fit": state.get("head_fit"), "rl_kept": state.get("rl_kept"),
-        "tracking": tracking, "curve": state["curve"],
+        "tracking": tracking, "curve": state["curve"], "phases": state.get("phases", {}),
     }
+    if online_result is not None:
+        metrics["online"] = {"success_rate": online_result.success_rate, "interval_95": list(online_result.interval),
+                             "episodes": online_result.episodes, "latent_head_fit": state.get("online_head"),
+                             "adaptation_module_fit": state.get("adaptation_module")}
     randomization = asdict(assets.randomization_spec(config.randomization))
     path = policy.save(folder.root / "final", metrics=metrics, seed=config.seed, command=state["command"],
                        randomization=randomization, extra={"train_config": asdict(config)})
@@ -261,3 +366,15 @@ def _finish(folder: RunFolder, config: TrainConfig, state: dict, trainer: HighLe
     if state["curve"]:
         learning_curve(state["curve"], folder.root / "learning_curve.png", f"source training: {config.robot}")
     return TrainResult(policy, final, metrics, path)
+
+
+def _tracking(config: TrainConfig, head: ControlHead) -> dict:
+    """Scripted expert through the analytic controller vs the head, nominal and randomized."""
+    reference = head.config.anchor == "reference"
+    analytic = reference_controller(head.config) if reference else None
+    return {
+        label: {name: asdict(tracking_report(ctrl, config.robot, randomization, config.report_episodes,
+                                             config.eval_seed, predictive=reference))
+                for name, ctrl in (("ik", analytic), ("head", head_controller(head)))}
+        for label, randomization in (("nominal", None), ("randomized", config.randomization))
+    }

@@ -279,8 +279,12 @@ def _layout_difference(what: str, ours: Blocks, theirs: Blocks) -> str | None:
 
 
 def check_compatible(manifest: Manifest, *, robot: RobotSpec | None = None,
-                     observation_layout: Layout | None = None, action_layout: Layout | None = None) -> None:
-    """Raise :class:`CheckpointMismatch` listing every way the checkpoint does not fit what is given."""
+                     observation_layout: Layout | None = None, action_layout: Layout | None = None,
+                     observation_by_name: bool = False) -> None:
+    """Raise :class:`CheckpointMismatch` listing every way the checkpoint does not fit what is given.
+
+    With ``observation_by_name`` the env's observation may hold more blocks than the
+    checkpoint's, in any order: the policy takes its own blocks by name."""
     differences = []
     if robot is not None:
         fingerprint = robot.fingerprint()
@@ -288,6 +292,10 @@ def check_compatible(manifest: Manifest, *, robot: RobotSpec | None = None,
             same = " (same name, different spec)" if manifest.robot == robot.name else ""
             differences.append(f"robot: checkpoint is for '{manifest.robot}' (fingerprint "
                                f"{manifest.robot_fingerprint}), env uses '{robot.name}' ({fingerprint}){same}")
+    if observation_by_name and observation_layout is not None:
+        differences += [f"observation layout: the checkpoint's {problem}"
+                        for problem in observation_layout.missing(Layout(tuple(manifest.observation_layout)))]
+        observation_layout = None
     for what, ours, layout in (("observation layout", manifest.observation_layout, observation_layout),
                                ("action layout", manifest.action_layout, action_layout)):
         difference = None if layout is None else _layout_difference(what, ours, layout.blocks)

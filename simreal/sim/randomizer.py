@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from ..specs import DynamicsParams, RandomizationSpec
 from ..specs.dynamics import INTEGER_PARAMS, PER_JOINT_PARAMS
+
+
+@runtime_checkable
+class Randomizer(Protocol):
+    """Draws one episode's dynamics from the generator it is given (the env's)."""
+
+    def sample(self, rng: np.random.Generator) -> DynamicsParams: ...
 
 
 class DomainRandomizer:

@@ -142,7 +142,8 @@ class SimRobot:
         open_cmd = JointCommand(home, self.spec.gripper.max_width)
         for joint, value in zip(body.gripper, self._gripper_targets(open_cmd.gripper), strict=True):
             client.resetJointState(body.uid, joint, value, 0.0)
-        self._delay: CommandDelay[JointCommand] = CommandDelay(self.dynamics.latency_steps, open_cmd)
+        self._delay: CommandDelay[JointCommand] = CommandDelay(self.dynamics.latency_steps, open_cmd,
+                                                               self.dynamics.latency_jitter, self._rng)
         self._time = 0.0
         self._gripper_target = None
         self._drive(open_cmd)

@@ -48,6 +48,8 @@ class DynamicsParams:
     object_size_scale: float = _param(1.0, "x nominal", "scale of every object's size", 0.5, 1.5)
     object_friction_scale: float = _param(1.0, "x nominal", "scale of every object's lateral friction", 0.0, 5.0)
     object_position_noise: float = _param(0.0, "m", "std of Gaussian noise on perceived object positions", 0.0, 0.1)
+    latency_jitter: int = _param(0, "control steps", "extra delay of each command, drawn from 0 to this; the motors "
+                                 "use the newest command that has arrived", 0, 10)
 
     def offsets(self, dof: int) -> tuple[float, ...]:
         """Per-joint encoder offsets, zeros when none are set."""
@@ -59,7 +61,7 @@ class DynamicsParams:
 
 
 PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(DynamicsParams))
-INTEGER_PARAMS = frozenset({"latency_steps"})
+INTEGER_PARAMS = frozenset({"latency_steps", "latency_jitter"})
 PER_JOINT_PARAMS = frozenset({"joint_offset", "joint_gain_scale"})
 
 

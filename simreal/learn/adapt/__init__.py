@@ -7,7 +7,9 @@ validation alike (``ledger``). The source head is validated first; if it passes 
 nothing to adapt. Otherwise rounds collect, relabel, fit a head adapted from the source
 and a head from scratch on the same data, and validate them with a sequential test
 (``validation``) until one passes or the budget is spent; the run keeps the best
-candidate by that held-out test (``selection``), saying which and why. The report's
+candidate by that held-out test (``selection``), saying which and why. ``online`` trains
+nothing: it runs the policy's adaptation module in the loop after one warm-up episode
+(``online``). The report's
 seeded evaluation (in sim, zero-shot, final head and the from-scratch baseline) is a
 measurement for the report, outside the budget, and gives the verdict (``report``).
 """
@@ -22,17 +24,17 @@ import torch
 
 from ... import pretrained
 from ...atomic import write_json
-from ...episode_journal import EpisodeJournal, head_digest, module_digest
+from ...episode_journal import EpisodeJournal, module_digest
 from ...evaluation import EvaluationResult
 from ...policy.hierarchical import HierarchicalPolicy
 from ...robot_reference import robot_factory
-from . import measure
+from . import low_level, measure
 from .config import RECOVERY, AdaptConfig
 from .methods import FROM_SCRATCH, METHODS, Method, method_named
+from .online import NoOnlineModule
 from .report import Measurements, RunRecord, build_report
-from .run import AdaptRun
+from .run import AdaptRun, UnsupportedPolicy
 from .run_folder import RunFolder
-from .selection import select
 from .session import RobotFactory
 
 VALIDATION_SEED_OFFSET = 500_000  # validation episodes never share a seed with the report's
@@ -80,6 +82,7 @@ def run_method(config: AdaptConfig, policy: HierarchicalPolicy, robot: RobotFact
     episode with the adaptation it is compared with. With a ``journal`` every episode
     reaches disk as it completes, and a resumed run takes its episodes from there.
     """
+    method.check(policy)
     offset = BASELINE_SEED_OFFSET if baseline else VALIDATION_SEED_OFFSET
     run = AdaptRun(config, policy, robot, method, in_sim, note or (lambda message: None),
                    seed=config.seed + int(baseline), validation_seed=config.eval_seed + offset, journal=journal,
@@ -89,7 +92,8 @@ def run_method(config: AdaptConfig, policy: HierarchicalPolicy, robot: RobotFact
         flags = run.safety_flags()
     finally:
         run.close()
-    return RunRecord(candidates, select(candidates, run.test), run.ledger, run.test.describe(), flags)
+    return RunRecord(candidates, method.choose(candidates, run.test), run.ledger, run.test.describe(), flags,
+                     run.details)
 
 
 def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None,
@@ -108,6 +112,7 @@ def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None,
     torch.set_num_threads(1)
     method = method_named(config.method)
     policy = load_policy(config.policy)
+    method.check(policy)
     policy.freeze_high_level()
     if robot is None:
         robot, target = target_robot(config, policy)
@@ -116,13 +121,13 @@ def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None,
     source_head = policy.head
     journal = folder.journal if folder is not None else None
 
-    def measured(key: str, head: torch.nn.Module, on_target: bool = True) -> EvaluationResult:
+    def measured(key: str, head: object, on_target: bool = True) -> EvaluationResult:
         def run() -> EvaluationResult:
             if not on_target:
                 return measure.in_sim(policy, head, config.eval_episodes, config.eval_seed)
             return measure.on_target(policy, head, robot, config.eval_episodes, config.eval_seed)
 
-        return run() if folder is None else folder.measured(f"{key} {head_digest(head)}", run)
+        return run() if folder is None else folder.measured(f"{key} {low_level.digest(head)}", run)
 
     if in_sim is None:
         note("measuring in-sim success (simulation)")
@@ -137,7 +142,7 @@ def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None,
     zero_shot = measured("zero_shot", source_head)
     final = zero_shot if kept.head is source_head else measured("final", kept.head)
     scratch = measured("from_scratch", baseline.selection.winner.head) if baseline is not None else None
-    policy.head = kept.head
+    low_level.install(policy, kept.head)
     if high_level_digest(policy) != digest:
         raise RuntimeError("the high level changed during adaptation; this is a bug")
     report = build_report(config, target, Measurements(in_sim, zero_shot, final, scratch), run, baseline, digest)
@@ -164,6 +169,6 @@ def save_outputs(result: AdaptResult, out_dir: str | Path) -> dict[str, Path]:
     return paths
 
 
-__all__ = ["FROM_SCRATCH", "METHODS", "RECOVERY", "AdaptConfig", "AdaptResult", "Method", "RunFolder", "RunRecord",
-           "adapt",
-           "high_level_digest", "load_policy", "run_method", "save_outputs", "target_robot"]
+__all__ = ["FROM_SCRATCH", "METHODS", "RECOVERY", "AdaptConfig", "AdaptResult", "Method", "NoOnlineModule",
+           "RunFolder", "RunRecord", "UnsupportedPolicy", "adapt", "high_level_digest", "load_policy", "run_method",
+           "save_outputs", "target_robot"]

@@ -26,7 +26,9 @@ class AdaptConfig(RobotAccessOptions):
     method: str = option("relabel", "relabel (fine-tune the whole head), residual (a zero-initialised residual MLP "
                                     "over the frozen source head) or progressive (a new column with lateral links "
                                     "from the frozen source column) learn from relabeled target data; finetune-rl "
-                                    "runs PPO on the head (the baseline)")
+                                    "runs PPO on the head (the baseline); online runs the policy's RMA-style "
+                                    "adaptation module in the control loop (no gradient steps; one warm-up "
+                                    "episode, counted in the budget; needs a policy trained with it)")
     round_steps: int = option(500, "target control steps collected per round (exploring with the best head so far)")
     seed: int = option(0, "seed of every random choice")
     validation: str = option("sequential", "how heads are validated on the target: sequential (a sequential test "

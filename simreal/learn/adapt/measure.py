@@ -13,6 +13,7 @@ from ...envs import time_limited_grasp_env
 from ...evaluation import EvaluationResult, evaluate
 from ...policy.head import ControlHead, head_controller
 from ...policy.hierarchical import HierarchicalPolicy
+from .low_level import controller_factory
 from .session import RobotFactory
 
 
@@ -24,9 +25,10 @@ def in_sim(policy: HierarchicalPolicy, head: ControlHead, episodes: int, seed: i
         env.close()
 
 
-def on_target(policy: HierarchicalPolicy, head: ControlHead, robot: RobotFactory, episodes: int,
+def on_target(policy: HierarchicalPolicy, head: object, robot: RobotFactory, episodes: int,
               seed: int) -> EvaluationResult:
-    env = time_limited_grasp_env(robot=robot(), randomization=None, controller=head_controller(head))
+    """``head``: a control head or a ``low_level.LowLevel``."""
+    env = time_limited_grasp_env(robot=robot(), randomization=None, controller=controller_factory(head))
     try:
         return evaluate(env, policy.act, episodes, seed)
     finally:

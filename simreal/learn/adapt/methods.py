@@ -2,35 +2,48 @@
 
 A method is a name, a one-line summary, its fit defaults and a function that runs its
 rounds on an ``AdaptRun`` and returns every candidate it trained (the source head
-first). Adding a method is adding one entry to ``METHODS``; ``adapt()`` and the CLI read
-the table.
+first). It may also say which policies it runs on (``check``, raising
+``UnsupportedPolicy`` before anything runs) and how it chooses among its candidates
+(``choose``: by held-out validation, ``selection.select``, unless it says otherwise).
+Adding a method is adding one entry to ``METHODS``; ``adapt()`` and the CLI read the
+table.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 
+from ...policy.hierarchical import HierarchicalPolicy
 from ...policy.progressive import ProgressiveHead
 from ...policy.residual import ResidualHead
 from .config import HEAD_EPOCHS, HEAD_LEARNING_RATE
+from .online import keep_online, require_module, run_online
 from .rounds import adapted_learner, ppo_rounds, relabel_rounds, scratch_learner, source_candidate
 from .run import AdaptRun
-from .selection import Candidate
+from .selection import Candidate, Selection, select
+from .validation import ValidationTest
+
+
+def any_policy(policy: HierarchicalPolicy) -> None:
+    """A method that runs on every policy's control head."""
 
 
 @dataclass(frozen=True)
 class Method:
-    """An adaptation method: ``run`` trains candidates on an AdaptRun and returns them all."""
+    """An adaptation method: ``run`` trains candidates on an AdaptRun and returns them all;
+    ``check`` refuses a policy it cannot run on; ``choose`` picks the candidate to keep."""
 
     name: str
     summary: str
     run: Callable[[AdaptRun], list[Candidate]]
     epochs: int = 40
     learning_rate: float = 3e-4
+    check: Callable[[HierarchicalPolicy], None] = any_policy
+    choose: Callable[[Sequence[Candidate], ValidationTest], Selection] = select
 
 
 def _with_scratch(run: AdaptRun, head: torch.nn.Module) -> list[Candidate]:
@@ -63,6 +76,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("progressive", "a new column with lateral links from the frozen source column",
            _adapter(ProgressiveHead), 15, 1e-3),
     Method("finetune-rl", "PPO on the head with the grasp reward (the RL baseline)", ppo_rounds, 0, 1e-4),
+    Method("online", "the policy's RMA-style adaptation module in the control loop, no gradient steps",
+           run_online, 0, 0.0, check=require_module, choose=keep_online),
 )}
 
 

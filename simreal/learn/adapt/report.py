@@ -50,20 +50,23 @@ class Measurements:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One run's candidates, its choice and its ledger (the adaptation or the baseline)."""
+    """One run's candidates, its choice and its ledger (the adaptation or the baseline);
+    ``details`` are the method's own entries (``online``: its warm-up and estimate)."""
 
     candidates: Sequence[Candidate]
     selection: Selection
     ledger: StepLedger
     validation: str
     safety_flags: Mapping[str, int] = field(default_factory=dict)  # states per flag, robots that report them
+    details: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         winner = self.selection.winner
         return {"kept": {"name": winner.name, "origin": winner.origin, "reason": self.selection.reason},
                 "passed_at_steps": winner.decided_at if winner.verdict == PASSED else None,
                 "validation": self.validation, **self.ledger.summary(), "safety_flags": dict(self.safety_flags),
-                "candidates": [c.to_json() for c in self.candidates], "curve": curve(self.candidates)}
+                "candidates": [c.to_json() for c in self.candidates], "curve": curve(self.candidates),
+                **self.details}
 
 
 def verdict(m: Measurements, kept: Candidate, adapted: Candidate | None = None) -> tuple[str, str]:
@@ -143,7 +146,8 @@ def build_report(cfg: AdaptConfig, target: dict, m: Measurements, run: RunRecord
         "negative_transfer": name == "negative transfer",
         "adaptation": main,
         "baseline": base,
-        "jumpstart": main["curve"][0]["success"] - base["curve"][0]["success"] if base and base["curve"] else None,
+        "jumpstart": (main["curve"][0]["success"] - base["curve"][0]["success"]
+                      if base and base["curve"] and main["curve"] else None),
         "transfer_ratio": transfer_ratio(main["curve"], base["curve"]) if base else None,
         "high_level_sha256": digest,
     }

@@ -32,6 +32,10 @@ VALIDATION_RESERVE_EPISODES = 4
 SETTLE_SHARE = 0.1
 
 
+class UnsupportedPolicy(ValueError):
+    """The policy lacks what a method needs (``online`` without an adaptation module, say)."""
+
+
 class FitDefaults(Protocol):
     epochs: int
     learning_rate: float
@@ -61,6 +65,7 @@ class AdaptRun:
         self.test = make_test(config.validation, in_sim, config.validation_episodes, config.validation_error)
         self._seeds = itertools.count(validation_seed)
         self._pending: list[Trajectory] = []
+        self.details: dict = {}  # what a method adds to the report's "adaptation" entry, by key
 
     @property
     def source_head(self) -> ControlHead:
@@ -128,7 +133,7 @@ class AdaptRun:
                 contender.tally.add(*outcome)
                 contender.decided_at = self.ledger.total
 
-    def _episode(self, head: ControlHead, seed: int) -> tuple[bool, int] | None:
+    def _episode(self, head: object, seed: int) -> tuple[bool, int] | None:
         """One validation episode (its trajectory kept for fitting), or None if unaffordable."""
         if not self.ledger.affords(EPISODE_STEPS):
             return None

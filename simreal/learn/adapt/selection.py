@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
 from .validation import OPEN, PASSED, Tally, ValidationTest
+
+if TYPE_CHECKING:
+    from .low_level import LowLevel
 
 ORIGINS = ("source", "adapted", "scratch")  # also the preference on ties
 
@@ -33,7 +37,7 @@ class Candidate:
     name: str
     origin: str
     round: int
-    head: torch.nn.Module
+    head: torch.nn.Module | LowLevel
     samples: int = 0
     held_out_loss: float | None = None
     tally: Tally = field(default_factory=Tally)

@@ -15,12 +15,13 @@ from collections.abc import Callable
 import numpy as np
 
 from ...envs import EPISODE_STEPS, GraspEnv
-from ...episode_journal import EpisodeJournal, head_digest
-from ...policy.head import ControlHead, HeadController
+from ...episode_journal import EpisodeJournal
+from ...policy.head import HeadController
 from ...recording import RecordingRobot, Trajectory
 from ...robot import JointCommand, ResetRequest, Robot, RobotState
 from ..exploration import ExplorationConfig, NoisyController, run_episode
 from .ledger import StepLedger
+from .low_level import controller_factory, digest, replayed
 
 RobotFactory = Callable[[], Robot]
 Act = Callable[[np.ndarray], np.ndarray]
@@ -28,14 +29,22 @@ Act = Callable[[np.ndarray], np.ndarray]
 
 class HeadSwitch:
     """A Controller that drives the robot through whichever head was last ``use``d, so one
-    env (one robot connection) serves every head a run compares."""
+    env (one robot connection) serves every head a run compares. Its ``reference`` is the
+    active head's joint reference (None for a head anchored on the measured joints), which
+    the grasp observation reads, so each head is observed as it is when measured alone."""
 
-    def __init__(self, spec: object) -> None:
+    def __init__(self, spec: object, control_period: float) -> None:
         self.spec = spec
+        self.control_period = control_period
         self._controller: HeadController | None = None
 
-    def use(self, head: ControlHead) -> None:
-        self._controller = HeadController(head, self.spec)
+    def use(self, head: object) -> None:
+        """Drive with ``head``: a control head or a ``low_level.LowLevel``."""
+        self._controller = controller_factory(head)(self.spec, self.control_period)
+
+    @property
+    def reference(self) -> np.ndarray | None:
+        return None if self._controller is None else self._controller.reference
 
     def reset(self, state: RobotState) -> None:
         self._active().reset(state)
@@ -83,7 +92,7 @@ class TargetSession:
         self.exploration = exploration
         self.recorder = RecordingRobot(self.robot)
         spec = self.robot.spec
-        self.switch = HeadSwitch(spec)
+        self.switch = HeadSwitch(spec, self.robot.control_period)
         self.noisy = NoisyController(self.switch, spec, np.random.default_rng(0),
                                      max_offset=exploration.max_offset)
         self.env = GraspEnv(robot=self.recorder, randomization=None, controller=lambda s, p: self.noisy)
@@ -92,38 +101,47 @@ class TargetSession:
     def spec(self) -> object:
         return self.robot.spec
 
-    def validation_episode(self, head: ControlHead, seed: int) -> tuple[bool, int, Trajectory]:
+    def validation_episode(self, head: object, seed: int) -> tuple[bool, int, Trajectory]:
         """Run ``head`` as it is for one episode; charged as validation."""
-        digest = head_digest(head)
-        replayed = self._replayed("validation", seed, digest)
-        if replayed is None:
+        return self.episode(head, seed, "validation")
+
+    def episode(self, head: object, seed: int, purpose: str, max_steps: int = EPISODE_STEPS
+                ) -> tuple[bool, int, Trajectory]:
+        """Run ``head`` as it is (no exploration) for one episode of at most ``max_steps``;
+        charged under ``purpose``. On resume the journal's copy is served back instead."""
+        name = digest(head)
+        served = self._replayed(purpose, seed, name)
+        if served is None:
             self.switch.use(head)
-            success, _ = run_episode(self.env, self.noisy, self.act, None, None, seed, EPISODE_STEPS)
-            trajectory = self._completed("validation", seed, digest, success)
+            success, _ = run_episode(self.env, self.noisy, self.act, None, None, seed, max_steps)
+            trajectory = self._completed(purpose, seed, name, success)
         else:
-            success, trajectory = replayed
-        self.ledger.charge("validation", len(trajectory))
+            success, trajectory = served
+            replayed(head, trajectory)
+        self.ledger.charge(purpose, len(trajectory))
         return success, len(trajectory), trajectory
 
-    def collect(self, head: ControlHead, steps: int, seed: int) -> list[Trajectory]:
+    def collect(self, head: object, steps: int, seed: int) -> list[Trajectory]:
         """Exploring episodes with ``head`` until ``steps`` control steps; charged as collection.
 
         Episode ``k`` is seeded ``seed + k`` (its exploration draws too), and the last one
         is cut to what is left, so the collection spends exactly ``steps``.
         """
         self.switch.use(head)
-        digest = head_digest(head)
+        name = digest(head)
         trajectories: list[Trajectory] = []
         used, episode = 0, 0
         while used < steps:
-            replayed = self._replayed("collection", seed + episode, digest)
-            if replayed is None:
+            served = self._replayed("collection", seed + episode, name)
+            if served is None:
                 rng = np.random.default_rng(seed + episode)
                 self.noisy.rng = rng
                 success, _ = run_episode(self.env, self.noisy, self.act, rng, self.exploration, seed + episode,
                                          min(self.exploration.episode_steps, steps - used))
-                replayed = success, self._completed("collection", seed + episode, digest, success)
-            trajectory = replayed[1]
+                served = success, self._completed("collection", seed + episode, name, success)
+            else:
+                replayed(head, served[1])
+            trajectory = served[1]
             self.ledger.charge("collection", len(trajectory))
             used += len(trajectory)
             episode += 1
