@@ -1,6 +1,8 @@
 """Closing the loop: a head adapted against the *calibrated* simulator, with no target
 transitions beyond the calibration recording, beats the source head on the real target."""
 
+import pytest
+
 from simreal.calibration import record, run_calibration
 from simreal.envs import time_limited_grasp_env
 from simreal.evaluation import evaluate
@@ -20,6 +22,7 @@ def _success_on(policy, target, episodes: int = 40):
         env.close()
 
 
+@pytest.mark.slow
 def test_head_adapted_in_the_calibrated_sim_beats_the_source_head_on_the_target(tmp_path):
     record("weak_motors", tmp_path / "weak.npz", trajectories=4, seconds=6.0, seed=0)
     calibration = run_calibration("panda", [tmp_path / "weak.npz"], ["actuator_gain", "force_limit"], "weak_fit",
@@ -36,13 +39,14 @@ def test_head_adapted_in_the_calibrated_sim_beats_the_source_head_on_the_target(
     assert after.success_rate >= 0.9
 
 
+@pytest.mark.slow
 def test_fitted_encoder_offsets_corrected_in_the_driver_fix_the_miscalibrated_target(tmp_path):
     """No head can undo an encoder bias (the high level steers by the biased joints); the
     offsets calibration fits, taken out in the driver, do."""
     from simreal.calibration.correction import EncoderCorrection, encoder_offsets_from
     from simreal.targets import PerturbedTarget
 
-    record("miscalibrated", tmp_path / "mis.npz", trajectories=4, seconds=6.0, seed=0, routine="offsets")
+    record("miscalibrated", tmp_path / "mis.npz", trajectories=4, seconds=6.0, seed=0)  # still postures, a push
     calibration = run_calibration("panda", [tmp_path / "mis.npz"], ["joint_offset"], "mis_fit", tmp_path / "fitted",
                                   seed=0)
     source = load_policy("panda_grasp")

@@ -1,7 +1,7 @@
 """Weighing a held object with the arm's joint torque sensors.
 
-Nothing in the joints, the finger width or the perceived cube separates the cube's mass
-from the grip force (``symmetry``): the position-controlled motors move the hand as
+The joints and the perceived cube see the cube's mass only against the grip (a slip
+depends on grip force over mass), and the position-controlled motors move the hand as
 commanded whatever the cube weighs. The motors' torques do feel it. Held still at one
 commanded pose, with the cube and then without it, the arm's torques differ by the
 cube's weight alone, carried at its centre:
@@ -88,7 +88,7 @@ def weigh(recording: Recording, spec: RobotSpec) -> Weighing | None:
     """The held object's mass from every held/empty pair at one pose, or None without any.
 
     Its sigma adds to the torques' scatter the drift between the windows' first and second
-    halves: a weak drive still settling (heavy_payload's 10 % gains) biases the mean, and
+    halves: a soft drive still settling biases the mean, and
     that drift is the honest size of the bias."""
     windows = still_windows(recording)
     empty = [w for w in windows if not w.held]
