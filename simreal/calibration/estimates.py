@@ -81,11 +81,11 @@ class Estimates:
         return float(value)
 
     def put(self, estimates: list[Estimate]) -> None:
-        """Keep each estimate (settled) unless the table already pins that coordinate more tightly."""
+        """Keep each estimate (settled) unless the table already holds a tighter one of that coordinate."""
         for estimate in estimates:
             settled = settle(estimate, self.nominal(estimate.coord))
             old = self.table.get(settled.label)
-            if old is not None and old.identifiable and old.sigma <= settled.sigma:
+            if old is not None and old.sigma <= settled.sigma:
                 continue
             if settled.label not in self.table:
                 self.order.append(settled.label)

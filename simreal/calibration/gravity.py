@@ -33,7 +33,7 @@ from .trajectory_file import RecordedTrajectory, Recording
 MASS_FIELDS = ("link_mass_scale", "payload_mass")
 FREE_HEIGHT = 0.1  # m, the believed TCP at least this far above the table: nothing touches the hand
 UNTOUCHED = 0.003  # m, objects within this of where they started the episode (beyond their noise): untouched
-DRIFT = 0.02  # rad/s: a joint whose readings drift faster than this over a window (beyond 3 noise sigma) is moving
+DRIFT = 0.003  # rad/s: a joint whose readings drift faster than this over a window (beyond 3 noise sigma) is moving
 SATURATED = 0.95  # of a joint's torque limit: a drive this loaded is not just holding
 MIN_SAMPLES = 4  # readings at rest a posture needs
 MIN_POSES = 4  # still free postures a fit needs

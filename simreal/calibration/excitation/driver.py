@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from ...controllers import orientation_error
 from ...kinematics import Kinematics
@@ -169,6 +170,15 @@ class Driver:
         measured = self.guarded(xy, self.down(), z_top, z_bottom, speed, settle=6, hold=2)
         self.move_tcp([xy[0], xy[1], measured + 0.01], 2)  # let go of the press
         return measured
+
+    def facing(self, angle: float) -> float:
+        """The yaw equal to ``angle`` up to half a turn (closed fingers look the same turned by
+        pi) that is closest to the hand's commanded yaw: no needless wrist turn between pushes."""
+        _, orientation = self.kin.tcp_pose(self.q)
+        relative = Rotation.from_quat(orientation) * Rotation.from_quat(self.spec.grasp_orientation).inv()
+        matrix = relative.as_matrix()
+        current = float(np.arctan2(matrix[1, 0], matrix[0, 0]))
+        return current + half_turn(angle - current)
 
     def object_position(self, fallback: np.ndarray) -> np.ndarray:
         """The handled object's perceived position, or ``fallback`` when the robot perceives none."""

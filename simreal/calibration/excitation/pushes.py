@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .driver import UP, Driver, half_turn
+from .driver import UP, Driver
 from .hand import TIP_CLEARANCE
 
 PROBE_REACH = 0.07  # m of hand bias (along a push) a flat push still lines the cube up over
@@ -30,8 +30,8 @@ PUSH_STEPS = 18  # control steps of a flat push: slow enough that the cube stays
 CLEAR_HEIGHT = 0.08  # m above the push height: the hand passes over the cube between pushes
 SLOW_PUSH = 0.06  # m/s, the fingers' speed in a slow push: the cube stops with them
 SLOW_REACH = 0.02  # m of bias along the push a slow push lines the cube up over, once measured
-FIRST_REACH = 0.04  # m, as much for the first push on corrected kinematics (the base's turn at full reach)
-SLOW_SETTLE = 12  # control steps held at the end of a slow push: the cube at rest against the fingers
+FIRST_REACH = 0.03  # m, as much for the first push on corrected kinematics (the base's turn at full reach)
+SLOW_SETTLE = 10  # control steps held at the end of a slow push: the cube at rest against the fingers
 TIP_HOLD = 30  # control steps held after a finger push: the far finger reads the encoders' noise at every step
 TIP_BACK = 0.01  # m a finger backs off a pushed cube before the hand moves across to the other finger
 TIP_ABOVE_TOP = 0.01  # m the hand's underside clears the object's top in a finger push
@@ -51,7 +51,7 @@ def flat_push(d: Driver, c: np.ndarray, angle: float, low: float, from_here: boo
     a bias that large along it still lines the cube up. Returns the bias along the push
     (true - believed, m), or None when the cube did not move along it."""
     u = np.array([np.cos(angle), np.sin(angle)])
-    desired = d.down(half_turn(angle))
+    desired = d.down(d.facing(angle))
     flush = d.obj.half + d.hand.face_ahead
     start = c[:2] - u * (flush + PROBE_REACH + 0.02)
     end = c[:2] - u * flush + u * PROBE_REACH
@@ -84,7 +84,7 @@ def measure_bias(d: Driver, rng: np.random.Generator, c: np.ndarray) -> tuple[np
     if (spawn_centre(d) - c[:2]) @ u < -0.02:
         angle, u = angle + np.pi, -u
     spot = c[:2] - bias - u * (d.obj.half + d.hand.face_ahead + PROBE_REACH + 0.02)
-    desired = d.down(half_turn(angle))
+    desired = d.down(d.facing(angle))
     top = d.setting.scene.table_height
     d.move(d.pose(np.array([*spot, top + 0.12]), desired), 5, grip=0.0)
     table = d.guarded(spot, desired, top + 0.1, top - 0.08) - d.hand.tip_below  # the table as read
@@ -130,7 +130,7 @@ def slow_push(d: Driver, c: np.ndarray, angle: float, low: float, reach: float =
     along the push (as ``flat_push``), or None when the cube did not move along it."""
     u = np.array([np.cos(angle), np.sin(angle)])
     side = np.array([-u[1], u[0]]) * aside
-    desired = d.down(half_turn(angle))
+    desired = d.down(d.facing(angle))
     if aside:
         flush, grip = d.obj.half + d.hand.finger_ahead, d.spec.gripper.max_width
     else:
