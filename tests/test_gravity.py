@@ -87,11 +87,11 @@ def test_torque_noise_widens_the_sigma_and_it_still_holds_the_truth(still_postur
 def test_only_a_free_arm_at_rest_counts(still_postures):
     poses = holding_poses(still_postures, SPEC, SCENE.table_height)
     first = still_postures.trajectories[0]
-    ringing = first.joint_velocities.copy()
-    ringing[:, 4] = 1.0  # a wrist that never stops moving
+    ringing = first.joint_positions.copy()
+    ringing[:, 4] += 0.05 * np.arange(len(ringing)) * 0.05  # a wrist that never stops creeping (0.05 rad/s)
     moved = first.object_positions.copy()
-    moved[1:, 0, 0] += 0.01  # the cube pushed aside: something touched it
-    for changed in (dict(joint_velocities=ringing), dict(object_positions=moved)):
+    moved[10:, 0, 0] += 0.01  # the cube pushed aside: something touched it
+    for changed in (dict(joint_positions=ringing), dict(object_positions=moved)):
         recording = dataclasses.replace(still_postures, trajectories=(dataclasses.replace(first, **changed),
                                                                       *still_postures.trajectories[1:]))
         kept = holding_poses(recording, SPEC, SCENE.table_height)

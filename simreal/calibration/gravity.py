@@ -36,6 +36,7 @@ UNTOUCHED = 0.003  # m, objects within this of where they started the episode (b
 DRIFT = 0.003  # rad/s: a joint whose readings drift faster than this over a window (beyond 3 noise sigma) is moving
 SATURATED = 0.95  # of a joint's torque limit: a drive this loaded is not just holding
 MIN_SAMPLES = 4  # readings at rest a posture needs
+REST_SAMPLES = 8  # readings a drift is judged over (fewer would let noise hide it)
 MIN_POSES = 4  # still free postures a fit needs
 UNFELT = 1e-3  # a joint whose torque sensitivity is below this fraction of the largest one is unseen
 TORQUE_FLOOR = 0.01  # N m, the torques' scatter about the model is taken as at least this (model error)
@@ -143,7 +144,7 @@ def at_rest(traj: RecordedTrajectory, steps: np.ndarray, limits: np.ndarray, per
     saturated = np.any(np.abs(traj.joint_torques[steps]) >= SATURATED * limits, axis=1)
     if saturated.any():
         steps = steps[np.flatnonzero(saturated)[-1] + 1:]
-    while len(steps) >= MIN_SAMPLES:
+    while len(steps) >= REST_SAMPLES:
         t = (steps - steps.mean()) * period
         q = traj.joint_positions[steps] - traj.joint_positions[steps].mean(axis=0)
         slope = t @ q / (t @ t)

@@ -58,25 +58,27 @@ class Simulator:
         noise_free_dynamics = noise_free(dynamics)  # what the replay runs: noise levels do not change it
         chosen = tuple(range(len(self.trajectories))) if indices is None else tuple(int(i) for i in indices)
         segment = self.segment if segment is None else segment
-        missing = [i for i in chosen if (noise_free_dynamics, i, segment) not in self._cache]
+        keys = [(noise_free_dynamics, i, segment) for i in chosen]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
         if missing:
             self.calls += 1
-            for i, sim in zip(missing, self._replay(noise_free_dynamics, missing, segment), strict=True):
+            for key, sim in zip(missing, self._replay(missing), strict=True):
                 if len(self._cache) >= CACHE_SIZE:
                     self._cache.pop(next(iter(self._cache)))  # the oldest
-                self._cache[(noise_free_dynamics, i, segment)] = sim
-        return [self._cache[(noise_free_dynamics, i, segment)] for i in chosen]
+                self._cache[key] = sim
+        return [self._cache[k] for k in keys]
 
-    def _replay(self, dynamics: DynamicsParams, indices: list[int], segment: int) -> list[Simulated]:
-        if self._pool is not None and len(indices) > 1:
+    def _replay(self, keys: list[tuple]) -> list[Simulated]:
+        tasks = [(i, dynamics, segment) for dynamics, i, segment in keys]
+        if self._pool is not None and len(tasks) > 1:
             # longest first keeps both workers busy to the end
-            order = sorted(indices, key=lambda i: -len(self.trajectories[i]))
-            results = self._pool.map(_replay_one, [(i, dynamics, segment) for i in order], chunksize=1)
+            order = sorted(range(len(tasks)), key=lambda k: -len(self.trajectories[tasks[k][0]]))
+            results = self._pool.map(_replay_one, [tasks[k] for k in order], chunksize=1)
             found = dict(zip(order, results, strict=True))
-            return [found[i] for i in indices]
+            return [found[k] for k in range(len(tasks))]
         if self._local is None:
             self._local = Replayer(self.spec, self.scene)
-        return [self._local.replay(self.trajectories[i], dynamics, segment) for i in indices]
+        return [self._local.replay(self.trajectories[i], d, s) for i, d, s in tasks]
 
     def close(self) -> None:
         if self._pool is not None:
@@ -92,3 +94,4 @@ class Simulator:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+

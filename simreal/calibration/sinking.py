@@ -36,7 +36,8 @@ from .weighing import HELD, held_in_air, resting_height
 
 SINK_SCALE = 0.003  # m per residual unit: the sink's reading noise (~1 mm) and its jitter between replays
 SQUEEZED = 3  # state readings averaged while the cube is squeezed on the table, before the lift
-ON_TABLE = 0.005  # m above its resting height: the cube still stands on the table
+ON_TABLE = 0.005  # m above its resting height: the cube still stands on the table ...
+OFF_TABLE = 0.01  # ... and this far above it, held in the hand: a cube that sank a lot still counts
 DITHER = 1e-7  # relative nudge of the grip force between the replays averaged into one sink
 
 
@@ -49,15 +50,15 @@ class Lift:
 
 
 def find_lifts(traj: RecordedTrajectory) -> list[Lift]:
-    """Every still held window of ``traj`` (``weighing.held_in_air``) with the squeeze on the
-    table that came before it."""
+    """Every still held window of ``traj`` (``weighing.held_in_air``, ``OFF_TABLE`` up) with the
+    squeeze on the table that came before it."""
     if not traj.has_objects:
         return []
     rest = resting_height(traj)
     closed = traj.gripper_commands < 0.01
     out = []
     for start, steps in still_runs(traj):
-        if not held_in_air(traj, steps, rest):
+        if not held_in_air(traj, steps, rest, OFF_TABLE):
             continue
         squeezed = _squeeze_before(traj, start, closed, traj.object_positions[:, 0, 2] - rest)
         if squeezed is not None:

@@ -3,9 +3,9 @@
 Closed on an object, the fingers press into it until the contact pushes back as hard as the
 gripper squeezes: the stronger the grip, the narrower the width they stop at (about 2-4 mm
 per doubling of the force on the shipped scene's cube), whatever the object weighs or how
-smooth it is. So the squeezes before each lift (``sinking.find_lifts``) are replayed open
-loop, from their episode's start, under candidate forces, and the force whose widths match
-the recorded ones is the estimate: a monotone relation, found by bracketing in log force.
+smooth it is. So each trajectory's first squeeze (``sinking.find_lifts``: the object still
+where the episode placed it) is replayed under candidate forces, and the force whose widths
+match the recorded ones is the estimate: a monotone relation, found by bracketing in log force.
 The width also grows with the object's size, so the size's uncertainty is carried into the
 force's sigma through the same replays.
 """
@@ -26,21 +26,28 @@ SPAN = (np.log(0.05), np.log(8.0))  # log force range searched
 COARSE = 7  # grid points over the span
 ITERATIONS = 5  # secant refinements in log force
 WIDTH_FLOOR = 1e-4  # m: a squeezed width's error floor (contact jitter between replays)
+SLOPE_STEP = 0.2  # log force either side over which the widths' slope is taken (wide: it averages jitter)
+NUDGE = 1e-7  # relative change of the force that shows the squeeze's chaos
+SQUEEZE_LEAD = 12  # control steps a squeeze's closing may come before its squeezed readings
 
 
 def _windows(context: Context, kinds: tuple[str, ...]) -> list[tuple[int, np.ndarray]]:
+    """Per trajectory, the squeezed readings of its first lift (``sinking.find_lifts``) when nothing
+    was grasped before it: the object then rests where the episode placed it, as in its replay."""
     out = []
     for i in select(context.recording, kinds, ("objects",)):
-        out += [(i, lift.squeezed) for lift in find_lifts(context.recording.trajectories[i])]
+        traj = context.recording.trajectories[i]
+        lifts = find_lifts(traj)
+        if lifts and not np.any(traj.gripper_commands[: int(lifts[0].squeezed[0]) - SQUEEZE_LEAD] < 0.01):
+            out.append((i, lifts[0].squeezed))
     return out
 
 
 def _widths(context: Context, windows: list[tuple[int, np.ndarray]], force: float, size: float) -> np.ndarray:
-    """Simulated squeezed widths (m) under ``force``, the object at ``size``, replayed open loop."""
+    """Simulated squeezed widths (m) under ``force``, the object at ``size`` (multiple shooting)."""
     dynamics = dataclasses.replace(context.dynamics, gripper_force=float(force), object_size_scale=float(size))
-    indices = sorted({i for i, _ in windows})
-    sims = dict(zip(indices, context.replay(dynamics, indices, segment=0), strict=True))
-    return np.array([np.mean(sims[i].gripper_width[steps]) for i, steps in windows])
+    sims = context.replay(dynamics, [i for i, _ in windows])
+    return np.array([np.mean(sim.gripper_width[steps]) for sim, (_, steps) in zip(sims, windows, strict=True)])
 
 
 def estimate(context: Context, coords: list[Coordinate], kinds: tuple[str, ...] = ("lift", "weigh")) -> list[Estimate]:
@@ -74,16 +81,18 @@ def estimate(context: Context, coords: list[Coordinate], kinds: tuple[str, ...] 
 
 def _sigma(context: Context, windows: list[tuple[int, np.ndarray]], recorded: np.ndarray, x: float,
            size: float) -> float:
-    """The force's sigma (its units): the widths' scatter about the fit and the object size's
-    sigma, both carried through the widths' slopes (two more replays each)."""
-    step = 0.05
+    """The force's sigma (its units): the widths' scatter about the fit, their jitter (how much a
+    replay nudged in its last digits moves them: a slippery squeeze is chaotic) and the object
+    size's sigma, carried through the widths' slope over ``SLOPE_STEP`` either side."""
     here = _widths(context, windows, np.exp(x), size)
-    slope = float(np.median((_widths(context, windows, np.exp(x + step), size) - here) / step))  # m per log force
+    up, down = (_widths(context, windows, np.exp(x + s), size) for s in (SLOPE_STEP, -SLOPE_STEP))
+    slope = float(np.median((up - down) / (2 * SLOPE_STEP)))  # m per log force
+    jitter = float(np.median(np.abs(_widths(context, windows, np.exp(x + NUDGE), size) - here)))
     size_estimate = context.estimates.table.get("object_size_scale")
     size_sigma = size_estimate.sigma if size_estimate is not None and size_estimate.seen else 0.0
     size_slope = float(np.median((_widths(context, windows, np.exp(x), size * 1.01) - here) / (0.01 * size)))
     scatter = np.std(here - recorded, ddof=1) / np.sqrt(len(recorded)) if len(recorded) > 1 else 0.0
-    width_error = float(np.sqrt(scatter**2 + WIDTH_FLOOR**2 + (size_slope * size_sigma) ** 2))
+    width_error = float(np.sqrt(scatter**2 + WIDTH_FLOOR**2 + jitter**2 + (size_slope * size_sigma) ** 2))
     if abs(slope) < 1e-9:
         return np.inf
     return float(np.exp(x) * width_error / abs(slope))

@@ -76,12 +76,12 @@ def resting_height(traj: RecordedTrajectory) -> float:
     return float(np.median(traj.object_positions[:5, 0, 2]))
 
 
-def held_in_air(traj: RecordedTrajectory, steps: np.ndarray, rest: float) -> bool:
+def held_in_air(traj: RecordedTrajectory, steps: np.ndarray, rest: float, lifted: float = LIFTED) -> bool:
     """Over states ``steps``: fingers commanded closed and closed on the cube (``HELD``), and the
-    cube ``LIFTED`` above its resting height ``rest``."""
+    cube ``lifted`` above its resting height ``rest``."""
     width, height = traj.gripper_width[steps], traj.object_positions[steps, 0, 2]
     return bool(np.all(traj.gripper_commands[steps - 1] < 0.01) and np.all((HELD[0] < width) & (width < HELD[1]))
-                and np.all(height > rest + LIFTED))
+                and np.all(height > rest + lifted))
 
 
 def weigh(recording: Recording, spec: RobotSpec) -> Weighing | None:
