@@ -47,6 +47,8 @@ class Score:
     cpu_s: float = 0.0
     record_s: float = 0.0
     converged: bool = True
+    fitted: Path | None = None  # the fitted profile, when kept
+    path: Path | None = None  # the target profile benched
 
     @property
     def passes(self) -> bool:
@@ -100,18 +102,21 @@ def _cpu() -> float:
 
 
 def bench_profile(path: str | Path, seed: int = 0, workers: int | None = None, trajectories: int = 10,
-                  seconds: float = 6.0) -> Score:
-    """Record ``path``'s target with the default routine, calibrate it blind, score it."""
+                  seconds: float = 6.0, out_dir: str | Path | None = None) -> Score:
+    """Record ``path``'s target with the default routine, calibrate it blind, score it; the fitted
+    profile (``<name>_fit.yaml``) and its report are kept in ``out_dir`` when given."""
     profile = load_target(path)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         record(path, f"{tmp}/data.npz", trajectories, seconds, seed)
         recorded, cpu = time.perf_counter(), _cpu()
-        result = run_calibration(profile.robot, [f"{tmp}/data.npz"], None, "bench", tmp, workers=workers,
-                                 seed=seed)
+        result = run_calibration(profile.robot, [f"{tmp}/data.npz"], None, f"{profile.name}_fit", out_dir or tmp,
+                                 workers=workers, seed=seed)
         out = score(profile.name, profile.dynamics, result.fit.estimates)
     out.record_s, out.wall_s, out.cpu_s = recorded - start, result.fit.wall_time_s, _cpu() - cpu
     out.converged = result.fit.converged
+    out.fitted = result.paths["profile"] if out_dir else None
+    out.path = Path(path)
     return out
 
 
