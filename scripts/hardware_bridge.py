@@ -15,15 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simreal.bridge import RobotClient
+    from simreal.specs import RobotSpec
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True)
-    s = sub.add_parser("serve", help="serve a PerturbedTarget (the stand-in real robot)")
-    s.add_argument("--target", default="weak_motors", help="target profile name or YAML path")
-    s.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="ZeroMQ endpoint to bind (loopback)")
-    s.add_argument("--watchdog", type=float, default=0.1, help="hold after this many s without commands")
+    from simreal.bridge.__main__ import add_serve_options, serve_from_args
+
+    add_serve_options(sub.add_parser("serve", help="serve a target profile (the stand-in real robot)"),
+                      endpoint="tcp://127.0.0.1:5555")
     d = sub.add_parser("deploy", help="run a policy checkpoint against a server")
     d.add_argument("--policy", default="panda_grasp", help="shipped policy name or checkpoint folder")
     d.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="server endpoint")
@@ -31,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--seed", type=int, default=0, help="seed of the first episode")
     d.add_argument("--rate", type=float, default=20.0, help="control rate in Hz (0: as fast as the robot answers)")
     d.add_argument("--log", default="deploy_log.jsonl", help="step log (JSON lines)")
+    _add_client_keys(d)
     d.add_argument("--encoder-offsets", default="", help="fitted profile (calibration/fitted/<name>.yaml) whose "
                    "joint_offset is taken out of the readings and put into the commands; the log then holds the "
                    "corrected readings, so calibrating from it fits what is left of the offsets")
@@ -43,21 +49,44 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--seconds", type=float, default=6.0, help="robot time per trajectory in s")
     e.add_argument("--seed", type=int, default=0, help="seed: same seed, same commands")
     e.add_argument("--out", default="recording.npz", help="trajectory file to write (.npz), for simreal calibrate")
+    _add_client_keys(e)
     args = parser.parse_args(argv)
-
-    from simreal.bridge.__main__ import serve
-
     if args.verb == "serve":
-        serve(args.target, args.endpoint, args.watchdog)
-        return 0
+        return serve_from_args(args)
     if args.verb == "excite":
         return _excite(args)
+    return _deploy(args)
+
+
+def _add_client_keys(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--curve-server-key", default=None, help="the server's CURVE public certificate (.key); "
+                        "needed for a server that is not on loopback")
+    parser.add_argument("--curve-secret", default=None, help="this client's CURVE secret certificate "
+                        "(.key_secret; default: a fresh keypair, enough for a server that admits any client)")
+
+
+def _client(args: argparse.Namespace, spec: RobotSpec) -> RobotClient:
+    """A RobotClient with the keys the options name; errors are BridgeError, ValueError or FileNotFoundError."""
     from simreal.bridge import RobotClient
+    from simreal.bridge.auth import client_keys_from_files
+
+    if args.curve_secret and not args.curve_server_key:
+        raise ValueError("--curve-secret needs --curve-server-key (the server's public certificate)")
+    auth = client_keys_from_files(args.curve_server_key, args.curve_secret) if args.curve_server_key else None
+    return RobotClient(args.endpoint, spec, timeout=2.0, auth=auth)
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from simreal.bridge.client import BridgeError
     from simreal.deploy import deploy
     from simreal.learn.adapt import load_policy
 
     policy = load_policy(args.policy)
-    client = RobotClient(args.endpoint, policy.spec, timeout=2.0)
+    try:
+        client = _client(args, policy.spec)
+    except (BridgeError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.encoder_offsets:
         from simreal.calibration.correction import EncoderCorrection, encoder_offsets_from
 
@@ -81,15 +110,14 @@ def main(argv: list[str] | None = None) -> int:
 def _excite(args: argparse.Namespace) -> int:
     """Record the excitation over the bridge; exit 2 naming what is wrong (no server, a bad routine)."""
     from simreal import assets
-    from simreal.bridge import RobotClient
     from simreal.bridge.client import BridgeError
     from simreal.calibration import record_robot
     from simreal.specs import SpecError
 
     try:
         spec = assets.robot_spec(args.robot)
-        client = RobotClient(args.endpoint, spec, timeout=2.0)
-    except (BridgeError, SpecError, FileNotFoundError) as error:
+        client = _client(args, spec)
+    except (BridgeError, SpecError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pybullet_data
 
 from .specs.family import FamilySpec, load_family
+from .specs.maze import MazeSpec, load_maze
 from .specs import (
     RandomizationSpec,
     RobotSpec,
@@ -30,6 +31,7 @@ _KINDS = {
     "target": "calibration/targets",
     "randomization": "calibration/randomization",
     "family": "calibration/families",
+    "maze": "scenes/mazes",
 }
 
 
@@ -42,7 +44,7 @@ def asset_root() -> Path:
 
 
 def available(kind: str) -> list[str]:
-    """Names of the shipped files of a kind: robot, scene, target, randomization or family."""
+    """Names of the shipped files of a kind: robot, scene, target, randomization, family or maze."""
     folder = asset_root() / _KINDS[kind]
     return sorted(p.stem for p in folder.glob("*.yaml"))
 
@@ -79,6 +81,10 @@ def randomization_spec(name_or_path: str | Path) -> RandomizationSpec:
 
 def family_spec(name_or_path: str | Path) -> FamilySpec:
     return load_family(find("family", name_or_path))
+
+
+def maze_spec(name_or_path: str | Path) -> MazeSpec:
+    return load_maze(find("maze", name_or_path))
 
 
 def urdf_path(spec: RobotSpec) -> Path:

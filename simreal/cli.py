@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import sys
 import typing
 from collections.abc import Callable, Sequence
@@ -18,6 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from .options import option
+
+DESCRIPTION = ("simreal: train a grasping policy in simulation, adapt its control head to a robot whose "
+               "dynamics differ, calibrate the simulator from recorded data, and deploy over the hardware bridge. "
+               "'simreal <verb> --help' lists a verb's options.")
 
 # wide when piped to a file or CI log, where rich would otherwise squeeze tables to 80 columns
 console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -291,7 +296,8 @@ def run_bench_adapt(cfg: Any) -> int:
     from .bench.adapt_speed import measure, ratio_to
 
     with console.status("adapting") as status:
-        rows = measure(cfg, progress=lambda message: status.update(f"adapting: {message}"))
+        rows = measure(cfg, cfg.target_list(), cfg.method_list(),
+                       progress=lambda message: status.update(f"adapting: {message}"))
     table_rows = []
     for r, ratio in zip(rows, ratio_to(rows), strict=True):
         reached = "never" if r.transitions_to_threshold is None else f"{r.transitions_to_threshold:,.0f}"
@@ -309,7 +315,9 @@ def run_bench_adapt(cfg: Any) -> int:
 
 @dataclass
 class BenchCalibrateConfig:
-    """Per target profile: record the default excitation, calibrate blind, score against the hidden truth."""
+    """Per target profile: record the default excitation and calibrate blind. A profile the simulator can
+    express is scored against its hidden truth; one it cannot (another engine, unmodeled effects) has --fields
+    fitted and reports whether the fit says it explains the data."""
 
     family: str = option("", "folder of target profiles (simreal targets sample); empty: the shipped profiles")
     targets: str = option("", "comma-separated shipped profile names (without --family); empty = every one")
@@ -321,6 +329,9 @@ class BenchCalibrateConfig:
     closing_loop: bool = option(False, "also adapt the shipped head in each calibrated simulator and judge it "
                                        "zero-shot on the target against the source head (Panda profiles)")
     episodes: int = option(50, "seeded target episodes per head for --closing-loop")
+    fields: str = option(",".join(("joint_gain_scale", "force_limit", "joint_damping", "latency_steps",
+                                   "position_noise", "velocity_noise")),
+                         "fields fitted on profiles outside the simulator's model class, comma-separated")
 
 
 def _closing_loop_rows(scores: list, episodes: int) -> list[tuple[str, ...]]:
@@ -338,33 +349,60 @@ def _closing_loop_rows(scores: list, episodes: int) -> list[tuple[str, ...]]:
     return rows
 
 
-def run_bench_calibrate(cfg: BenchCalibrateConfig) -> int:
-    import tempfile
+def _score_row(s: Any) -> tuple[str, ...]:
+    return (s.profile, "yes" if s.passes else "no", f"{s.found}/{s.differs}", f"{s.nominal_fine}/{s.nominal}",
+            f"{s.covered}/{s.identifiable}", f"{s.wall_s:.0f} s", f"{s.cpu_s:.0f} s", "; ".join(s.misses) or "-")
 
-    from .calibration.bench import bench_profile, members, summarise
 
-    try:
-        paths = members(cfg.family or None, [n for n in cfg.targets.split(",") if n])
-    except (FileNotFoundError, ValueError) as err:
-        return _data_error(err)
-    scores, rows = [], []
-    keep = cfg.out or (tempfile.mkdtemp(prefix="simreal-bench-") if cfg.closing_loop else "")
-    with console.status("calibrating") as status:
-        for k, path in enumerate(paths):
-            status.update(f"calibrating {path.stem} ({k + 1}/{len(paths)})")
-            s = bench_profile(path, cfg.seed, cfg.workers, cfg.trajectories, cfg.seconds, keep or None)
-            scores.append(s)
-            rows.append((s.profile, "yes" if s.passes else "no", f"{s.found}/{s.differs}",
-                         f"{s.nominal_fine}/{s.nominal}", f"{s.covered}/{s.identifiable}", f"{s.wall_s:.0f} s",
-                         f"{s.cpu_s:.0f} s", "; ".join(s.misses) or "-"))
+def _unmodeled_row(u: Any) -> tuple[str, ...]:
+    return (u.profile, f"{u.robot_time_s:.0f} s", f"{u.record_s:.1f} s", f"{u.calibrate_s:.1f} s", str(u.replays),
+            f"{u.rms_nominal:.4f} -> {u.rms_fitted:.4f} rad", "yes" if u.explains_data else "NO",
+            u.estimates_text())
+
+
+def _print_blind(scores: list) -> None:
+    from .calibration.bench import summarise
+
     total = summarise(scores)
+    rows = [_score_row(s) for s in scores]
     rows.append(("all", f"{total['passing']:.0%}", "", f"{total['nominal_fine']:.1%}", f"{total['coverage']:.1%}",
                  f"{total['median_wall_s']:.0f} s median, {total['max_wall_s']:.0f} s max",
                  f"{total['median_cpu_s']:.0f} s", ""))
     console.print(_table("Blind calibration per target profile (default routine, every field; truth hidden)",
                          ["profile", "passes", "found (differs)", "nominal fine", "within 3 sigma", "calibrate",
                           "cpu", "misses"], rows))
-    if cfg.closing_loop:
+
+
+def run_bench_calibrate(cfg: BenchCalibrateConfig) -> int:
+    import tempfile
+
+    from .bench import calibrate_unmodeled
+    from .calibration import bench as blind
+    from .specs import load_target
+
+    try:
+        paths = blind.members(cfg.family or None, [n for n in cfg.targets.split(",") if n])
+    except (FileNotFoundError, ValueError) as err:
+        return _data_error(err)
+    fields = [f.strip() for f in cfg.fields.split(",") if f.strip()]
+    keep = cfg.out or (tempfile.mkdtemp(prefix="simreal-bench-") if cfg.closing_loop else "")
+    scores, unmodeled = [], []
+    with console.status("calibrating") as status:
+        for k, path in enumerate(paths):
+            status.update(f"calibrating {path.stem} ({k + 1}/{len(paths)})")
+            if load_target(path).in_model_class:
+                scores.append(blind.bench_profile(path, cfg.seed, cfg.workers, cfg.trajectories, cfg.seconds,
+                                                  keep or None))
+            else:
+                unmodeled.append(calibrate_unmodeled.fit_unmodeled(str(path), fields, cfg.trajectories, cfg.seconds,
+                                                                   cfg.seed, cfg.workers))
+    if scores:
+        _print_blind(scores)
+    if unmodeled:
+        console.print(_table(f"Calibration against robots the simulator cannot model (fitted: {', '.join(fields)})",
+                             ["target", "robot time", "record", "calibrate", "replays", "joint RMS nominal -> fitted",
+                              "fit explains the data", "estimates"], [_unmodeled_row(u) for u in unmodeled]))
+    if cfg.closing_loop and scores:
         with console.status("closing the loop: adapting in each calibrated simulator"):
             loop = _closing_loop_rows(scores, cfg.episodes)
         console.print(_table("Zero-shot on the target: source head (default randomization) vs head adapted in the "
@@ -423,28 +461,100 @@ def run_targets_sample(cfg: TargetsSampleConfig) -> int:
     return 0
 
 
+@dataclass
+class BenchSafetyConfig:
+    """What the bridge's safety settings guarantee on a stiff simulated arm, and what they cost a policy."""
+
+    robot: str = option("panda", "robot whose nominal (stiff) simulation takes the hostile commands")
+    policy: str = option("panda_grasp", "shipped policy name or checkpoint folder driven through each setting")
+    target: str = option("weak_motors", "target profile the policy runs on")
+    episodes: int = option(30, "seeded policy episodes per setting")
+    hostile_episodes: int = option(24, "seeded episodes of hostile commands per setting")
+    seed: int = option(0, "seed of the hostile commands and the first policy episode")
+
+
+def run_bench_safety(cfg: BenchSafetyConfig) -> int:
+    from .bench.safety_cost import measure
+
+    with console.status("safety settings") as status:
+        rows = measure(cfg.robot, cfg.policy, cfg.target, cfg.episodes, cfg.hostile_episodes, seed=cfg.seed,
+                       progress=lambda message: status.update(f"safety settings: {message}"))
+    table_rows = [(r.setting, "-" if r.position_excess != r.position_excess else f"{r.position_excess:.4f} rad",
+                   "-" if r.speed_ratio != r.speed_ratio else f"{r.speed_ratio:.2f}x",
+                   f"{_rate(r.nominal)}, {r.nominal.mean_length:.1f} steps",
+                   f"{_rate(r.policy)}, {r.policy.mean_length:.1f} steps",
+                   ", ".join(f"{k} {v}" for k, v in sorted(r.flags.items())) or "-")
+                  for r in rows]
+    console.print(_table(f"Safety settings: {cfg.hostile_episodes} hostile episodes on a stiff {cfg.robot}; "
+                         f"{cfg.policy}, {cfg.episodes} episodes each",
+                         ["setting", "worst past a limit", "worst measured speed / limit", "policy in sim (nominal)",
+                          f"policy on {cfg.target}", "flags there"], table_rows))
+    return 0
+
+
+@dataclass
+class SweepConfig:
+    """A grid of runs (adapt, evaluate or calibrate over any of their options) on a process pool or Ray."""
+
+    kind: str = option("evaluate", "trial kind: adapt, evaluate or calibrate")
+    grid: str = option("target=weak_motors,soft_shoulder;seed=3000000,3000100",
+                       "axes, name=v1,v2 separated by ';' (every combination runs)")
+    fixed: str = option("episodes=20", "options every trial shares, name=value separated by ';'")
+    backend: str = option("pool", "serial, pool (local processes) or ray")
+    workers: int = option(2, "parallel trials (CPUs; one each)")
+    ray_address: str = option("", "address of a running Ray cluster (empty: start a local Ray)")
+    compare_serial: bool = option(False, "also run the trials serially and print the wall-time ratio and "
+                                         "whether every number matched")
+    out: str = option("runs/sweep/sweep.json", "where the gathered results go (JSON)")
+
+
+def run_sweep(cfg: SweepConfig) -> int:
+    from .sweep.report import sweep_from_options
+
+    try:
+        report = sweep_from_options(cfg, progress=lambda done, total, r: console.print(
+            f"[{done}/{total}] {r.trial.label()}: {'ok' if r.ok else r.error} ({r.wall_s:.1f} s)", highlight=False))
+    except (ValueError, RuntimeError) as err:
+        return _data_error(err)
+    console.print(_table(report.title, report.columns, report.rows))
+    for line in report.notes:
+        console.print(line)
+    return 0 if report.all_ok else 1
+
+
 def run_list(_: Any) -> int:
     from . import assets
 
-    for kind in ("robot", "scene", "target", "randomization", "family"):
-        console.print(f"[bold]{kind}s[/]: {', '.join(assets.available(kind))}")
+    for kind, title in (("robot", "robots"), ("scene", "scenes"), ("target", "target profiles"),
+                        ("randomization", "randomizations"), ("family", "target families"), ("maze", "mazes")):
+        console.print(f"[bold]{title}[/]: {', '.join(assets.available(kind))}")
     return 0
 
 
 @dataclass
 class ListConfig:
-    """List the shipped robots, scenes, target profiles, randomization files and target families."""
+    """List the shipped robots, scenes, target profiles, randomization files, target families and mazes."""
 
 
 @dataclass
 class SchemaConfig:
-    """Print the dynamics fields usable in target profiles and randomization files."""
+    """Print the fields of a target profile section as a Markdown table."""
+
+    section: str = option("dynamics", "dynamics (also randomization files), mujoco (engine: mujoco) or unmodeled")
 
 
-def run_schema(_: Any) -> int:
+def run_schema(cfg: SchemaConfig) -> int:
+    from .specs import SpecError
     from .specs.dynamics import schema_markdown
+    from .specs.engine import MujocoParams
+    from .specs.param_table import section_markdown
+    from .specs.unmodeled import UnmodeledEffects
 
-    print(schema_markdown())
+    tables = {"dynamics": schema_markdown, "mujoco": lambda: section_markdown(MujocoParams),
+              "unmodeled": lambda: section_markdown(UnmodeledEffects)}
+    if cfg.section not in tables:
+        raise SpecError("command line", "--section", cfg.section, "one of " + ", ".join(tables))
+    print(tables[cfg.section]())
     return 0
 
 
@@ -546,58 +656,99 @@ def run_calibrate(cfg: CalibrateConfig) -> int:
     return 0
 
 
-def _train_config() -> type:
-    from .learn.train import TrainConfig
+def _maze(name: str) -> Callable[[Any], int]:
+    def handler(cfg: Any) -> int:
+        from .maze import commands
 
-    return TrainConfig
+        return getattr(commands, name)(cfg)
 
-
-def _adapt_config() -> type:
-    from .learn.adapt import AdaptConfig
-
-    return AdaptConfig
+    return handler
 
 
-VERBS: dict[str, tuple[type, Callable[[Any], int]]] = {
-    "demo": (DemoConfig, run_demo),
-    "expert": (ExpertConfig, run_expert),
-    "bench env": (BenchEnvConfig, run_bench_env),
-    "bench train": (_train_config(), run_bench_train),
-    "train": (_train_config(), run_train),
-    "adapt": (_adapt_config(), run_adapt),
-    "bench adapt": (_adapt_config(), run_bench_adapt),
-    "bench bridge": (BenchBridgeConfig, run_bench_bridge),
-    "bench calibrate": (BenchCalibrateConfig, run_bench_calibrate),
-    "evaluate": (EvaluateConfig, run_evaluate),
-    "list": (ListConfig, run_list),
-    "targets sample": (TargetsSampleConfig, run_targets_sample),
-    "schema": (SchemaConfig, run_schema),
-    "record": (RecordConfig, run_record),
-    "calibrate": (CalibrateConfig, run_calibrate),
+@dataclass(frozen=True)
+class Verb:
+    """A verb: its options dataclass (or ``"module:Class"``, imported only when the verb runs,
+    with its one-line ``summary`` for ``simreal --help``), and its handler."""
+
+    config: type | str
+    handler: Callable[[Any], int]
+    summary: str = ""
+
+    def options(self) -> type:
+        if isinstance(self.config, str):
+            module, _, name = self.config.partition(":")
+            return getattr(importlib.import_module(module), name)
+        return self.config
+
+    def help(self) -> str:
+        return self.summary or (self.options().__doc__ or "").strip().splitlines()[0]
+
+
+VERBS: dict[str, Verb] = {
+    "demo": Verb(DemoConfig, run_demo),
+    "expert": Verb(ExpertConfig, run_expert),
+    "bench env": Verb(BenchEnvConfig, run_bench_env),
+    "bench train": Verb("simreal.learn.train:TrainConfig", run_bench_train,
+                        "Train a source policy (control head + high level) in simulation."),
+    "train": Verb("simreal.learn.train:TrainConfig", run_train,
+                  "Train a source policy (control head + high level) in simulation."),
+    "adapt": Verb("simreal.learn.adapt:AdaptConfig", run_adapt,
+                  "Adapt a policy's control head to a target robot (high level frozen)."),
+    "bench adapt": Verb("simreal.bench.adapt_speed:BenchAdaptConfig", run_bench_adapt,
+                        "Adapt with every method to every target profile; transitions to 90 % of in-sim "
+                        "success side by side."),
+    "bench bridge": Verb(BenchBridgeConfig, run_bench_bridge),
+    "bench safety": Verb(BenchSafetyConfig, run_bench_safety),
+    "bench calibrate": Verb(BenchCalibrateConfig, run_bench_calibrate),
+    "evaluate": Verb(EvaluateConfig, run_evaluate),
+    "list": Verb(ListConfig, run_list),
+    "targets sample": Verb(TargetsSampleConfig, run_targets_sample),
+    "sweep": Verb(SweepConfig, run_sweep),
+    "schema": Verb(SchemaConfig, run_schema),
+    "record": Verb(RecordConfig, run_record),
+    "calibrate": Verb(CalibrateConfig, run_calibrate),
+    "maze train": Verb("simreal.maze.commands:MazeTrainConfig", _maze("run_maze_train")),
+    "maze transfer": Verb("simreal.maze.commands:MazeTransferConfig", _maze("run_maze_transfer")),
+    "bench maze": Verb("simreal.maze.commands:BenchMazeConfig", _maze("run_bench_maze")),
 }
+GROUPS = {"bench": "benchmarks, each printing its figures side by side", "maze": "grid-world DQN transfer",
+          "targets": "target profiles"}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="simreal", description=__doc__.splitlines()[0])
-    verbs = parser.add_subparsers(dest="verb", required=True)
+def _asked(argv: Sequence[str]) -> str | None:
+    """The verb ``argv`` names (one or two leading words), so only its options are built."""
+    words = [a for a in argv if not a.startswith("-")][:2]
+    for count in (2, 1):
+        if " ".join(words[:count]) in VERBS:
+            return " ".join(words[:count])
+    return None
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The command line; only the verb ``argv`` asks for imports its options' module."""
+    parser = argparse.ArgumentParser(prog="simreal", description=DESCRIPTION)
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="<verb>")
     groups: dict[str, argparse._SubParsersAction] = {}
-    for name, (config, handler) in VERBS.items():
+    asked = _asked(argv)
+    for name, verb in VERBS.items():
         words = name.split()
         target = verbs
         if len(words) == 2:
             if words[0] not in groups:
-                group = verbs.add_parser(words[0], help=f"{words[0]} commands")
-                groups[words[0]] = group.add_subparsers(dest="subverb", required=True)
+                group = verbs.add_parser(words[0], help=GROUPS.get(words[0], ""), description=GROUPS.get(words[0]))
+                groups[words[0]] = group.add_subparsers(dest="subverb", required=True, metavar="<verb>")
             target = groups[words[0]]
-        text = (config.__doc__ or "").replace("%", "%%")
-        sub = target.add_parser(words[-1], help=text, description=text)
-        _add_options(sub, config)
-        sub.set_defaults(handler=handler, config=config)
+        sub = target.add_parser(words[-1], help=verb.help().replace("%", "%%"),
+                                description=verb.help() if name != asked else verb.options().__doc__)
+        if name == asked:
+            _add_options(sub, verb.options())
+            sub.set_defaults(handler=verb.handler, config=verb.options())
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     import simreal  # noqa: F401  (registers the envs, silences PyBullet's banner)
     from .specs import SpecError
 

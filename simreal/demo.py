@@ -3,7 +3,8 @@
 1. The shipped source policy (learned high level + learned control head, trained in
    simulation by ``simreal train``) and, for reference, the scripted expert through the
    analytic controller, each on nominal dynamics, under the default domain
-   randomization, and zero-shot on every shipped target profile of the robot.
+   randomization, and zero-shot on every shipped target profile of the robot (on
+   whichever engine the profile names).
 2. Adaptation of the head to one target (``weak_motors`` by default) with the high level
    frozen: zero-shot -> adapted success on the same seeded episodes, then the adapted
    policy deployed over the bridge to the same target served in another process.
@@ -35,8 +36,10 @@ def conditions(robot: str) -> list[tuple[str, dict[str, object]]]:
         ("sim, randomized (default)", {"randomization": "default"}),
     ]
     for name in assets.available("target"):
-        if assets.target_profile(name).robot == robot:
-            rows.append((f"target: {name} (zero-shot)", {"randomization": None, "target": name}))
+        profile = assets.target_profile(name)
+        if profile.robot == robot:
+            engine = "" if profile.engine == "pybullet" else f"{profile.engine}, "
+            rows.append((f"target: {name} ({engine}zero-shot)", {"randomization": None, "target": name}))
     return rows
 
 

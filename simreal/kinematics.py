@@ -79,7 +79,7 @@ class Kinematics:
         if self._cid is not None:
             try:
                 pybullet.disconnect(self._cid)
-            except pybullet.error:
+            except Exception:  # already gone, or pybullet torn down at interpreter exit
                 pass
             self._cid = None
 

@@ -63,6 +63,11 @@ class ResetRequest:
     object_placements: Mapping[str, tuple[float, float, float]] = field(default_factory=dict)
 
 
+class RequestError(ValueError):
+    """A request the robot cannot honour as asked (e.g. an object it does not know); raised
+    before anything moves, so the robot is as it was. The bridge reports it as ``bad_field``."""
+
+
 @runtime_checkable
 class Robot(Protocol):
     """A robot arm with a gripper, driven at a fixed control period.
@@ -75,7 +80,8 @@ class Robot(Protocol):
     control_period: float
 
     def reset(self, request: ResetRequest | None = None, *, seed: int | None = None) -> RobotState:
-        """Go to the home pose, place objects, and return the first state."""
+        """Go to the home pose, place objects, and return the first state; raise
+        ``RequestError`` (before moving) for placements of objects the robot does not know."""
         ...
 
     def apply(self, command: JointCommand) -> None:

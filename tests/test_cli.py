@@ -52,3 +52,32 @@ def test_error_messages_are_printed_verbatim_not_as_markup(tmp_path, capsys):
     broken.write_text("name: r\nranges:\n  actuator_gain: [1.2, 0.8]\n")
     assert main(["train", "--randomization", str(broken), "--run-dir", str(tmp_path / "run")]) == 2
     assert "[low, high] with low <= high" in capsys.readouterr().out
+
+
+def test_help_and_list_start_without_torch_and_read_as_user_text():
+    """`simreal --help` and `simreal list` import neither torch nor SB3 (they start in well under
+    a second); a verb's help prints percentages as written."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, contextlib, io\n"
+             "from simreal.cli import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()):\n"
+             "    main(['list'])\n"
+             "    try:\n"
+             "        main(['--help'])\n"
+             "    except SystemExit:\n"
+             "        pass\n"
+             "print(sorted(m for m in ('torch', 'stable_baselines3', 'scipy.stats') if m in sys.modules))\n")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
+    text = subprocess.run([sys.executable, "-m", "simreal.cli", "expert", "--help"], capture_output=True,
+                          text=True).stdout
+    assert "95 %" in text and "%%" not in text and "``" not in text
+
+
+def test_lazy_verbs_summaries_are_their_options_first_docstring_line():
+    from simreal.cli import VERBS
+
+    for name, verb in VERBS.items():
+        if verb.summary:
+            assert verb.summary == (verb.options().__doc__ or "").strip().splitlines()[0], name

@@ -15,14 +15,17 @@ def test_readme_opens_with_the_two_commands():
 
 
 def test_ci_runs_the_readme_test_command():
+    """CI's last line is make test-all, which runs make test (the README's) and then the slow tier."""
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "make test" in ci.splitlines()[-1]
+    assert ci.splitlines()[-1].strip() == "make test-all"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "test-all: test test-slow" in makefile
 
 
 def test_setup_installs_torch_before_the_package():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     torch = makefile.index("pip install --quiet torch==2.13.0")
-    package = makefile.index("pip install --quiet -e '.[dev]'")
+    package = makefile.index("pip install --quiet -e .")
     assert torch < package
 
 

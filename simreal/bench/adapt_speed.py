@@ -9,11 +9,27 @@ from dataclasses import dataclass, replace
 
 from .. import assets
 from ..learn.adapt import METHODS, AdaptConfig, adapt, load_policy
+from ..options import option
 from ..learn.finetune_whole import WholePolicyPPO
 from ..learn.transfer import better_with_confidence, time_to_threshold
 
 WHOLE_POLICY_RL = "whole-policy-rl"
 BENCH_METHODS = (*METHODS, WHOLE_POLICY_RL)
+
+
+@dataclass
+class BenchAdaptConfig(AdaptConfig):
+    """Adapt with every method to every target profile; transitions to 90 % of in-sim success side by side."""
+
+    targets: str = option("", "comma-separated target profiles (names or YAML paths); empty = every shipped "
+                              "profile of the robot")
+    methods: str = option("", "comma-separated methods; empty = " + ", ".join(BENCH_METHODS))
+
+    def target_list(self) -> list[str] | None:
+        return [t.strip() for t in self.targets.split(",") if t.strip()] or None
+
+    def method_list(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in self.methods.split(",") if m.strip()) or BENCH_METHODS
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,12 @@ unchanged against hardware. The wire format is documented in docs/bridge_protoco
 from .auth import CurveKeys, InsecureEndpointError
 from .client import BridgeError, BridgeTimeout, RobotClient
 from .protocol import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Message, ProtocolError, decode, encode
-from .safety import SafetyLayer
+from .safety import GuardedRobot, SafetyConfig, SafetyLayer
 from .server import RobotServer
+from .sessions import Sessions
 
 __all__ = [
-    "MAX_MESSAGE_BYTES", "PROTOCOL_VERSION", "BridgeError", "BridgeTimeout", "CurveKeys", "InsecureEndpointError",
-    "Message", "ProtocolError", "RobotClient", "RobotServer", "SafetyLayer", "decode", "encode",
+    "MAX_MESSAGE_BYTES", "PROTOCOL_VERSION", "BridgeError", "BridgeTimeout", "CurveKeys", "GuardedRobot",
+    "InsecureEndpointError", "Message", "ProtocolError", "RobotClient", "RobotServer", "SafetyConfig", "SafetyLayer",
+    "Sessions", "decode", "encode",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from pathlib import Path
 
 import zmq
 
@@ -79,5 +80,62 @@ def configure_client(socket: zmq.Socket, auth: CurveKeys) -> None:
     socket.curve_serverkey = auth.server_public
 
 
-__all__ = ["CurveKeys", "InsecureEndpointError", "check_bind", "configure_client", "configure_server",
-           "is_local_endpoint"]
+
+
+def _certificate(path: str | Path, need_secret: bool) -> tuple[bytes, bytes | None]:
+    """Keys from a ZeroMQ certificate file (as ``write_keypair`` or ``zmq.auth.create_certificates``
+    writes them); an error names the file and what it lacks."""
+    import zmq.auth
+
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"CURVE certificate not found: {file}")
+    try:
+        public, secret = zmq.auth.load_certificate(str(file))
+    except (ValueError, OSError) as error:
+        raise ValueError(f"{file}: not a ZeroMQ CURVE certificate ({error})") from None
+    if need_secret and not secret:
+        raise ValueError(f"{file}: holds no secret key (use the .key_secret file)")
+    return public, secret
+
+
+def write_keypair(folder: str | Path, name: str) -> tuple[Path, Path]:
+    """Write ``<name>.key`` (public, to hand to peers) and ``<name>.key_secret`` (keep private)."""
+    import zmq.auth
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    public, secret = zmq.auth.create_certificates(str(out), name)
+    return Path(public), Path(secret)
+
+
+def server_keys_from_files(secret_file: str | Path, clients_folder: str | Path | None = None) -> CurveKeys:
+    """The server's CurveKeys from its secret certificate; with ``clients_folder``, only clients
+    whose public certificates (``*.key``) are in that folder may connect."""
+    public, secret = _certificate(secret_file, need_secret=True)
+    clients = None
+    if clients_folder is not None:
+        folder = Path(clients_folder)
+        files = sorted(folder.glob("*.key")) if folder.is_dir() else []
+        if not files:
+            raise FileNotFoundError(f"no client public certificates (*.key) in {folder}")
+        clients = frozenset(_certificate(f, need_secret=False)[0] for f in files)
+    assert secret is not None
+    return CurveKeys(public, secret, authorized_clients=clients)
+
+
+def client_keys_from_files(server_public_file: str | Path, secret_file: str | Path | None = None) -> CurveKeys:
+    """A client's CurveKeys: the server's public certificate and the client's own secret one
+    (a fresh keypair when none is given: enough for a server that admits any client)."""
+    server_public, _ = _certificate(server_public_file, need_secret=False)
+    if secret_file is None:
+        keys = CurveKeys.generate()
+    else:
+        public, secret = _certificate(secret_file, need_secret=True)
+        assert secret is not None
+        keys = CurveKeys(public, secret)
+    return CurveKeys(keys.public, keys.secret, server_public=server_public)
+
+
+__all__ = ["CurveKeys", "InsecureEndpointError", "check_bind", "client_keys_from_files", "configure_client",
+           "configure_server", "is_local_endpoint", "server_keys_from_files", "write_keypair"]

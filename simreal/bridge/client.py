@@ -115,7 +115,7 @@ class RobotClient:
                                     f"{PROTOCOL_VERSION}, spec {self.spec.name!r} {self.spec.fingerprint()}: {text}")
         mine = (self.spec.name, self.spec.fingerprint(), self.spec.dof)
         theirs = (reply.body["robot_name"], reply.body["spec_hash"], reply.body.get("dof"))
-        if reply.type != "hello" or theirs != mine or "control_period" not in reply.body:
+        if reply.type != "hello" or theirs != mine:
             self.close()
             raise BridgeError("spec_mismatch", f"server at {self.endpoint} serves {theirs}, client expects {mine}")
         return float(reply.body["control_period"])
@@ -131,13 +131,13 @@ class RobotClient:
     def _exchange(self, kind: str, body: dict[str, Any], stamp: float | None = None) -> Message:
         assert self._socket is not None
         self._seq += 1
-        data = encode(Message(kind, self._seq, time.monotonic() if stamp is None else stamp, body))
+        data = encode(Message(kind, self._seq, time.monotonic() if stamp is None else stamp, body), "request")
         self._socket.send(data)
         if not self._socket.poll(int(self.timeout * 1000)):
             self.close()  # a REQ socket that missed its reply can never send again
             raise BridgeTimeout("timeout", f"no reply from {self.endpoint} to {kind!r} within {self.timeout} s")
         try:
-            reply = decode(self._socket.recv())
+            reply = decode(self._socket.recv(), direction="reply")
             self._replies.check(reply)
         except ProtocolError as error:
             raise BridgeError(error.code, f"bad reply from {self.endpoint}: {error.message}") from None

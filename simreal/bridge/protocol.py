@@ -21,15 +21,19 @@ from ..robot import ObjectPose, RobotState
 PROTOCOL_VERSION = 2  # 2: optional state.joint_torques
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_NAME_CHARS = 256
+MAX_TEXT_CHARS = 1024  # estop reason, error message
 MAX_ITEMS = 64  # joints, objects, flags: far above any arm, far below a memory problem
+MAX_DEPTH = 4  # message map > objects map > pose map > list of numbers: the deepest valid nesting
+MAX_TOTAL_ITEMS = 4096  # every list, map and scalar in one message together
+MAX_SEQ = 2**63  # seq is an integer in [0, MAX_SEQ)
 
 ERROR_CODES = frozenset({
     "malformed", "too_large", "version_mismatch", "out_of_order", "bad_field", "unknown_type",
-    "not_ready", "spec_mismatch", "estopped", "expired", "robot_error",
+    "not_ready", "spec_mismatch", "estopped", "expired", "robot_error", "session_limit", "internal",
 })
 SAFETY_FLAGS = frozenset({
-    "clamped_position", "clamped_step", "clamped_velocity", "workspace", "gripper_clamped",
-    "nonfinite", "watchdog_hold", "estop",
+    "clamped_position", "clamped_step", "clamped_velocity", "clamped_acceleration", "braking", "overspeed",
+    "workspace", "gripper_clamped", "nonfinite", "watchdog_hold", "estop",
 })
 
 
@@ -56,11 +60,21 @@ class Message:
 Validator = Callable[[str, Any], Any]
 
 
+def describe(value: Any) -> str:
+    """A short description of a received value that never recurses into it (it may be hostile)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        shown = repr(value)
+    elif isinstance(value, str):
+        shown = repr(value[:40]) + ("..." if len(value) > 40 else "")
+    elif isinstance(value, (list, tuple, dict)):
+        shown = f"a {'map' if isinstance(value, dict) else 'list'} of {len(value)} items"
+    else:
+        shown = f"a {type(value).__name__}"
+    return shown[:60]
+
+
 def _bad(name: str, value: Any, expected: str) -> ProtocolError:
-    shown = repr(value)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return ProtocolError("bad_field", f"{name} must be {expected}, got {shown}")
+    return ProtocolError("bad_field", f"{name} must be {expected}, got {describe(value)}")
 
 
 def _real(name: str, value: Any) -> float:
@@ -101,8 +115,8 @@ def _name(name: str, value: Any) -> str:
 
 
 def _text(name: str, value: Any) -> str:
-    if not isinstance(value, str) or len(value) > 4 * MAX_NAME_CHARS:
-        raise _bad(name, value, "a string")
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
+        raise _bad(name, value, f"a string of at most {MAX_TEXT_CHARS} characters")
     return value
 
 
@@ -112,6 +126,8 @@ def _vector(length: int | None = None) -> Validator:
             raise _bad(name, value, f"a list of 1..{MAX_ITEMS} numbers")
         if length is not None and len(value) != length:
             raise _bad(name, value, f"a list of {length} numbers")
+        if all(type(v) is float for v in value) and math.isfinite(sum(value)):  # the common case, in C
+            return list(value)
         return [_real(f"{name}[{i}]", v) for i, v in enumerate(value)]
     return check
 
@@ -132,7 +148,7 @@ def _mapping(item: Validator) -> Validator:
 
 def _record(fields: Mapping[str, Validator]) -> Validator:
     def check(name: str, value: Any) -> dict[str, Any]:
-        if not isinstance(value, dict) or set(value) != set(fields):
+        if not isinstance(value, dict) or len(value) != len(fields) or set(value) != set(fields):
             raise _bad(name, value, f"a map with exactly {sorted(fields)}")
         return {k: fields[k](f"{name}.{k}", value[k]) for k in fields}
     return check
@@ -140,30 +156,44 @@ def _record(fields: Mapping[str, Validator]) -> Validator:
 
 _object_pose = _record({"position": _vector(3), "orientation": _vector(4), "half_extents": _vector(3)})
 
-# type -> {field: (validator, required)}
-SCHEMAS: dict[str, dict[str, tuple[Validator, bool]]] = {
-    "hello": {"robot_name": (_name, True), "spec_hash": (_name, True),
-              "dof": (_count, False), "control_period": (_positive, False)},
+Schema = dict[str, tuple[Validator, bool]]  # field -> (validator, required)
+_HELLO: Schema = {"robot_name": (_name, True), "spec_hash": (_name, True)}
+REQUESTS: dict[str, Schema] = {  # client -> server
+    "hello": _HELLO,
     "reset": {"objects": (_mapping(_vector(3)), False), "seed": (_seed, False)},
     "command": {"positions": (_vector(), True), "gripper": (_real, True), "deadline": (_real, True)},
+    "estop": {"reason": (_text, False)},
+    "clear_estop": {},
+}
+REPLIES: dict[str, Schema] = {  # server -> client
+    "hello": {**_HELLO, "dof": (_count, True), "control_period": (_positive, True)},
     "state": {"time": (_real, True), "joint_positions": (_vector(), True), "joint_velocities": (_vector(), True),
               "gripper_width": (_real, True), "objects": (_mapping(_object_pose), True), "flags": (_flags, True),
               "joint_torques": (_vector(), False)},
-    "estop": {"reason": (_text, False)},
-    "clear_estop": {},
     "error": {"code": (_name, True), "message": (_text, True)},
 }
+DIRECTIONS = {"request": REQUESTS, "reply": REPLIES}
+SCHEMAS = {**REQUESTS, **REPLIES}  # every type name; validation always goes by direction
 _ENVELOPE = ("type", "version", "seq", "stamp")
 
 
-def validate_body(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """Check the fields of a ``kind`` message; returns them normalised (floats, lists)."""
-    schema = SCHEMAS.get(kind)
-    if schema is None:
-        raise ProtocolError("unknown_type", f"unknown message type {kind!r}; known: {sorted(SCHEMAS)}")
-    unknown = sorted(set(body) - set(schema))
+def _schema(kind: str, direction: str) -> Schema:
+    schemas = DIRECTIONS[direction]
+    if kind not in schemas:
+        other = "sent by servers only" if direction == "request" and kind in REPLIES else \
+            "sent by clients only" if kind in REQUESTS else "unknown"
+        raise ProtocolError("unknown_type", f"message type {describe(kind)} is {other} "
+                                            f"(a {direction} is one of {sorted(schemas)})")
+    return schemas[kind]
+
+
+def validate_body(kind: str, body: Mapping[str, Any], direction: str = "request") -> dict[str, Any]:
+    """Check the fields of a ``kind`` message sent in ``direction`` ("request": client to
+    server, "reply": server to client); returns them normalised (floats, lists)."""
+    schema = _schema(kind, direction)
+    unknown = sorted(describe(k) for k in set(body) - set(schema))
     if unknown:
-        raise ProtocolError("bad_field", f"{kind} has unknown fields {unknown}")
+        raise ProtocolError("bad_field", f"{kind} has unknown fields {unknown[:8]} (known: {sorted(schema)})")
     checked = {}
     for name, (validator, required) in schema.items():
         if name in body:
@@ -177,23 +207,22 @@ def validate_body(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
     return checked
 
 
-def _envelope(raw: Any) -> tuple[str, int, float]:
+def _envelope(raw: Any, direction: str) -> tuple[str, int, float]:
     if not isinstance(raw, dict):
-        raise ProtocolError("malformed", f"message must be a map, got {type(raw).__name__}")
+        raise ProtocolError("malformed", f"message must be a map, got {describe(raw)}")
     version = raw.get("version")
     if isinstance(version, bool) or not isinstance(version, int):
-        raise ProtocolError("malformed", "message lacks an integer 'version'")
+        raise ProtocolError("malformed", f"message lacks an integer 'version' (got {describe(version)})")
     if version != PROTOCOL_VERSION:
         raise ProtocolError("version_mismatch",
-                            f"peer speaks protocol version {version}, this side speaks {PROTOCOL_VERSION}")
+                            f"peer speaks protocol version {describe(version)}, this side speaks {PROTOCOL_VERSION}")
     kind = raw.get("type")
     if not isinstance(kind, str):
-        raise ProtocolError("malformed", "message lacks a string 'type'")
-    if kind not in SCHEMAS:
-        raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}; known: {sorted(SCHEMAS)}")
+        raise ProtocolError("malformed", f"message lacks a string 'type' (got {describe(kind)})")
+    _schema(kind, direction)
     seq = raw.get("seq")
-    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**63:
-        raise ProtocolError("malformed", "message lacks a non-negative integer 'seq'")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < MAX_SEQ:
+        raise ProtocolError("malformed", f"message lacks an integer 'seq' in [0, 2**63) (got {describe(seq)})")
     try:
         stamp = _real("stamp", raw.get("stamp"))
     except ProtocolError as error:
@@ -201,30 +230,64 @@ def _envelope(raw: Any) -> tuple[str, int, float]:
     return kind, seq, stamp
 
 
-def decode(data: bytes, *, dof: int | None = None) -> Message:
-    """Parse and validate one message; ``dof`` (when known) fixes the command length.
-
-    Raises ProtocolError for anything short of a fully valid message, never another
-    exception, so a server loop can turn every failure into an ``error`` reply.
-    """
+def unpack(data: bytes) -> Any:
+    """msgpack bytes -> Python values, with every container, string and the nesting bounded
+    before anything walks the result; raises ProtocolError only."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ProtocolError("malformed", "message must be bytes")
     if len(data) > MAX_MESSAGE_BYTES:
         raise ProtocolError("too_large", f"message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
     try:
-        raw = msgpack.unpackb(bytes(data), raw=False, strict_map_key=True, use_list=True)
+        raw = msgpack.unpackb(bytes(data), raw=False, strict_map_key=True, use_list=True,
+                              max_str_len=4 * MAX_TEXT_CHARS, max_bin_len=4 * MAX_TEXT_CHARS,
+                              max_array_len=MAX_ITEMS, max_map_len=MAX_ITEMS, max_ext_len=0)
     except Exception as error:  # msgpack raises a zoo of types for hostile bytes; all mean the same here
-        raise ProtocolError("malformed", f"not a msgpack message: {type(error).__name__}") from None
-    kind, seq, stamp = _envelope(raw)
-    body = validate_body(kind, {k: v for k, v in raw.items() if k not in _ENVELOPE})
+        raise ProtocolError("malformed", f"not a valid msgpack message: {type(error).__name__}") from None
+    _check_shape(raw)
+    return raw
+
+
+def _check_shape(raw: Any) -> None:
+    """Refuse nesting deeper than MAX_DEPTH or more than MAX_TOTAL_ITEMS values, iteratively."""
+    if not isinstance(raw, (list, dict)):
+        return
+    pending, seen = [(raw, 1)], 1
+    while pending:
+        value, depth = pending.pop()
+        children = value.values() if isinstance(value, dict) else value
+        seen += len(children)
+        if seen > MAX_TOTAL_ITEMS:
+            raise ProtocolError("malformed", f"message holds more than {MAX_TOTAL_ITEMS} values")
+        for child in children:
+            if isinstance(child, (list, dict)):
+                if depth >= MAX_DEPTH:
+                    raise ProtocolError("malformed", f"message nests deeper than {MAX_DEPTH} levels")
+                pending.append((child, depth + 1))
+
+
+def decode(data: bytes, *, dof: int | None = None, direction: str = "request") -> Message:
+    """Parse and validate one message sent in ``direction`` ("request" on the server,
+    "reply" on the client); ``dof`` (when known) fixes the command length.
+
+    Raises ProtocolError for anything short of a fully valid message, never another
+    exception, so a server loop can turn every failure into an ``error`` reply.
+    """
+    return decode_unpacked(unpack(data), dof=dof, direction=direction)
+
+
+def decode_unpacked(raw: Any, *, dof: int | None = None, direction: str = "request") -> Message:
+    """``decode`` for a value ``unpack`` already produced (the server peeks at it first)."""
+    kind, seq, stamp = _envelope(raw, direction)
+    body = validate_body(kind, {k: v for k, v in raw.items() if k not in _ENVELOPE}, direction)
     if dof is not None and kind == "command" and len(body["positions"]) != dof:
         raise ProtocolError("bad_field", f"command positions has {len(body['positions'])} values, robot has {dof}")
     return Message(kind, seq, stamp, body, raw["version"])
 
 
-def encode(message: Message) -> bytes:
-    """Serialise a message after validating it, so neither side can emit what it would reject."""
-    body = validate_body(message.type, message.body)
+def encode(message: Message, direction: str = "request") -> bytes:
+    """Serialise a message sent in ``direction`` after validating it, so neither side can
+    emit what it would reject."""
+    body = validate_body(message.type, message.body, direction)
     raw = {"type": message.type, "version": message.version, "seq": int(message.seq),
            "stamp": float(message.stamp), **body}
     data = msgpack.packb(raw, use_bin_type=True)
@@ -275,6 +338,7 @@ def state_from_body(body: Mapping[str, Any]) -> tuple[RobotState, tuple[str, ...
 
 
 __all__ = [
-    "ERROR_CODES", "MAX_MESSAGE_BYTES", "PROTOCOL_VERSION", "SAFETY_FLAGS", "SCHEMAS", "Message",
-    "ProtocolError", "SequenceCheck", "decode", "encode", "state_body", "state_from_body", "validate_body",
+    "ERROR_CODES", "MAX_MESSAGE_BYTES", "MAX_TEXT_CHARS", "PROTOCOL_VERSION", "REPLIES", "REQUESTS", "SAFETY_FLAGS",
+    "SCHEMAS", "Message", "ProtocolError", "SequenceCheck", "decode", "decode_unpacked", "describe", "encode",
+    "state_body", "state_from_body", "unpack", "validate_body",
 ]

@@ -2,11 +2,14 @@
 
 Driver interface: anything implementing ``simreal.robot.Robot`` can be served. A driver
 for a new arm needs ``spec`` (its RobotSpec, identical to the one clients load),
-``control_period`` (s), ``reset(request, seed=...)``, ``apply(JointCommand)`` (set the
-targets for the next period), ``step()`` (block for one control period on hardware,
-then return the measured RobotState) and ``close()``. The server calls these from its
-own thread only, so drivers need no locking; it never calls ``close`` (the caller owns
-the robot).
+``control_period`` (s), ``reset(request, seed=...)`` (raising ``RequestError`` for a
+request it cannot honour), ``apply(JointCommand)`` (set the targets for the next
+period), ``step()`` (block for one control period on hardware, then return the
+measured RobotState) and ``close()``. The server calls these under one lock, from its
+request thread or its watchdog thread, never both at once, so drivers need no locking;
+it never calls ``close`` (the caller owns the robot). A driver call that hangs blocks
+the watchdog too: hardware needs its own low-level watchdog (as real arm controllers
+have), the bridge's is for a silent or misbehaving network peer.
 """
 
 from __future__ import annotations
@@ -15,28 +18,31 @@ import logging
 import math
 import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import zmq
 
-from ..robot import JointCommand, ResetRequest, Robot, RobotState
+from ..robot import JointCommand, RequestError, ResetRequest, Robot, RobotState
 from .auth import CurveKeys, check_bind, configure_server
-from .protocol import MAX_MESSAGE_BYTES, Message, ProtocolError, SequenceCheck, decode, encode, state_body
-from .safety import SafetyLayer, TcpModel
+from .protocol import (
+    MAX_MESSAGE_BYTES,
+    MAX_TEXT_CHARS,
+    Message,
+    ProtocolError,
+    decode_unpacked,
+    encode,
+    state_body,
+    unpack,
+)
+from .safety import SafetyConfig, SafetyLayer, TcpModel
+from .sessions import Session, Sessions
 
 log = logging.getLogger(__name__)
-MAX_PEERS = 64
-POLL_MAX = 0.02  # s: how long stop() may wait for the serving thread to notice
-
-
-@dataclass
-class _Peer:
-    seq: SequenceCheck = field(default_factory=SequenceCheck)
-    ready: bool = False  # said a matching hello
-    min_delay: float = math.inf  # min(receive time - stamp): clock offset + fastest transit
+POLL_MAX = 0.02  # s: how long stop() may wait for a serving thread to notice
+# an estop request encoded by any msgpack writer: "type" then "estop" as fixstr or str8
+_ESTOP_PAIRS = tuple(k + v for k in (b"\xa4type", b"\xd9\x04type") for v in (b"\xa5estop", b"\xd9\x05estop"))
 
 
 class _ClientAllowList:
@@ -47,21 +53,34 @@ class _ClientAllowList:
         return key in self.keys
 
 
-class RobotServer:
-    """Serve ``robot`` on a ZeroMQ ROUTER socket from a background thread.
+def reads_as_estop(payload: bytes, raw: Any = None) -> bool:
+    """Whether a request asks for an e-stop, however malformed the rest of it is: its
+    decoded ``type`` is ``"estop"``, or (when it does not decode) its bytes hold the
+    encoded pair ``"type": "estop"``. A false alarm only stops the robot."""
+    if isinstance(raw, dict):
+        return raw.get("type") == "estop"
+    return any(pair in payload for pair in _ESTOP_PAIRS)
 
-    Every command passes the SafetyLayer before ``robot.apply`` + ``robot.step``. When no
-    valid command arrives for ``watchdog_timeout`` s after a reset or command, the server
-    ticks the robot itself every control period, holding the position measured when the
-    hold began (``hold_began`` records that moment, monotonic s). ``estop`` latches the same
-    hold and makes commands fail with ``estopped`` until ``clear_estop``.
+
+class RobotServer:
+    """Serve ``robot`` on a ZeroMQ ROUTER socket from two background threads.
+
+    The request thread answers requests; every command passes the SafetyLayer before
+    ``robot.apply`` + ``robot.step``. The watchdog thread holds the robot when no valid
+    command or reset arrived for ``watchdog_timeout`` s: it ticks the robot every control
+    period at the position measured when the hold began (``hold_began``, monotonic s).
+    ``estop`` latches the same hold (without stepping the robot itself) and makes
+    commands fail with ``estopped`` until ``clear_estop``. No request, however
+    malformed, ends either thread. ``clock`` (monotonic s) times the watchdog and the
+    deadlines.
     """
 
     def __init__(self, robot: Robot, endpoint: str = "tcp://127.0.0.1:0", watchdog_timeout: float = 0.1,
-                 auth: CurveKeys | None = None, *, max_step: float = 0.1, kinematics: TcpModel | None = None,
-                 context: zmq.Context | None = None) -> None:
+                 auth: CurveKeys | None = None, *, safety: SafetyConfig | None = None,
+                 kinematics: TcpModel | None = None, sessions: Sessions | None = None,
+                 context: zmq.Context | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         check_bind(endpoint, auth)
-        if watchdog_timeout <= 0:
+        if not watchdog_timeout > 0:
             raise ValueError(f"watchdog_timeout must be positive, got {watchdog_timeout}")
         self.robot = robot
         self.spec = robot.spec
@@ -69,27 +88,31 @@ class RobotServer:
         self.endpoint = endpoint
         self.watchdog_timeout = watchdog_timeout
         self.auth = auth
-        self.safety = SafetyLayer(self.spec, self.control_period, max_step, kinematics)
+        self.safety = SafetyLayer(self.spec, self.control_period, safety, kinematics)
+        self.sessions = sessions or Sessions()
         self.estopped = False
         self.hold_began: float | None = None
         self.last_command_at: float | None = None
         self.last_state: RobotState | None = None
         self.last_flags: frozenset[str] = frozenset()
         self.robot_errors = 0
+        self.internal_errors = 0
         self._context = context or zmq.Context.instance()
-        self._peers: OrderedDict[bytes, _Peer] = OrderedDict()
+        self._clock = clock  # monotonic s; tests drive the watchdog with their own
+        self._lock = threading.RLock()  # the robot and everything above
+        self._wake = threading.Event()
         self._seq = 0
         self._last_activity = 0.0
         self._last_tick = 0.0
         self._hold_command: JointCommand | None = None
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._socket: zmq.Socket | None = None
         self._authenticator: Any = None
 
     # ----- lifecycle -----
     def start(self) -> RobotServer:
-        """Bind (``endpoint`` then names the actual port) and serve from a background thread."""
+        """Bind (``endpoint`` then names the actual port) and serve from background threads."""
         socket = self._context.socket(zmq.ROUTER)
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.MAXMSGSIZE, 16 * MAX_MESSAGE_BYTES)  # beyond: peer disconnected, never buffered
@@ -105,26 +128,40 @@ class RobotServer:
             socket.bind(self.endpoint)
         except zmq.ZMQError:
             socket.close()
+            self._stop_authenticator()
             raise
         self.endpoint = socket.getsockopt(zmq.LAST_ENDPOINT).decode()
         self._socket = socket
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._serve, name=f"RobotServer({self.endpoint})", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._forever, args=(step,), name=f"{name} {self.endpoint}",
+                                          daemon=True)
+                         for name, step in (("bridge requests", self._serve_once),
+                                            ("bridge watchdog", self._watch_once))]
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and join the thread (the robot is left to its owner)."""
+        """Stop serving and join the threads (the robot is left to its owner)."""
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._wake.set()
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
         if self._socket is not None:
             self._socket.close(linger=0)
             self._socket = None
+        self._stop_authenticator()
+
+    def _stop_authenticator(self) -> None:
         if self._authenticator is not None:
             self._authenticator.stop()
             self._authenticator = None
+
+    @property
+    def alive(self) -> bool:
+        """Both serving threads are running (a supervisor restarts the process when not)."""
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
 
     def __enter__(self) -> RobotServer:
         return self.start()
@@ -132,22 +169,24 @@ class RobotServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # ----- serving loop -----
-    def _serve(self) -> None:
-        assert self._socket is not None
-        poller = zmq.Poller()
-        poller.register(self._socket, zmq.POLLIN)
+    def _forever(self, step: Callable[[], None]) -> None:
+        """Run ``step`` until stopped; a bug inside it is logged and the loop goes on."""
         while not self._stopping.is_set():
-            due = self._tick_due()
-            wait = POLL_MAX if due is None else min(POLL_MAX, max(0.0, due - time.monotonic()))
-            if poller.poll(math.ceil(wait * 1000)):
-                self._drain()
-            due = self._tick_due()
-            if due is not None and time.monotonic() >= due:
-                self._hold_tick(time.monotonic())
+            try:
+                step()
+            except Exception:
+                self.internal_errors += 1
+                log.exception("bridge server loop failed; it keeps serving")
+                time.sleep(POLL_MAX)
+
+    # ----- request thread -----
+    def _serve_once(self) -> None:
+        assert self._socket is not None
+        if self._socket.poll(int(POLL_MAX * 1000), zmq.POLLIN):
+            self._drain()
 
     def _drain(self, limit: int = 100) -> None:
-        """Answer up to ``limit`` queued requests, then let the watchdog run (floods cannot starve it)."""
+        """Answer up to ``limit`` queued requests, then poll again."""
         assert self._socket is not None
         for _ in range(limit):
             try:
@@ -158,65 +197,78 @@ class RobotServer:
                 continue
             delimited = len(frames) >= 3 and frames[1] == b""
             route = [frames[0], b""] if delimited else [frames[0]]
-            now = time.monotonic()
             if len(frames) != len(route) + 1:
                 reply = self._error("malformed", "expected exactly one message frame")
             else:
-                reply = self._handle(frames[-1], frames[0], now)
+                reply = self._answer(frames[-1], frames[0])
             try:
-                data = encode(reply)
-            except ProtocolError as error:  # e.g. the driver reported a NaN: say so rather than die
-                data = encode(self._error("robot_error", f"cannot report robot state: {error.message}"))
-            try:
-                self._socket.send_multipart([*route, data], zmq.NOBLOCK)
+                self._socket.send_multipart([*route, self._encode(reply)], zmq.NOBLOCK)
             except zmq.ZMQError:
                 pass  # peer gone or not reading: its problem, never the control loop's
 
-    def _handle(self, payload: bytes, identity: bytes, now: float) -> Message:
-        peer = self._peers.pop(identity, None) or _Peer()
-        self._peers[identity] = peer
-        while len(self._peers) > MAX_PEERS:
-            self._peers.popitem(last=False)
+    def _answer(self, payload: bytes, identity: bytes) -> Message:
+        """The reply to one request; any failure becomes an ``error`` reply."""
         try:
-            message = decode(payload, dof=self.spec.dof)
-            if message.type == "estop":  # stopping is always safe: honoured even out of order or before hello
-                try:
-                    peer.seq.check(message)
-                except ProtocolError:
-                    pass
-                return self._estop(now)
-            peer.seq.check(message)
-            peer.min_delay = min(peer.min_delay, now - message.stamp)
-            return self._dispatch(message, peer, now)
+            return self._handle(payload, identity, self._clock())
         except ProtocolError as error:
             return self._error(error.code, error.message)
+        except Exception as error:
+            self.internal_errors += 1
+            log.exception("bridge server failed on a request")
+            return self._error("internal", f"the server failed on this request ({type(error).__name__}); "
+                                           "it keeps serving")
 
-    def _dispatch(self, message: Message, peer: _Peer, now: float) -> Message:
+    def _encode(self, reply: Message) -> bytes:
+        try:
+            return encode(reply, "reply")
+        except ProtocolError as error:  # e.g. the driver reported a NaN: say so rather than die
+            return encode(self._error("robot_error", f"cannot report robot state: {error.message}"), "reply")
+
+    def _handle(self, payload: bytes, identity: bytes, now: float) -> Message:
+        session = self.sessions.get(identity, now)
+        try:
+            raw = unpack(payload)
+        except ProtocolError as error:
+            if reads_as_estop(payload):
+                return self._estop(now, error.message)
+            raise
+        if reads_as_estop(payload, raw):  # stopping is always safe: honoured however the rest is wrong
+            try:
+                message, problem = decode_unpacked(raw, dof=self.spec.dof), ""
+                session.seq.check(message)
+            except ProtocolError as error:
+                problem = error.message
+            return self._estop(now, problem)
+        message = decode_unpacked(raw, dof=self.spec.dof)
+        session.seq.check(message)
+        session.min_delay = min(session.min_delay, now - message.stamp)
+        return self._dispatch(message, identity, session, now)
+
+    def _dispatch(self, message: Message, identity: bytes, session: Session, now: float) -> Message:
         if message.type == "hello":
-            return self._hello(message, peer)
-        if message.type not in ("reset", "command", "clear_estop"):
-            raise ProtocolError("unknown_type", f"the server does not accept {message.type!r} messages")
-        if not peer.ready:
+            return self._hello(message, identity, session, now)
+        if not session.ready:
             raise ProtocolError("not_ready", "send hello first")
-        if message.type == "clear_estop":
-            self.estopped = False
-            self.last_flags = self.last_flags - {"estop"}
-            return self._state_reply("e-stop cleared")
-        if self.estopped:
-            raise ProtocolError("estopped", "e-stop is latched; send clear_estop to resume")
-        if message.type == "reset":
-            return self._reset(message, now)
-        return self._command(message, peer, now)
+        with self._lock:
+            if message.type == "clear_estop":
+                self.estopped = False
+                self.last_flags = self.last_flags - {"estop"}
+                return self._state_reply("e-stop cleared")
+            if self.estopped:
+                raise ProtocolError("estopped", "e-stop is latched; send clear_estop to resume")
+            if message.type == "reset":
+                return self._reset(message, now)
+            return self._command(message, session, now)
 
     # ----- requests -----
-    def _hello(self, message: Message, peer: _Peer) -> Message:
+    def _hello(self, message: Message, identity: bytes, session: Session, now: float) -> Message:
         mine = (self.spec.name, self.spec.fingerprint())
         theirs = (message.body["robot_name"], message.body["spec_hash"])
         if theirs != mine:
-            peer.ready = False
+            kept = "; this connection stays ready" if session.ready else ""
             raise ProtocolError("spec_mismatch", f"client has robot {theirs[0]!r} spec {theirs[1]}, "
-                                                 f"server serves {mine[0]!r} spec {mine[1]}")
-        peer.ready = True
+                                                 f"server serves {mine[0]!r} spec {mine[1]}{kept}")
+        self.sessions.promote(identity, now)
         return self._reply("hello", {"robot_name": mine[0], "spec_hash": mine[1], "dof": self.spec.dof,
                                      "control_period": self.control_period})
 
@@ -227,12 +279,12 @@ class RobotServer:
         self._end_hold(now)
         return self._record(state, frozenset())
 
-    def _command(self, message: Message, peer: _Peer, now: float) -> Message:
+    def _command(self, message: Message, session: Session, now: float) -> Message:
         if self.last_state is None:
             raise ProtocolError("not_ready", "reset the robot before commanding it")
         body = message.body
         budget = body["deadline"] - message.stamp
-        lateness = (now - message.stamp) - peer.min_delay
+        lateness = (now - message.stamp) - session.min_delay
         if lateness > budget:
             raise ProtocolError("expired", f"command arrived {lateness:.4f} s later than the fastest message, "
                                            f"after its deadline ({budget:.4f} s)")
@@ -241,16 +293,38 @@ class RobotServer:
         state = self._robot_call(lambda: self._apply_step(command))
         self.last_command_at = now
         self._end_hold(now)
+        if "overspeed" in flags and self.safety.config.overspeed_action == "estop":
+            self._latch_estop()
         return self._record(state, flags)
 
-    def _estop(self, now: float) -> Message:
-        self.estopped = True
-        if self.last_state is None:
-            return self._error("estopped", "e-stop latched; the robot was never reset so there is no state to report")
-        self._hold_tick(now)
-        return self._state_reply()
+    def _estop(self, now: float, problem: str = "") -> Message:
+        """Latch the e-stop; the watchdog thread starts the hold at once (no step here)."""
+        with self._lock:
+            self._latch_estop()
+            if problem:
+                return self._error("estopped", f"e-stop latched; the request was also invalid: {problem}")
+            if self.last_state is None:
+                return self._error("estopped", "e-stop latched; the robot was never reset so there is no state")
+            return self._state_reply()
 
-    # ----- watchdog / hold -----
+    def _latch_estop(self) -> None:
+        if not self.estopped:
+            self.estopped = True
+            self._last_tick = -math.inf  # the first hold tick is due now
+            self._wake.set()
+
+    # ----- watchdog thread -----
+    def _watch_once(self) -> None:
+        with self._lock:
+            due = self._tick_due()
+            now = self._clock()
+            if due is not None and now >= due:
+                self._hold_tick(now)
+                return
+        wait = POLL_MAX if due is None else min(POLL_MAX, max(0.0, due - now))
+        if self._wake.wait(wait):
+            self._wake.clear()
+
     def _tick_due(self) -> float | None:
         if self.last_state is None:
             return None
@@ -264,9 +338,8 @@ class RobotServer:
             self.hold_began = now
             self._hold_command = self.safety.hold(self.last_state)  # latched: re-holding each tick would sag
         self._last_tick = now
-        command = self._hold_command
         try:
-            state = self._apply_step(command)
+            state = self._apply_step(self._hold_command)
         except Exception:
             self.robot_errors += 1
             log.exception("robot failed during a hold tick")
@@ -283,9 +356,11 @@ class RobotServer:
         self.robot.apply(command)
         return self.robot.step()
 
-    def _robot_call(self, call: Any) -> RobotState:
+    def _robot_call(self, call: Callable[[], RobotState]) -> RobotState:
         try:
             return call()
+        except RequestError as error:  # the driver refused the request before moving
+            raise ProtocolError("bad_field", str(error)) from None
         except Exception as error:  # the driver's failure is reported, the server keeps serving
             self.robot_errors += 1
             log.exception("robot call failed")
@@ -303,11 +378,13 @@ class RobotServer:
         return self._reply("state", state_body(self.last_state, flags))
 
     def _reply(self, kind: str, body: dict[str, Any]) -> Message:
-        self._seq += 1
-        return Message(kind, self._seq, time.monotonic(), body)
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+        return Message(kind, seq, self._clock(), body)
 
     def _error(self, code: str, message: str) -> Message:
-        return self._reply("error", {"code": code, "message": message[:1000]})
+        return self._reply("error", {"code": code, "message": message[:MAX_TEXT_CHARS]})
 
 
-__all__ = ["RobotServer"]
+__all__ = ["RobotServer", "reads_as_estop"]

@@ -22,6 +22,9 @@ def time_limited_grasp_env(**kwargs: object) -> gym.Env:
 
 
 def register_envs() -> None:
+    from ..maze.registration import register_maze_envs
+
+    register_maze_envs()
     for robot, title in ROBOT_IDS.items():
         for task, entry in (("Grasp", "simreal.envs.grasp:GraspEnv"),
                             ("Control", "simreal.envs.control:ControlEnv")):

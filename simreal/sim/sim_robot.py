@@ -9,9 +9,11 @@ import numpy as np
 import pybullet
 
 from ..assets import urdf_path
+from ..placement import placements
 from ..robot import JointCommand, ObjectPose, ResetRequest, RobotState
 from ..specs import DynamicsParams, RobotSpec, SceneSpec, SpecError
 from ..specs.dynamics import PER_JOINT_PARAMS
+from .friction import JointFriction
 from .latency import CommandDelay
 from .world import World
 
@@ -57,11 +59,13 @@ class SimRobot:
 
     Dynamics (``DynamicsParams``) take effect at the next :meth:`reset`. Joint readings
     carry the encoder offset and noise of those dynamics; commands are read in the same
-    (biased) encoder frame, as on a real arm with mis-calibrated encoders.
+    (biased) encoder frame, as on a real arm with mis-calibrated encoders. ``friction``
+    (joint friction with stiction, which no ``DynamicsParams`` field models) is applied
+    as a joint torque at every physics step.
     """
 
     def __init__(self, spec: RobotSpec, scene: SceneSpec,
-                 dynamics: DynamicsParams | None = None) -> None:
+                 dynamics: DynamicsParams | None = None, friction: JointFriction | None = None) -> None:
         self.spec = spec
         self.scene = scene
         self.world = World(scene)
@@ -72,6 +76,7 @@ class SimRobot:
         self._rng = np.random.default_rng()
         self._time = 0.0
         self._pending = dynamics or DynamicsParams()
+        self._friction = friction
         self.dynamics = self._pending
         self._apply_dynamics(self._pending)
 
@@ -121,6 +126,7 @@ class SimRobot:
 
     def reset(self, request: ResetRequest | None = None, *, seed: int | None = None) -> RobotState:
         """Home pose (in encoder frame), open gripper, objects placed, dynamics applied."""
+        where = placements(self.scene, request)  # refuses unknown objects before anything moves
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         if self._pending is not self.dynamics:
@@ -128,7 +134,7 @@ class SimRobot:
         # Bullet keeps contact manifolds (and their warm-start impulses) across teleports;
         # new object bodies make every episode start from the same physics state.
         self._make_objects(self.dynamics)
-        self._place_objects(request or ResetRequest())
+        self._place_objects(where)
         home = np.asarray(self.spec.home, dtype=float)
         true_home = np.clip(home - self._offsets, self.spec.lower, self.spec.upper)
         client, body = self.world.client, self._body
@@ -147,7 +153,10 @@ class SimRobot:
 
     def step(self) -> RobotState:
         self._drive(self._delay.pop())
-        self.world.step()
+        if self._friction is None:
+            self.world.step()
+        else:
+            self._step_with_friction(self._friction)
         self._time += self.control_period
         return self._read_state()
 
@@ -214,12 +223,20 @@ class SimRobot:
 
     # --- internals ----------------------------------------------------------------------
 
-    def _place_objects(self, request: ResetRequest) -> None:
+    def _step_with_friction(self, friction: JointFriction) -> None:
+        """One control period with the friction torque of the current joint velocities
+        added before each physics step (PyBullet clears applied torques after a step)."""
+        cid, body = self.world.id, self._body
+        for _ in range(self.world.substeps):
+            velocities = [s[1] for s in pybullet.getJointStates(body.uid, body.arm, physicsClientId=cid)]
+            pybullet.setJointMotorControlArray(body.uid, body.arm, pybullet.TORQUE_CONTROL,
+                                               forces=friction.torques(velocities).tolist(), physicsClientId=cid)
+            pybullet.stepSimulation(physicsClientId=cid)
+
+    def _place_objects(self, where: dict[str, tuple[float, float, float]]) -> None:
         s = self.scene
-        default_xy = [(lo + hi) / 2 for lo, hi in zip(s.spawn_low, s.spawn_high, strict=True)]
-        for i, obj in enumerate(s.objects):
-            x, y, yaw = request.object_placements.get(
-                obj.name, (default_xy[0], default_xy[1] + 0.15 * i, 0.0))
+        for obj in s.objects:
+            x, y, yaw = where[obj.name]
             z = s.table_height + self._half_extents[obj.name][2]
             self.world.place(self._objects[obj.name], x, y, z, yaw)
 

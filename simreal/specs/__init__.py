@@ -10,15 +10,19 @@ from .dynamics import (
     load_target,
     param_info,
 )
+from .engine import ENGINES, MujocoParams
 from .fields import SpecError
 from .robot import GripperSpec, JointSpec, RobotSpec, load_robot
 from .scene import ObjectSpec, PhysicsSpec, SceneSpec, load_scene
+from .unmodeled import UnmodeledEffects
 
 __all__ = [
+    "ENGINES",
     "PARAM_NAMES",
     "DynamicsParams",
     "GripperSpec",
     "JointSpec",
+    "MujocoParams",
     "ObjectSpec",
     "PhysicsSpec",
     "RandomizationSpec",
@@ -26,6 +30,7 @@ __all__ = [
     "SceneSpec",
     "SpecError",
     "TargetProfile",
+    "UnmodeledEffects",
     "dynamics_from_mapping",
     "load_randomization",
     "load_robot",

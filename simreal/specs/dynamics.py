@@ -11,7 +11,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .fields import FieldReader, Invalid, SpecError, integer, load_yaml, real, text, vector
+from .engine import ENGINE_NEUTRAL_DYNAMICS, ENGINES, MujocoParams, mujoco_from_mapping
+from .fields import FieldReader, Invalid, SpecError, integer, load_yaml, one_of, real, text, vector
+from .param_table import check_per_joint
+from .unmodeled import UnmodeledEffects, unmodeled_from_mapping
 
 
 def _param(default: Any, unit: str, doc: str, low: float | None = None,
@@ -106,13 +109,22 @@ def dynamics_from_mapping(data: object, source: str, prefix: str = "dynamics") -
 
 @dataclass(frozen=True)
 class TargetProfile:
-    """A stand-in for a real robot: a named, documented set of dynamics overrides."""
+    """A stand-in for a real robot: a named, documented set of dynamics overrides.
+
+    ``engine`` says which physics engine plays the robot: ``pybullet`` (the training
+    simulator with ``dynamics`` applied) or ``mujoco`` (a second engine with the
+    parameters in ``mujoco``; only the engine-neutral ``dynamics`` fields apply there).
+    ``unmodeled`` adds effects no ``DynamicsParams`` field expresses, on either engine.
+    """
 
     name: str
     description: str
     robot: str
     dynamics: DynamicsParams
     source: str
+    engine: str = "pybullet"
+    mujoco: MujocoParams | None = None
+    unmodeled: UnmodeledEffects = field(default_factory=UnmodeledEffects)
 
     def check_robot(self, robot_name: str, dof: int) -> None:
         """Raise SpecError if this profile cannot apply to the given robot."""
@@ -123,16 +135,45 @@ class TargetProfile:
             if values and len(values) != dof:
                 raise SpecError(self.source, f"dynamics.{name}", list(values),
                                 f"{dof} values, one per arm joint of {robot_name}")
+        check_per_joint(self.unmodeled, dof, robot_name, self.source, "unmodeled")
+        if self.mujoco is not None:
+            check_per_joint(self.mujoco, dof, robot_name, self.source, "mujoco")
+
+    @property
+    def in_model_class(self) -> bool:
+        """True when the training simulator can express this robot exactly (PyBullet with
+        ``DynamicsParams`` alone), so a calibration has a truth to recover."""
+        return self.engine == "pybullet" and not self.unmodeled.any()
+
+
+def _check_engine_fields(reader: FieldReader, engine: str, dynamics: DynamicsParams) -> None:
+    nominal = DynamicsParams()
+    if engine != "pybullet":
+        for name in PARAM_NAMES:
+            if name not in ENGINE_NEUTRAL_DYNAMICS and getattr(dynamics, name) != getattr(nominal, name):
+                raise SpecError(reader.source, f"dynamics.{name}", getattr(dynamics, name),
+                                f"no PyBullet drive or contact field on engine '{engine}' (set its own in the "
+                                f"'{engine}' section; engine-neutral fields: "
+                                f"{', '.join(sorted(ENGINE_NEUTRAL_DYNAMICS))})")
 
 
 def target_from_mapping(data: object, source: str) -> TargetProfile:
     reader = FieldReader(data, source)
+    engine = reader.take("engine", one_of(*ENGINES), "pybullet")
+    dynamics = dynamics_from_mapping(reader.take("dynamics", lambda v: v, {}), source)
+    _check_engine_fields(reader, engine, dynamics)
+    mujoco = reader.take("mujoco", lambda v: v, None)
+    if engine != "mujoco" and mujoco is not None:
+        raise reader.fail("mujoco", mujoco, "no 'mujoco' section unless 'engine: mujoco'")
     profile = TargetProfile(
         name=reader.take("name", text),
         description=reader.take("description", text),
         robot=reader.take("robot", text),
-        dynamics=dynamics_from_mapping(reader.take("dynamics", lambda v: v), source),
+        dynamics=dynamics,
         source=source,
+        engine=engine,
+        mujoco=mujoco_from_mapping(mujoco or {}, source) if engine == "mujoco" else None,
+        unmodeled=unmodeled_from_mapping(reader.take("unmodeled", lambda v: v, {}), source),
     )
     reader.finish()
     return profile
