@@ -89,3 +89,12 @@ def test_any_field_subset_plans_in_an_order_that_follows_the_needs(torques):
         assert planned | set(plan.unread) == set(fields)
         assert all(set(step.fields) <= set(fields) for step in plan.steps)
         _check_order(plan)
+
+
+def test_the_docs_show_the_declared_stages():
+    from pathlib import Path
+
+    from simreal.calibration.stages import stages_markdown
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "calibration.md").read_text(encoding="utf-8")
+    assert stages_markdown() in doc
