@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .options import option
+from .robot_reference import RobotAccessOptions
 
 DESCRIPTION = ("simreal: train a grasping policy in simulation, adapt its control head to a robot whose "
                "dynamics differ, calibrate the simulator from recorded data, and deploy over the hardware bridge. "
@@ -34,7 +35,7 @@ class DemoConfig:
 
     policy: str = option("panda_grasp", "shipped policy (simreal/pretrained/<name>)")
     target: str = option("weak_motors", "target profile the demo adapts the head to")
-    budget: int = option(2000, "target transitions for the adaptation")
+    budget: int = option(5000, "target control steps for the adaptation (collection and validation)")
     episodes: int = option(30, "seeded episodes per condition")
     seed: int = option(0, "seed of the first episode (episode i uses seed + i)")
 
@@ -106,14 +107,16 @@ def run_demo(cfg: DemoConfig) -> int:
         ["condition", "source policy (learned high level + head)", "scripted expert + IK"],
         [(r.condition, _rate(r.policy), _rate(r.expert)) for r in rows],
     ))
-    verdict = "negative transfer, source head kept" if report["negative_transfer"] else "kept"
+    verdict = f"{report['adaptation']['kept']['name']}; {report['verdict']}"
+    steps = report["adaptation"]["steps"]
     loop = deployed.loop_stats()
     console.print(_table(
         f"2. {cfg.target}: adapt the control head (high level frozen, relabel), deploy over the bridge",
         ["stage", "success on the target", "notes"],
         [("source policy, zero-shot", _rate_dict(report["zero_shot"]), "in-process"),
-         (f"adapted head ({verdict})", _rate_dict(report["adapted"]),
-          f"in-process, {report['target_transitions']:,} target transitions"),
+         (f"adapted head ({verdict})", _rate_dict(report["final"]),
+          f"in-process, {steps['total']:,} target steps ({steps['collection']:,} collection, "
+          f"{steps['validation']:,} validation)"),
          ("adapted policy over the bridge", _rate(deployed.result),
           f"server in another process; loop p50 {loop['p50_ms']:.1f} ms, p99 {loop['p99_ms']:.1f} ms; "
           f"safety flags {dict(deployed.flags) or 'none'}")],
@@ -139,11 +142,12 @@ def run_expert(cfg: ExpertConfig) -> int:
 
 
 @dataclass
-class EvaluateConfig:
+class EvaluateConfig(RobotAccessOptions):
     """Success of a policy (shipped name or checkpoint folder) on a target or in simulation."""
 
     policy: str = option("panda_grasp", "shipped policy name or checkpoint folder")
-    target: str = option("", "target profile (name or YAML path); empty = simulation")
+    target: str = option("", "the robot: a target profile (name or YAML path) or a bridge endpoint "
+                             "(tcp://host:port); empty = simulation")
     randomization: str = option("default", "randomization in simulation (name, path or 'none'); unused with --target")
     episodes: int = option(100, "seeded episodes")
     seed: int = option(3_000_000, "seed of the first episode (the adaptation report's evaluation seeds)")
@@ -157,17 +161,25 @@ def run_evaluate(cfg: EvaluateConfig) -> int:
     from .learn.adapt import load_policy
     from .policy.head import head_controller
 
+    from .bridge.client import BridgeError
+    from .robot_reference import robot_factory
+
     policy = load_policy(cfg.policy)
     kwargs: dict[str, Any] = {"randomization": None if cfg.randomization == "none" else cfg.randomization}
-    if cfg.target:
-        kwargs = {"randomization": None, "target": cfg.target}
     robot: Any = policy.spec.name
-    if cfg.encoder_offsets:
-        robot, kwargs = _corrected_target(cfg, policy.spec), {"randomization": None}
-    env = time_limited_grasp_env(robot=robot, controller=head_controller(policy.head), **kwargs)
-    with console.status(f"{cfg.episodes} episodes"):
-        result = evaluate(env, policy.act, cfg.episodes, cfg.seed)
-    env.close()
+    try:
+        if cfg.encoder_offsets:
+            robot, kwargs = _corrected_target(cfg, policy.spec), {"randomization": None}
+        elif cfg.target:
+            robot, kwargs = robot_factory(cfg.target, policy.spec, access=cfg.access())[0](), {"randomization": None}
+        env = time_limited_grasp_env(robot=robot, controller=head_controller(policy.head), **kwargs)
+        try:
+            with console.status(f"{cfg.episodes} episodes"):
+                result = evaluate(env, policy.act, cfg.episodes, cfg.seed)
+        finally:
+            env.close()
+    except (ValueError, BridgeError) as err:
+        return _data_error(err)
     where = f"target {cfg.target}" if cfg.target else f"simulation ({cfg.randomization})"
     if cfg.encoder_offsets:
         where += f", encoder offsets corrected by {cfg.encoder_offsets}"
@@ -262,29 +274,85 @@ def run_bench_train(cfg: Any) -> int:
 
 
 def run_adapt(cfg: Any) -> int:
-    from .learn.adapt import adapt, save_outputs
+    from .bridge.client import BridgeError
+    from .episode_journal import JournalMismatch
+    from .learn.adapt import RunFolder, adapt, save_outputs
 
-    with console.status("adapting") as status:
-        result = adapt(cfg, progress=lambda message: status.update(message))
-        paths = save_outputs(result, cfg.out_dir)
+    try:
+        folder = RunFolder(cfg)
+    except (ValueError, OSError) as err:
+        return _data_error(err)
+    try:
+        with console.status("adapting") as status:
+            result = adapt(cfg, progress=lambda message: status.update(message), folder=folder)
+            paths = save_outputs(result, cfg.out_dir)
+    except (ValueError, JournalMismatch) as err:
+        return _data_error(err)
+    except (BridgeError, KeyboardInterrupt) as err:
+        return _interrupted(folder, err)
     r = result.report
+    kept = r["adaptation"]["kept"]
     rows = [(label, _rate_dict(r[key])) for key, label in (
-        ("in_sim", "source policy in sim (randomized)"), ("zero_shot", "zero-shot on target"),
-        ("adapted", f"adapted head ({r['method']}, {r['target_transitions']:,} transitions)"),
-        ("from_scratch", "from-scratch head, same budget")) if r[key] is not None]
-    console.print(_table(f"Transfer to {r['target']['name']} ({cfg.eval_episodes} seeded episodes each)",
-                         ["", "success [95% interval]"], rows))
-    ratio = r["transfer_ratio"]
-    console.print(f"jumpstart {r['jumpstart']:+.2f}; transitions to {r['threshold']:.0%} success: "
-                  f"adapted {r['time_to_threshold']}, from scratch {r['scratch_time_to_threshold']}; "
-                  f"transfer ratio {'n/a' if ratio is None else f'{ratio:.2f}'}")
-    console.print(f"report: {paths['report']}, plot: {paths['plot']}")
-    if not result.accepted:
-        console.print(f"[bold red]negative transfer[/]: the adapted head is not better than zero-shot with "
-                      f"confidence (p = {r['p_value_adapted_better']:.3f}); the source head is kept.")
-        return 3
-    console.print(f"adapted policy: {paths['checkpoint']}")
-    return 0
+        ("in_sim", "source policy in sim (randomized)"), ("zero_shot", "zero-shot on target (source head)"),
+        ("final", f"kept head: {kept['name']} ({r['method']})"),
+        ("from_scratch", "from-scratch baseline, same budget")) if r[key] is not None]
+    console.print(_table(f"Transfer to {r['target']['name']}: measurement for the report, not part of adapting "
+                         f"({cfg.eval_episodes} seeded episodes each)", ["", "success [95% interval]"], rows))
+    console.print(_table("Target control steps", ["", "collection", "validation", "total", "robot time"],
+                         _step_rows(r)))
+    console.print(f"kept [bold]{kept['name']}[/]: {kept['reason']}", highlight=False)
+    jumpstart = r["jumpstart"]
+    console.print(f"jumpstart {'n/a' if jumpstart is None else f'{jumpstart:+.2f}'}; transfer ratio "
+                  f"{_ratio(r['transfer_ratio'])}; report: {paths['report']}, plot: {paths['plot']}")
+    if "checkpoint" in paths:
+        console.print(f"adapted policy: {paths['checkpoint']}")
+    flags = r["adaptation"]["safety_flags"]
+    if flags:
+        console.print("robot-side safety layer changed commands: " + ", ".join(f"{k} {v:,}" for k, v in
+                                                                           sorted(flags.items())), highlight=False)
+    style = "bold red" if r["exit_code"] else "bold green"
+    console.print(f"[{style}]{r['verdict']}[/]: {r['verdict_reason']} (exit {r['exit_code']})")
+    return r["exit_code"]
+
+
+EXIT_INTERRUPTED = 5  # the robot stopped the run (e-stop, lost connection); 130 for Ctrl-C
+
+
+def _interrupted(folder: Any, err: BaseException) -> int:
+    """A run the robot or the user stopped: what happened, what is on disk, how to continue."""
+    entries = folder.journal.entries
+    steps = sum(e.steps for e in entries)
+    if isinstance(err, KeyboardInterrupt):
+        why, code = "interrupted (Ctrl-C)", 130
+    elif getattr(err, "code", "") == "estopped":
+        why, code = f"the robot is e-stopped ({err}); clear the e-stop on the robot side first", EXIT_INTERRUPTED
+    else:
+        why, code = f"the robot stopped answering or refused ({err})", EXIT_INTERRUPTED
+    console.print(f"[bold red]adaptation stopped[/]: {why}. {len(entries)} completed episodes ({steps:,} target "
+                  f"steps) are in {folder.root}; run the same command with --resume to continue without "
+                  "running them again.", highlight=False)
+    return code
+
+
+def _ratio(value: float | None) -> str:
+    """A ratio, or "n/a" where its denominator is zero."""
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _step_rows(report: dict) -> list[tuple[str, ...]]:
+    def row(label: str, run: dict) -> tuple[str, ...]:
+        steps, seconds = run["steps"], run["robot_time_s"]["total"]
+        return (label, f"{steps['collection']:,}", f"{steps['validation']:,}",
+                f"{steps['total']:,} of {run['budget']:,}", f"{seconds:.0f} s")
+
+    rows = [row(f"adaptation ({report['method']})", report["adaptation"])]
+    if report["baseline"] is not None:
+        rows.append(row("from-scratch baseline", report["baseline"]))
+    period = report["adaptation"]["control_period_s"]
+    measured = report["measurement"]["target_steps"]
+    rows.append(("report measurement (not part of adapting)", "-", "-", f"{measured:,}",
+                 f"{measured * period:.0f} s"))
+    return rows
 
 
 def _rate_dict(summary: dict) -> str:
@@ -293,24 +361,71 @@ def _rate_dict(summary: dict) -> str:
 
 
 def run_bench_adapt(cfg: Any) -> int:
+    if cfg.family:
+        return _bench_adapt_family(cfg)
     from .bench.adapt_speed import measure, ratio_to
 
-    with console.status("adapting") as status:
-        rows = measure(cfg, cfg.target_list(), cfg.method_list(),
-                       progress=lambda message: status.update(f"adapting: {message}"))
+    try:
+        with console.status("adapting") as status:
+            rows = measure(cfg, cfg.target_list(), cfg.method_list(),
+                           progress=lambda message: status.update(f"adapting: {message}"))
+    except ValueError as err:
+        return _data_error(err)
     table_rows = []
     for r, ratio in zip(rows, ratio_to(rows), strict=True):
-        reached = "never" if r.transitions_to_threshold is None else f"{r.transitions_to_threshold:,.0f}"
+        reached = "never" if r.steps_to_threshold is None else f"{r.steps_to_threshold:,}"
         low, high = r.adapted_interval
-        verdict = "negative transfer" if r.negative_transfer else "kept"
         table_rows.append((r.target, r.method, f"{r.in_sim:.1%}", f"{r.zero_shot:.1%}",
-                           f"{r.adapted:.1%} [{low:.1%}, {high:.1%}]", reached,
-                           "n/a" if ratio is None else f"{ratio:.1f}x", verdict))
+                           f"{r.adapted:.1%} [{low:.1%}, {high:.1%}]", reached, f"{r.steps:,}",
+                           "n/a" if ratio is None else f"{ratio:.1f}x", r.verdict))
     console.print(_table(
-        f"Adaptation per target ({cfg.budget:,} transitions budget, {cfg.eval_episodes} seeded episodes each)",
-        ["target", "method", "in sim", "zero-shot", "adapted", "transitions to 90% of in-sim", "vs relabel",
-         "head"], table_rows))
+        f"Adaptation per target (budget {cfg.budget:,} target steps, collection + validation; "
+        f"{cfg.eval_episodes} seeded measurement episodes each)",
+        ["target", "method", "in sim", "zero-shot", "kept head", "steps when passed", "steps spent", "vs relabel",
+         "verdict"], table_rows))
     return 0
+
+
+def _bench_adapt_family(cfg: Any) -> int:
+    from .bench.adapt_family import measure_family, summary_lines, write_rows
+
+    try:
+        with console.status("adapting") as status:
+            rows, summary = measure_family(cfg.adapt_config(), cfg.family, cfg.reach_factor,
+                                           progress=lambda message: status.update(message), backend=cfg.backend,
+                                           workers=cfg.workers, ray_address=cfg.ray_address or None)
+    except (ValueError, RuntimeError) as err:
+        return _data_error(err)
+    console.print(_table(
+        f"{cfg.method} over the family {cfg.family} (budget {cfg.budget:,} target steps, {cfg.validation} "
+        f"validation; {cfg.eval_episodes} seeded measurement episodes each)",
+        ["target", "changed", "zero-shot", "kept head", "from scratch", "steps (coll + val)", "verdict", "reach"],
+        [_family_row(r) for r in rows]))
+    for line in summary_lines(summary):
+        console.print(line, highlight=False)
+    if cfg.rows_out:
+        console.print(f"rows: {write_rows(cfg.rows_out, rows, summary)}")
+    return 0
+
+
+def _family_row(r: Any) -> tuple[str, ...]:
+    def rate(x: Any) -> str:
+        from .evaluation import wilson_interval
+
+        low, high = wilson_interval(x.successes, x.episodes)
+        return f"{x.success_rate:.0%} [{low:.0%}, {high:.0%}]"
+
+    changed = ", ".join(sorted(r.changed)) or "nothing"
+    if r.reachable is None:
+        reach = "-"
+    elif r.recovered:
+        reach = "yes (recovered)"
+    else:
+        reach = f"{'yes' if r.reachable else 'no'} (10x scratch {r.reach.success_rate:.0%})"
+    steps = r.steps
+    return (r.target, changed, rate(r.zero_shot), f"{rate(r.final)} {r.kept}",
+            rate(r.from_scratch) + (" (better)" if r.scratch_better else ""),
+            f"{steps['total']:,} ({steps['collection']:,} + {steps['validation']:,})", r.verdict, reach)
 
 
 @dataclass
@@ -424,18 +539,19 @@ def run_bench_bridge(cfg: BenchBridgeConfig) -> int:
 
     with console.status("timing the control loop over the bridge and in-process"):
         rows = measure(cfg.policy, cfg.target, episodes=cfg.episodes)
-    by_key = {(r.where, r.requested_hz): r for r in rows}
+    by_key = {(r.robot, r.where, r.requested_hz): r for r in rows}
     table_rows = []
-    for rate in (100.0, 500.0, 1000.0, None):
-        bridge, local = by_key[("bridge", rate)], by_key[("in-process", rate)]
+    for robot, rate in ((robot, rate) for robot in ("simulated", "echo") for rate in (100.0, 500.0, 1000.0, None)):
+        bridge, local = by_key[(robot, "bridge", rate)], by_key[(robot, "in-process", rate)]
         table_rows.append((
+            f"{cfg.target} (simulated)" if robot == "simulated" else "echo driver (no physics)",
             "unpaced" if rate is None else f"{rate:.0f} Hz",
             f"{bridge.achieved_hz:,.0f} Hz", f"{bridge.p50_ms:.2f} / {bridge.p99_ms:.2f}",
             f"{local.achieved_hz:,.0f} Hz", f"{local.p50_ms:.2f} / {local.p99_ms:.2f}",
             f"{bridge.p50_ms / local.p50_ms:.2f}x"))
-    console.print(_table(f"Control loop, policy in the loop, target {cfg.target} (loop period p50 / p99 in ms)",
-                         ["requested", "bridge rate", "bridge p50/p99", "in-process rate", "in-process p50/p99",
-                          "p50 overhead"], table_rows))
+    console.print(_table("Control loop, policy in the loop (loop period p50 / p99 in ms)",
+                         ["robot", "requested", "bridge rate", "bridge p50/p99", "in-process rate",
+                          "in-process p50/p99", "p50 overhead"], table_rows))
     return 0
 
 
@@ -559,10 +675,12 @@ def run_schema(cfg: SchemaConfig) -> int:
 
 
 @dataclass
-class RecordConfig:
+class RecordConfig(RobotAccessOptions):
     """Record the calibration excitation on a target profile (the stand-in real robot) to a .npz file."""
 
-    target: str = option("weak_motors", "target profile name or YAML path")
+    target: str = option("weak_motors", "the robot: a target profile name or YAML path, or a bridge endpoint "
+                                        "(tcp://host:port; its spec is --robot)")
+    robot: str = option("panda", "robot spec (name or YAML path) of a bridge endpoint; a profile names its own")
     out: str = option("recordings/weak_motors.npz", "trajectory file to write (.npz)")
     trajectories: int = option(10, "excitation trajectories (10 x 6 s hold every kind the blind calibration reads)")
     seconds: float = option(6.0, "robot time per trajectory in s")
@@ -603,16 +721,38 @@ def run_record(cfg: RecordConfig) -> int:
     from .calibration import record
     from .specs import SpecError
 
+    from .bridge.client import BridgeError
+    from .robot_reference import is_endpoint
+
     try:
         with console.status("recording") as status:
-            recording = record(cfg.target, cfg.out, cfg.trajectories, cfg.seconds, cfg.seed, cfg.scene,
-                               progress=lambda i, n: status.update(f"recording: trajectory {i}/{n}"),
-                               routine=cfg.routine)
-    except (SpecError, FileNotFoundError, ValueError) as err:
+            def progress(i: int, n: int) -> None:
+                status.update(f"recording: trajectory {i}/{n}")
+
+            if is_endpoint(cfg.target):
+                recording = _record_over_bridge(cfg, progress)
+            else:
+                recording = record(cfg.target, cfg.out, cfg.trajectories, cfg.seconds, cfg.seed, cfg.scene,
+                                   progress=progress, routine=cfg.routine)
+    except (SpecError, FileNotFoundError, ValueError, BridgeError) as err:
         return _data_error(err)
     console.print(f"recorded {len(recording.trajectories)} trajectories, {recording.duration:.1f} s of robot time "
                   f"on {cfg.target}: {cfg.out}")
     return 0
+
+
+def _record_over_bridge(cfg: RecordConfig, progress: Callable[[int, int], None]) -> Any:
+    """The excitation on a robot behind the bridge (every command through its safety layer)."""
+    from . import assets
+    from .calibration.pipeline import record_robot
+    from .robot_reference import robot_factory
+
+    robot = robot_factory(cfg.target, assets.robot_spec(cfg.robot), access=cfg.access())[0]()
+    try:
+        return record_robot(robot, cfg.out, cfg.trajectories, cfg.seconds, cfg.seed, progress, cfg.routine,
+                            assets.scene_spec(cfg.scene))
+    finally:
+        robot.close()
 
 
 def run_calibrate(cfg: CalibrateConfig) -> int:
@@ -695,8 +835,8 @@ VERBS: dict[str, Verb] = {
     "adapt": Verb("simreal.learn.adapt:AdaptConfig", run_adapt,
                   "Adapt a policy's control head to a target robot (high level frozen)."),
     "bench adapt": Verb("simreal.bench.adapt_speed:BenchAdaptConfig", run_bench_adapt,
-                        "Adapt with every method to every target profile; transitions to 90 % of in-sim "
-                        "success side by side."),
+                        "Adapt with every method to every target profile, or one method over a family (--family "
+                        "DIR)."),
     "bench bridge": Verb(BenchBridgeConfig, run_bench_bridge),
     "bench safety": Verb(BenchSafetyConfig, run_bench_safety),
     "bench calibrate": Verb(BenchCalibrateConfig, run_bench_calibrate),

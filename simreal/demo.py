@@ -70,7 +70,7 @@ def run_demo(policy_name: str = "panda_grasp", episodes: int = 30, seed: int = 0
 
 
 def run_adaptation(policy_name: str = "panda_grasp", target: str = "weak_motors", episodes: int = 30,
-                   budget: int = 2000, seed: int = 0, progress: Callable[[str], None] | None = None
+                   budget: int = 5000, seed: int = 0, progress: Callable[[str], None] | None = None
                    ) -> tuple[dict, DeployResult]:
     """Adapt the shipped policy's head to ``target``, then deploy the result over the
     bridge to ``target`` served in another process. Both use the seeded episodes of
@@ -80,7 +80,7 @@ def run_adaptation(policy_name: str = "panda_grasp", target: str = "weak_motors"
     from .learn.adapt import AdaptConfig, adapt
 
     config = AdaptConfig(policy=policy_name, target=target, budget=budget, eval_episodes=episodes,
-                         eval_seed=seed, validation_episodes=10, from_scratch=False, seed=seed)
+                         eval_seed=seed, from_scratch=False, seed=seed)
     adapted = adapt(config, progress=progress)
     if progress:
         progress("deploying over the bridge")

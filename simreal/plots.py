@@ -32,22 +32,31 @@ def learning_curve(points: Sequence[dict], path: Path, title: str) -> Path:
 
 
 def adaptation_curve(report: dict, path: Path) -> Path:
-    """Target success vs target transitions for the adapted and the from-scratch head."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key, label in (("curve", f"{report['method']} (from source head)"), ("scratch_curve", "from scratch")):
-        points = report.get(key) or []
-        if not points:
+    """Validation success of every candidate head against the target steps spent when it was
+    decided (95 % intervals), for the adaptation and the from-scratch baseline."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    markers = {"source": "s", "adapted": "o", "scratch": "^"}
+    for key, label in (("adaptation", report["method"]), ("baseline", "from-scratch baseline")):
+        run = report.get(key)
+        if not run:
             continue
-        xs = [p["transitions"] for p in points]
-        ax.plot(xs, [p["success"] for p in points], marker="o", label=label)
-        ax.fill_between(xs, [p["interval"][0] for p in points], [p["interval"][1] for p in points], alpha=0.15)
+        line = ax.plot([p["steps"] for p in run["curve"]], [p["success"] for p in run["curve"]], linewidth=1,
+                       label=f"{label}: best so far")[0]
+        for c in run["candidates"]:
+            v = c["validation"]
+            if c["decided_at_steps"] is None or not v["episodes"]:
+                continue
+            low, high = v["interval_95"]
+            ax.errorbar(c["decided_at_steps"], v["success_rate"], yerr=[[v["success_rate"] - low],
+                        [high - v["success_rate"]]], marker=markers[c["origin"]], color=line.get_color(),
+                        alpha=0.6, capsize=2)
     ax.axhline(report["threshold"], color="gray", linestyle="--", linewidth=1, label="90 % of in-sim success")
-    ax.set_xlabel("target transitions")
-    ax.set_ylabel("target success rate (validation)")
+    ax.set_xlabel("target control steps (collection + validation)")
+    ax.set_ylabel("validation success (square source, circle adapted, triangle scratch)", fontsize=8)
     ax.set_ylim(0, 1.02)
     ax.set_title(f"adaptation to {report['target']['name']}")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -28,8 +28,7 @@ def test_head_adapted_in_the_calibrated_sim_beats_the_source_head_on_the_target(
     calibration = run_calibration("panda", [tmp_path / "weak.npz"], ["actuator_gain", "force_limit"], "weak_fit",
                                   tmp_path / "fitted", seed=0)
     fitted = calibration.paths["profile"]
-    config = AdaptConfig(target=str(fitted), budget=600, rounds=2, eval_episodes=20, validation_episodes=6,
-                         from_scratch=False)
+    config = AdaptConfig(target=str(fitted), eval_episodes=20, from_scratch=False)
     adapted = adapt(config)
     assert adapted.accepted  # in the calibrated simulator
     source = load_policy("panda_grasp")

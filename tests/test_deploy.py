@@ -57,11 +57,31 @@ def test_bench_bridge_reports_both_loops():
     from simreal.bench.bridge_speed import measure
 
     rows = measure(rates=(200.0, None), episodes=1)
-    assert [(r.where, r.requested_hz) for r in rows] == [("bridge", 200.0), ("bridge", None),
-                                                        ("in-process", 200.0), ("in-process", None)]
+    assert [(r.robot, r.where, r.requested_hz) for r in rows] == [
+        (robot, where, rate) for robot in ("simulated", "echo") for where in ("bridge", "in-process")
+        for rate in (200.0, None)]
     assert all(r.achieved_hz > 0 and r.p99_ms >= r.p50_ms > 0 for r in rows)
-    paced = rows[2]
-    assert paced.achieved_hz <= 200.0 * 1.05  # pacing never runs faster than requested
+    assert all(r.achieved_hz <= 200.0 * 1.05 for r in rows if r.requested_hz)  # pacing never runs faster
+
+
+def test_the_echo_driver_is_served_and_is_where_it_was_told_to_be():
+    import numpy as np
+
+    from simreal import assets
+    from simreal.bridge import RobotClient
+    from simreal.robot import JointCommand
+
+    spec = assets.robot_spec("panda")
+    with served_target("weak_motors", extra=("--driver", "simreal.drivers.echo:EchoRobot")) as endpoint:
+        client = RobotClient(endpoint, spec, timeout=5.0)
+        try:
+            state = client.reset(seed=0)
+            target = np.asarray(spec.home) + 0.01
+            client.apply(JointCommand(target, 0.02))
+            state = client.step()
+        finally:
+            client.close()
+    assert np.allclose(state.joint_positions, target) and "cube" in state.objects
 
 
 def test_hardware_bridge_script_deploys_and_summarises(tmp_path):

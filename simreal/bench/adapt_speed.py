@@ -1,17 +1,19 @@
-"""``simreal bench adapt``: per target profile, how many target transitions each
-adaptation method needs to reach 90 % of the in-sim success, side by side, with RL
-fine-tuning of the whole policy (high level unfrozen) as the end-to-end baseline."""
+"""``simreal bench adapt``: per target profile, how many target control steps (collection
+and validation) each adaptation method needs until a head passes validation at 90 % of
+the in-sim success, side by side, with RL fine-tuning of the whole policy (high level
+unfrozen) as the end-to-end baseline. ``adapt_family`` is the bench over a family."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from .. import assets
-from ..learn.adapt import METHODS, AdaptConfig, adapt, load_policy
-from ..options import option
+from ..learn.adapt import METHODS, RECOVERY, AdaptConfig, adapt, load_policy, target_robot
+from ..learn.adapt.measure import steps_of
 from ..learn.finetune_whole import WholePolicyPPO
-from ..learn.transfer import better_with_confidence, time_to_threshold
+from ..learn.transfer import better_with_confidence
+from ..options import option
 
 WHOLE_POLICY_RL = "whole-policy-rl"
 BENCH_METHODS = (*METHODS, WHOLE_POLICY_RL)
@@ -19,11 +21,26 @@ BENCH_METHODS = (*METHODS, WHOLE_POLICY_RL)
 
 @dataclass
 class BenchAdaptConfig(AdaptConfig):
-    """Adapt with every method to every target profile; transitions to 90 % of in-sim success side by side."""
+    """Adapt with every method to every target profile, or one method over a family (--family DIR).
 
+    Per profile: target steps to 90 % of in-sim success side by side. Over a family: the
+    distribution of outcomes, reach checks and the from-scratch comparison."""
+
+    family: str = option("", "folder of target profiles (`simreal targets sample`); empty = --targets")
     targets: str = option("", "comma-separated target profiles (names or YAML paths); empty = every shipped "
                               "profile of the robot")
     methods: str = option("", "comma-separated methods; empty = " + ", ".join(BENCH_METHODS))
+    reach_factor: int = option(10, "family bench: a hurt target the run did not recover is reachable if a head "
+                                   "from scratch with this many times the budget recovers it")
+    rows_out: str = option("", "family bench: also write the rows and summary as JSON to this file")
+    backend: str = option("serial", "family bench: run the targets serially, on a local process 'pool' or on "
+                                    "'ray' (pip install 'simreal[ray]'); the same numbers on each")
+    workers: int = option(2, "family bench: processes (pool) or CPUs of a local Ray instance")
+    ray_address: str = option("", "family bench: address of an existing Ray cluster (empty: start a local one)")
+
+    def adapt_config(self) -> AdaptConfig:
+        """The adaptation options alone (what every run of the bench shares)."""
+        return AdaptConfig(**{f.name: getattr(self, f.name) for f in fields(AdaptConfig)})
 
     def target_list(self) -> list[str] | None:
         return [t.strip() for t in self.targets.split(",") if t.strip()] or None
@@ -34,14 +51,18 @@ class BenchAdaptConfig(AdaptConfig):
 
 @dataclass(frozen=True)
 class AdaptBenchRow:
+    """``steps_to_threshold``: total target steps when a head passed (None: never within the
+    budget); ``steps``: total target steps the run spent."""
+
     target: str
     method: str
     in_sim: float
     zero_shot: float
     adapted: float
     adapted_interval: tuple[float, float]
-    transitions_to_threshold: float | None
-    negative_transfer: bool
+    steps_to_threshold: int | None
+    steps: int
+    verdict: str
 
 
 def measure(base: AdaptConfig, targets: Sequence[str] | None = None, methods: Sequence[str] = BENCH_METHODS,
@@ -63,40 +84,46 @@ def measure(base: AdaptConfig, targets: Sequence[str] | None = None, methods: Se
                 continue
             report = adapt(replace(base, target=target, method=method, from_scratch=False)).report
             in_sim = report["in_sim"]["success_rate"]
+            run = report["adaptation"]
             rows.append(AdaptBenchRow(
-                target, method, in_sim, report["zero_shot"]["success_rate"], report["adapted"]["success_rate"],
-                tuple(report["adapted"]["interval_95"]), report["time_to_threshold"], report["negative_transfer"]))
+                target, method, in_sim, report["zero_shot"]["success_rate"], report["final"]["success_rate"],
+                tuple(report["final"]["interval_95"]), run["passed_at_steps"], run["steps"]["total"],
+                report["verdict"]))
     return rows
 
 
 def whole_policy_rl(config: AdaptConfig, in_sim: float | None) -> AdaptBenchRow:
-    """PPO on the whole policy in the same rounds, validation and keep-best as ``adapt``."""
+    """PPO on the whole policy in rounds of ``round_steps``, validated on ``validation_episodes``
+    fixed episodes after each; collection and validation steps count against the budget."""
     policy = load_policy(config.policy)
-    profile = assets.target_profile(config.target)
+    robot, _ = target_robot(config, policy)
     in_sim = 1.0 if in_sim is None else in_sim
-    ppo = WholePolicyPPO(policy, profile, config.seed, chunk=max(1, config.budget // config.rounds))
+    ppo = WholePolicyPPO(policy, robot, config.seed, chunk=config.round_steps)
     validation_seed = config.eval_seed + 500_000
+    spent, reached = 0, None
     try:
         zero_shot = ppo.evaluate(config.eval_episodes, config.eval_seed)
-        curve = [(0, ppo.evaluate(config.validation_episodes, validation_seed).success_rate)]
-        best = (curve[0][1], zero_shot)
-        for r in range(config.rounds):
-            ppo.learn(max(0, config.budget * (r + 1) // config.rounds - ppo.model.num_timesteps))
-            curve.append((ppo.model.num_timesteps, ppo.evaluate(config.validation_episodes, validation_seed)
-                          .success_rate))
-            if curve[-1][1] >= best[0]:
-                best = (curve[-1][1], ppo.evaluate(config.eval_episodes, config.eval_seed))
+        best = (-1.0, zero_shot)
+        while spent + ppo.model.n_steps <= config.budget:
+            ppo.learn(ppo.model.n_steps)
+            spent += ppo.model.n_steps
+            validation = ppo.evaluate(config.validation_episodes, validation_seed)
+            spent += steps_of(validation)
+            if validation.success_rate >= RECOVERY * in_sim and reached is None:
+                reached = spent
+            if validation.success_rate >= best[0]:
+                best = (validation.success_rate, ppo.evaluate(config.eval_episodes, config.eval_seed))
     finally:
         ppo.close()
     adapted = best[1]
     better, _ = better_with_confidence(adapted, zero_shot)
     return AdaptBenchRow(config.target, WHOLE_POLICY_RL, in_sim, zero_shot.success_rate, adapted.success_rate,
-                         tuple(adapted.interval), time_to_threshold(curve, 0.9 * in_sim), not better)
+                         tuple(adapted.interval), reached, spent, "improved" if better else "not improved")
 
 
 def ratio_to(rows: Sequence[AdaptBenchRow], reference: str = "relabel") -> list[float | None]:
-    """Per row, its transitions to threshold over the reference method's on the same target
+    """Per row, its steps to threshold over the reference method's on the same target
     (None when either never reached it)."""
-    base = {r.target: r.transitions_to_threshold for r in rows if r.method == reference}
-    return [None if r.transitions_to_threshold is None or not base.get(r.target)
-            else r.transitions_to_threshold / base[r.target] for r in rows]
+    base = {r.target: r.steps_to_threshold for r in rows if r.method == reference}
+    return [None if r.steps_to_threshold is None or not base.get(r.target)
+            else r.steps_to_threshold / base[r.target] for r in rows]

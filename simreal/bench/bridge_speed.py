@@ -1,9 +1,13 @@
 """``simreal bench bridge``: the control loop over the bridge against the same loop in-process.
 
-The adapted-or-source policy drives a target served in another process (loopback TCP)
-at 100, 500 and 1000 Hz requested, then unpaced; the same policy drives the same target
-in-process. Loop periods include policy inference, the env's kinematics, the network
-round trip and the served robot's physics step.
+The policy drives a robot served in another process (loopback TCP) at 100, 500 and
+1000 Hz requested, then unpaced; the same policy drives the same robot in-process. Two
+robots: the target profile's simulated stand-in, whose every step runs a control
+period of physics, and the echo driver (``simreal.drivers.echo``), which runs none. Loop
+periods include policy inference, the env's kinematics, the network round trip, the
+safety layer and the robot's step, so the echo rows are what the bridge and the loop
+cost on an arm whose driver answers at once, and the gap to the simulated rows is the
+stand-in's physics.
 """
 
 from __future__ import annotations
@@ -14,12 +18,17 @@ from dataclasses import dataclass
 from ..bridge import RobotClient
 from ..bridge.process import served_target
 from ..deploy import deploy
+from ..drivers.echo import EchoRobot
 from ..learn.adapt import load_policy
 from ..targets import open_target
 
 
+ECHO_DRIVER = "simreal.drivers.echo:EchoRobot"
+
+
 @dataclass(frozen=True)
 class LoopRow:
+    robot: str  # "simulated" (the target profile's stand-in) or "echo" (no physics)
     where: str
     requested_hz: float | None
     achieved_hz: float
@@ -31,21 +40,26 @@ def measure(policy_name: str = "panda_grasp", target: str = "weak_motors",
             rates: Sequence[float | None] = (100.0, 500.0, 1000.0, None), episodes: int = 6,
             seed: int = 0) -> list[LoopRow]:
     policy = load_policy(policy_name)
+    robots = (("simulated", (), lambda: open_target(target)),
+              ("echo", ("--driver", ECHO_DRIVER, "--robot", policy.spec.name), lambda: EchoRobot(policy.spec)))
     rows = []
-    with served_target(target) as endpoint:
-        client = RobotClient(endpoint, policy.spec, timeout=5.0)
+    for name, serve_options, make_local in robots:
+        with served_target(target, extra=serve_options) as endpoint:
+            client = RobotClient(endpoint, policy.spec, timeout=5.0)
+            try:
+                rows += [_row(name, "bridge", rate, deploy(policy, client, episodes, seed, rate_hz=rate))
+                         for rate in rates]
+            finally:
+                client.close()
+        local = make_local()
         try:
-            rows += [_row("bridge", rate, deploy(policy, client, episodes, seed, rate_hz=rate)) for rate in rates]
+            rows += [_row(name, "in-process", rate, deploy(policy, local, episodes, seed, rate_hz=rate))
+                     for rate in rates]
         finally:
-            client.close()
-    local = open_target(target)
-    try:
-        rows += [_row("in-process", rate, deploy(policy, local, episodes, seed, rate_hz=rate)) for rate in rates]
-    finally:
-        local.close()
+            local.close()
     return rows
 
 
-def _row(where: str, rate: float | None, outcome: object) -> LoopRow:
+def _row(robot: str, where: str, rate: float | None, outcome: object) -> LoopRow:
     stats = outcome.loop_stats()
-    return LoopRow(where, rate, stats["mean_hz"], stats["p50_ms"], stats["p99_ms"])
+    return LoopRow(robot, where, rate, stats["mean_hz"], stats["p50_ms"], stats["p99_ms"])

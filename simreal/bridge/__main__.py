@@ -35,6 +35,9 @@ def add_serve_options(parser: argparse.ArgumentParser, endpoint: str = "tcp://12
     """The ``serve`` options, shared by this module and ``scripts/hardware_bridge.py``."""
     add = parser.add_argument
     add("--target", default="weak_motors", help="target profile name or YAML path (default: %(default)s)")
+    add("--driver", default=None, help="serve your own Robot class instead of a target profile: 'module:Class', "
+        "constructed with the --robot spec (simreal.drivers.echo:EchoRobot is the smallest example)")
+    add("--robot", default="panda", help="robot spec name or YAML path the --driver serves (default: %(default)s)")
     add("--endpoint", default=endpoint, help="ZeroMQ endpoint to bind; port 0 picks a free one (default: %(default)s)")
     add("--watchdog", type=float, default=0.1, help="hold after this many s without commands (default: %(default)s)")
     add("--max-step", type=float, default=DEFAULT_MAX_STEP, help="largest joint-target change per tick, rad "
@@ -62,7 +65,6 @@ def serve_from_args(args: argparse.Namespace) -> int:
     """Build the target and serve it as the parsed ``serve`` options say; the exit code."""
     from ..kinematics import Kinematics
     from ..specs import SpecError
-    from ..targets import open_target
     from .server import RobotServer
 
     try:
@@ -70,7 +72,7 @@ def serve_from_args(args: argparse.Namespace) -> int:
             raise ValueError("--curve-clients needs --curve-secret (the server's own certificate)")
         auth = server_keys_from_files(args.curve_secret, args.curve_clients) if args.curve_secret else None
         sessions = Sessions(args.max_sessions, args.max_pending, DEFAULT_IDLE_TIMEOUT)
-        robot = open_target(args.target)
+        robot = _served_robot(args)
     except (SpecError, FileNotFoundError, ValueError) as error:
         return _fail(error)
     try:
@@ -87,6 +89,18 @@ def serve_from_args(args: argparse.Namespace) -> int:
         kinematics.close()
         return _fail(f"cannot serve on {args.endpoint}: {error}")
     return _run_until_stopped(server, robot, kinematics)
+
+
+def _served_robot(args: argparse.Namespace) -> Robot:
+    """The --driver class for the --robot spec, or else the --target profile's stand-in."""
+    if args.driver:
+        from .. import assets
+        from ..drivers import load_driver
+
+        return load_driver(args.driver, assets.robot_spec(args.robot))
+    from ..targets import open_target
+
+    return open_target(args.target)
 
 
 def _safety(args: argparse.Namespace, spec: RobotSpec) -> SafetyConfig:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 
 @contextlib.contextmanager
-def served_target(target: str, watchdog: float = 0.1) -> Iterator[str]:
-    """Run ``python -m simreal.bridge serve`` for ``target``; yield its endpoint; stop it after."""
-    command = [sys.executable, "-m", "simreal.bridge", "serve", "--target", target, "--watchdog", str(watchdog)]
+def served_target(target: str, watchdog: float = 0.1, extra: Sequence[str] = ()) -> Iterator[str]:
+    """Run ``python -m simreal.bridge serve`` for ``target`` (plus ``extra`` serve options, e.g.
+    ``--driver``); yield its endpoint; stop it after."""
+    command = [sys.executable, "-m", "simreal.bridge", "serve", "--target", target, "--watchdog", str(watchdog),
+               *extra]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         endpoint = process.stdout.readline().strip() if process.stdout else ""

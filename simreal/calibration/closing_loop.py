@@ -46,7 +46,7 @@ def success_on(policy: HierarchicalPolicy, target: str | Path, episodes: int,
         env.close()
 
 
-def close_the_loop(target: str | Path, fitted: str | Path, policy: str = "panda_grasp", budget: int = 2000,
+def close_the_loop(target: str | Path, fitted: str | Path, policy: str = "panda_grasp", budget: int = 5000,
                    episodes: int = 50, seed: int = 0) -> ClosedLoop:
     """Adapt ``policy``'s head against the ``fitted`` profile, then judge it and the source head on ``target``."""
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,7 +4,7 @@ import gymnasium as gym
 from gymnasium.envs.registration import register, registry
 
 from .control import ControlEnv, control_layout
-from .grasp import GRASP_ACTION_LAYOUT, GraspEnv, grasp_layout
+from .grasp import GRASP_ACTION_LAYOUT, GraspEnv, MissingPerception, grasp_layout
 from .layout import Layout
 
 ROBOT_IDS = {"panda": "Panda", "xarm6": "XArm6"}
@@ -40,6 +40,7 @@ __all__ = [
     "ControlEnv",
     "GraspEnv",
     "Layout",
+    "MissingPerception",
     "control_layout",
     "env_ids",
     "grasp_layout",

@@ -33,6 +33,10 @@ def grasp_layout() -> Layout:
 GRASP_ACTION_LAYOUT = Layout((("ee_displacement", 3), ("gripper", 1)))
 
 
+class MissingPerception(ValueError):
+    """The robot's state has no pose for the object the task is about: success is judged from it."""
+
+
 class GraspEnv(RobotEnv, EzPickle):
     """Pick up the target object and lift it.
 
@@ -122,7 +126,13 @@ class GraspEnv(RobotEnv, EzPickle):
 
     def _observe(self, previous_ee: np.ndarray) -> tuple[np.ndarray, float]:
         state, ee = self._state, self._ee
-        target = state.objects[self.target_object]
+        target = state.objects.get(self.target_object)
+        if target is None:
+            raise MissingPerception(
+                f"the robot reports no pose for object {self.target_object!r} (its state has "
+                f"{sorted(state.objects) or 'no objects'}): the grasp task observes the object and judges success "
+                "from its height, so the robot side must report it in each state (a perception system, "
+                "motion capture or fiducials)")
         rest_z = self.scene.table_height + target.half_extents[2]
         lift = float(target.position[2] - rest_z)
         velocity = (ee - previous_ee) / self.robot.control_period

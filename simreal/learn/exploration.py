@@ -89,18 +89,36 @@ def collect_grasp_trajectories(robot: Robot, episodes: int, seed: int,
     env = GraspEnv(robot=recorder, randomization=randomization, controller=make_controller)
     act = policy or ScriptedGraspExpert(env.max_displacement)
     for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        noisy[0].sigma = float(rng.uniform(*config.joint_noise))
-        noisy[0].gain = float(rng.uniform(*config.gain))
-        for _ in range(config.episode_steps):
-            action = act(obs)
-            if rng.random() < config.random_action_prob:
-                action = rng.uniform(-1.0, 1.0, 4) * rng.choice(config.random_action_scales)
-            obs, _, terminated, _, _ = env.step(action)
-            if terminated:
-                break
+        run_episode(env, noisy[0], act, rng, config, seed + episode)
     env.kinematics.close()
     return recorder.take()
+
+
+def run_episode(env: GraspEnv, noisy: NoisyController, policy: Callable[[np.ndarray], np.ndarray],
+                rng: np.random.Generator | None, config: ExplorationConfig | None, seed: int,
+                max_steps: int | None = None) -> tuple[bool, int]:
+    """One grasp episode on ``env`` (whose controller is ``noisy``); returns (success, steps).
+
+    With ``config`` the episode explores: the noise std and gain are drawn from it and the
+    high-level action is sometimes replaced by a random one. Without it the episode runs
+    the policy exactly (``noisy`` passes commands through), as a validation episode must.
+    ``max_steps`` (default the config's episode length, else 50) cuts the episode short.
+    """
+    steps = max_steps or (config.episode_steps if config else ExplorationConfig.episode_steps)
+    obs, _ = env.reset(seed=seed)
+    if config is None or rng is None:
+        noisy.sigma, noisy.gain = 0.0, 1.0
+    else:
+        noisy.sigma = float(rng.uniform(*config.joint_noise))
+        noisy.gain = float(rng.uniform(*config.gain))
+    for step in range(1, steps + 1):
+        action = policy(obs)
+        if config is not None and rng is not None and rng.random() < config.random_action_prob:
+            action = rng.uniform(-1.0, 1.0, 4) * rng.choice(config.random_action_scales)
+        obs, _, terminated, _, info = env.step(action)
+        if terminated:
+            return bool(info["is_success"]), step
+    return False, steps
 
 
 def collect_transitions(robot: Robot, budget: int, seed: int, policy: Callable[[np.ndarray], np.ndarray],

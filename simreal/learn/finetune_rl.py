@@ -22,8 +22,7 @@ from ..envs import GraspEnv
 from ..envs.layout import OBS_BOUND
 from ..policy.head import ControlHead, HeadInterface
 from ..policy.hierarchical import HierarchicalPolicy
-from ..robot import JointCommand, RobotState
-from ..specs import TargetProfile
+from ..robot import JointCommand, Robot, RobotState
 
 
 class _Relay(HeadInterface):
@@ -45,15 +44,15 @@ class HeadRLEnv(gym.Env[np.ndarray, np.ndarray]):
     """Observation: the head's normalised input; action: the head's joint pre-activation
     divided by ACTION_SCALE (tanh is applied here, as in the head, so PPO's deterministic
     action is exactly the exported head's); reward, termination and ``is_success``: the
-    grasp task's, with the frozen high level."""
+    grasp task's, with the frozen high level. ``robot`` is the target (any Robot); the env
+    closes it when it is closed."""
 
-    def __init__(self, policy: HierarchicalPolicy, target: TargetProfile) -> None:
+    def __init__(self, policy: HierarchicalPolicy, robot: Robot) -> None:
         self.policy = policy
         self.head = policy.head
         spec = policy.spec
         self.relay = _Relay(spec, self.head.config)
-        self.inner = GraspEnv(robot=spec.name, randomization=None, target=target.source,
-                              controller=lambda spec, period: self.relay)
+        self.inner = GraspEnv(robot=robot, randomization=None, controller=lambda spec, period: self.relay)
         self.mean = self.head.input_mean.numpy().astype(np.float64)
         self.std = self.head.input_std.numpy().astype(np.float64)
         self.observation_space = gym.spaces.Box(-OBS_BOUND * 10, OBS_BOUND * 10, (self.head.layout.size,), np.float32)
@@ -86,22 +85,35 @@ def _actor_linears(model: PPO) -> list[nn.Linear]:
     return [*(m for m in policy.mlp_extractor.policy_net if isinstance(m, nn.Linear)), policy.action_net]
 
 
-class HeadPPO:
-    """PPO on the head, started from the source head's weights; learn in chunks, export any time."""
+def rollout_steps(chunk: int) -> int:
+    """PPO's rollout length for learning in chunks of ``chunk`` steps (64 to 1024)."""
+    return max(64, min(1024, chunk))
 
-    def __init__(self, policy: HierarchicalPolicy, target: TargetProfile, seed: int, chunk: int,
+
+class HeadPPO:
+    """PPO on the head, started from the source head's weights; learn in chunks, export any time.
+
+    Each ``learn(steps)`` starts from a fresh episode (the robot may have been used for
+    something else in between) and collects whole rollouts of ``rollout_steps(chunk)``.
+    """
+
+    def __init__(self, policy: HierarchicalPolicy, robot: Robot, seed: int, chunk: int,
                  learning_rate: float = 1e-4) -> None:
         self.source = policy.head
-        self.env = gym.wrappers.TimeLimit(HeadRLEnv(policy, target), 50)
+        self.env = gym.wrappers.TimeLimit(HeadRLEnv(policy, robot), 50)
         hidden = [m.out_features for m in policy.head.net if isinstance(m, nn.Linear)][:-1]
-        n_steps = max(64, min(1024, chunk))
+        n_steps = rollout_steps(chunk)
         self.model = PPO("MlpPolicy", self.env, learning_rate=learning_rate, n_steps=n_steps,
                          batch_size=n_steps // 4, n_epochs=5, clip_range=0.1, seed=seed, device="cpu", verbose=0,
                          policy_kwargs={"net_arch": {"pi": hidden, "vf": hidden}, "log_std_init": LOG_STD_INIT})
         _copy_linears(_head_linears(self.source), _actor_linears(self.model), 1.0 / ACTION_SCALE)
 
-    def learn(self, steps: int) -> None:
+    def learn(self, steps: int) -> int:
+        """Learn for about ``steps`` more env steps; returns the steps it took on the robot."""
+        before = self.model.num_timesteps
+        self.model._last_obs = None  # SB3 resets the env at the start of learn() when this is None
         self.model.learn(steps, reset_num_timesteps=False)
+        return self.model.num_timesteps - before
 
     def export(self) -> ControlHead:
         """The current actor as a ControlHead (the env applies the head's tanh, so they agree)."""

@@ -12,6 +12,7 @@ the whole thing with RL on the robot?" with numbers; it is not an adaptation met
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -25,7 +26,7 @@ from ..envs import GraspEnv
 from ..envs.layout import OBS_BOUND
 from ..evaluation import EvaluationResult, evaluate
 from ..policy.hierarchical import HierarchicalPolicy
-from ..specs import TargetProfile
+from ..robot import Robot
 from .finetune_rl import ACTION_SCALE, LOG_STD_INIT, _Relay
 
 COMMAND_SIZE = 4  # TCP displacement (3) + gripper, the head's last inputs
@@ -37,12 +38,11 @@ class WholeRLEnv(gym.Env[np.ndarray, np.ndarray]):
     is applied here, as in the head) and the gripper command; reward, termination and
     ``is_success``: the grasp task's."""
 
-    def __init__(self, policy: HierarchicalPolicy, target: TargetProfile) -> None:
+    def __init__(self, policy: HierarchicalPolicy, robot: Robot) -> None:
         spec = policy.spec
         self.dof = spec.dof
         self.relay = _Relay(spec, policy.head.config)
-        self.inner = GraspEnv(robot=spec.name, randomization=None, target=target.source,
-                              controller=lambda spec, period: self.relay)
+        self.inner = GraspEnv(robot=robot, randomization=None, controller=lambda spec, period: self.relay)
         self.grasp_size = self.inner.observation_space.shape[0]
         size = self.grasp_size + policy.head.layout.size - COMMAND_SIZE
         self.observation_space = gym.spaces.Box(-OBS_BOUND * 10, OBS_BOUND * 10, (size,), np.float32)
@@ -120,12 +120,14 @@ class HierarchicalActorCritic(ActorCriticPolicy):
 
 
 class WholePolicyPPO:
-    """PPO on the whole hierarchical policy, started from the source; learn in chunks."""
+    """PPO on the whole hierarchical policy, started from the source; learn in chunks.
 
-    def __init__(self, policy: HierarchicalPolicy, target: TargetProfile, seed: int, chunk: int,
+    ``robot`` makes a target Robot (called once for training, once per evaluation)."""
+
+    def __init__(self, policy: HierarchicalPolicy, robot: Callable[[], Robot], seed: int, chunk: int,
                  learning_rate: float = 1e-4) -> None:
-        self.policy, self.target = policy, target
-        env = WholeRLEnv(policy, target)
+        self.policy, self.robot = policy, robot
+        env = WholeRLEnv(policy, robot())
         self.env = gym.wrappers.TimeLimit(env, 50)
         n_steps = max(64, min(1024, chunk))
         self.model = PPO(HierarchicalActorCritic, self.env, learning_rate=learning_rate, n_steps=n_steps,
@@ -140,7 +142,7 @@ class WholePolicyPPO:
         return self.model.predict(obs, deterministic=True)[0]
 
     def evaluate(self, episodes: int, seed: int) -> EvaluationResult:
-        env = gym.wrappers.TimeLimit(WholeRLEnv(self.policy, self.target), 50)
+        env = gym.wrappers.TimeLimit(WholeRLEnv(self.policy, self.robot()), 50)
         try:
             return evaluate(env, self.act, episodes, seed)
         finally:

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import math
-from itertools import pairwise
 from collections.abc import Sequence
+from itertools import pairwise
+from typing import Protocol
 
 from scipy.stats import norm
 
-from ..evaluation import EvaluationResult
+
+class Proportion(Protocol):
+    """Successes out of episodes (an EvaluationResult, a validation tally)."""
+
+    episodes: int
+    successes: int
+
+    @property
+    def success_rate(self) -> float: ...
 
 
-def better_with_confidence(adapted: EvaluationResult, baseline: EvaluationResult,
-                           alpha: float = 0.05) -> tuple[bool, float]:
+def better_with_confidence(adapted: Proportion, baseline: Proportion, alpha: float = 0.05) -> tuple[bool, float]:
     """One-sided two-proportion z-test that ``adapted`` succeeds more often than ``baseline``.
 
     Returns (significant, p-value). Equal rates, or too little data, give p = 1 or near it.
     """
     n1, n2 = adapted.episodes, baseline.episodes
+    if not n1 or not n2:
+        return False, 1.0
     pooled = (adapted.successes + baseline.successes) / (n1 + n2)
     if pooled in (0.0, 1.0):
         return False, 1.0
@@ -32,10 +42,14 @@ def area_under_curve(points: Sequence[tuple[float, float]]) -> float:
     return sum((x1 - x0) * (y0 + y1) / 2 for (x0, y0), (x1, y1) in pairwise(pts))
 
 
-def transfer_ratio(transfer: Sequence[tuple[float, float]], scratch: Sequence[tuple[float, float]]) -> float:
-    """Area under the transfer learner's curve over the from-scratch learner's."""
+def transfer_ratio(transfer: Sequence[tuple[float, float]], scratch: Sequence[tuple[float, float]]) -> float | None:
+    """Area under the transfer learner's curve over the from-scratch learner's.
+
+    None when the from-scratch area is zero (it never succeeded): the ratio is undefined
+    there, and callers print "n/a" rather than an infinity.
+    """
     base = area_under_curve(scratch)
-    return area_under_curve(transfer) / base if base > 0 else math.inf
+    return area_under_curve(transfer) / base if base > 0 else None
 
 
 def time_to_threshold(points: Sequence[tuple[float, float]], threshold: float) -> float | None:

@@ -42,6 +42,9 @@ KINDS: dict[str, TrialKind] = {k.name: k for k in (
               "seeded evaluation of a policy on a target or in simulation (simreal evaluate)"),
     TrialKind("calibrate", "simreal.sweep.trials:CalibrateTrial", "simreal.sweep.trials:run_calibrate",
               "record a target profile and calibrate it blind, scored against its truth (simreal bench calibrate)"),
+    TrialKind("family-member", "simreal.bench.adapt_family:FamilyMemberTrial",
+              "simreal.bench.adapt_family:run_family_member",
+              "one target of a family bench: adapt with the baseline, the reach check where needed"),
 )}
 
 
@@ -103,11 +106,11 @@ def run_adapt(config: Any) -> dict:
     from ..learn.adapt import adapt
 
     report = adapt(config).report
-    summary = {key: report[key]["success_rate"] for key in ("in_sim", "zero_shot", "adapted", "from_scratch")
+    summary = {key: report[key]["success_rate"] for key in ("in_sim", "zero_shot", "final", "from_scratch")
                if isinstance(report.get(key), dict)}
-    for key in ("target_transitions", "time_to_threshold", "negative_transfer", "verdict", "kept", "steps"):
-        if key in report:
-            summary[key] = report[key]
+    run = report["adaptation"]
+    summary.update(verdict=report["verdict"], kept=run["kept"]["name"], passed_at_steps=run["passed_at_steps"],
+                   steps=run["steps"])
     return summary
 
 

@@ -1,0 +1,163 @@
+"""Episodes on the target robot: the only place adaptation touches it.
+
+A ``TargetSession`` opens one Robot from the factory it is given (a target profile's
+stand-in, a bridge client: anything that implements the protocol) and runs grasp
+episodes on it with whichever head is asked for: exploring episodes that collect data
+and plain episodes that validate a head. Every control step it runs is charged to a
+``StepLedger`` under the purpose it served, and every episode is recorded, so the
+steps a validation episode spends also become training data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ...envs import EPISODE_STEPS, GraspEnv
+from ...episode_journal import EpisodeJournal, head_digest
+from ...policy.head import ControlHead, HeadController
+from ...recording import RecordingRobot, Trajectory
+from ...robot import JointCommand, ResetRequest, Robot, RobotState
+from ..exploration import ExplorationConfig, NoisyController, run_episode
+from .ledger import StepLedger
+
+RobotFactory = Callable[[], Robot]
+Act = Callable[[np.ndarray], np.ndarray]
+
+
+class HeadSwitch:
+    """A Controller that drives the robot through whichever head was last ``use``d, so one
+    env (one robot connection) serves every head a run compares."""
+
+    def __init__(self, spec: object) -> None:
+        self.spec = spec
+        self._controller: HeadController | None = None
+
+    def use(self, head: ControlHead) -> None:
+        self._controller = HeadController(head, self.spec)
+
+    def reset(self, state: RobotState) -> None:
+        self._active().reset(state)
+
+    def __call__(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> JointCommand:
+        return self._active()(state, displacement, gripper_width)
+
+    def _active(self) -> HeadController:
+        if self._controller is None:
+            raise RuntimeError("HeadSwitch.use(head) before running an episode")
+        return self._controller
+
+
+class _Borrowed:
+    """A Robot view whose ``close`` leaves the robot open (its owner closes it)."""
+
+    def __init__(self, robot: Robot) -> None:
+        self._robot = robot
+        self.spec = robot.spec
+        self.control_period = robot.control_period
+
+    def reset(self, request: ResetRequest | None = None, *, seed: int | None = None) -> RobotState:
+        return self._robot.reset(request, seed=seed)
+
+    def apply(self, command: JointCommand) -> None:
+        self._robot.apply(command)
+
+    def step(self) -> RobotState:
+        return self._robot.step()
+
+    def close(self) -> None:
+        pass
+
+
+class TargetSession:
+    """One open connection to the target robot, its ledger and its recorded episodes."""
+
+    def __init__(self, robot: RobotFactory, act: Act, budget: int, exploration: ExplorationConfig,
+                 journal: EpisodeJournal | None = None, name: str = "adapt") -> None:
+        self.robot = robot()
+        self.ledger = StepLedger(budget, self.robot.control_period)
+        self.journal = journal
+        self.name = name
+        self.act = act
+        self.exploration = exploration
+        self.recorder = RecordingRobot(self.robot)
+        spec = self.robot.spec
+        self.switch = HeadSwitch(spec)
+        self.noisy = NoisyController(self.switch, spec, np.random.default_rng(0),
+                                     max_offset=exploration.max_offset)
+        self.env = GraspEnv(robot=self.recorder, randomization=None, controller=lambda s, p: self.noisy)
+
+    @property
+    def spec(self) -> object:
+        return self.robot.spec
+
+    def validation_episode(self, head: ControlHead, seed: int) -> tuple[bool, int, Trajectory]:
+        """Run ``head`` as it is for one episode; charged as validation."""
+        digest = head_digest(head)
+        replayed = self._replayed("validation", seed, digest)
+        if replayed is None:
+            self.switch.use(head)
+            success, _ = run_episode(self.env, self.noisy, self.act, None, None, seed, EPISODE_STEPS)
+            trajectory = self._completed("validation", seed, digest, success)
+        else:
+            success, trajectory = replayed
+        self.ledger.charge("validation", len(trajectory))
+        return success, len(trajectory), trajectory
+
+    def collect(self, head: ControlHead, steps: int, seed: int) -> list[Trajectory]:
+        """Exploring episodes with ``head`` until ``steps`` control steps; charged as collection.
+
+        Episode ``k`` is seeded ``seed + k`` (its exploration draws too), and the last one
+        is cut to what is left, so the collection spends exactly ``steps``.
+        """
+        self.switch.use(head)
+        digest = head_digest(head)
+        trajectories: list[Trajectory] = []
+        used, episode = 0, 0
+        while used < steps:
+            replayed = self._replayed("collection", seed + episode, digest)
+            if replayed is None:
+                rng = np.random.default_rng(seed + episode)
+                self.noisy.rng = rng
+                success, _ = run_episode(self.env, self.noisy, self.act, rng, self.exploration, seed + episode,
+                                         min(self.exploration.episode_steps, steps - used))
+                replayed = success, self._completed("collection", seed + episode, digest, success)
+            trajectory = replayed[1]
+            self.ledger.charge("collection", len(trajectory))
+            used += len(trajectory)
+            episode += 1
+            trajectories.append(trajectory)
+        return trajectories
+
+    def borrowed(self) -> Robot:
+        """The session's robot for another env (RL fine-tuning) that must not close it;
+        the caller charges the steps it takes to the ledger."""
+        return _Borrowed(self.robot)
+
+    def _replayed(self, purpose: str, seed: int, digest: str) -> tuple[bool, Trajectory] | None:
+        """The journal's copy of this episode when resuming (no robot step is taken)."""
+        if self.journal is None:
+            return None
+        found = self.journal.replay(self.name, purpose, seed, digest)
+        return None if found is None else (found[0].success, found[1])
+
+    def _completed(self, purpose: str, seed: int, digest: str, success: bool) -> Trajectory:
+        """The episode just run, written to the journal before anything else uses it."""
+        trajectory = self._last_trajectory()
+        if self.journal is not None:
+            self.journal.append(self.name, purpose, seed, digest, success, trajectory)
+        return trajectory
+
+    def safety_flags(self) -> dict[str, int]:
+        """How many states carried each safety flag of a robot that reports them (a bridge client)."""
+        return dict(getattr(self.robot, "flag_counts", {}) or {})
+
+    def _last_trajectory(self) -> Trajectory:
+        recorded = self.recorder.take()
+        if len(recorded) != 1:
+            raise RuntimeError(f"expected one recorded episode, got {len(recorded)}")
+        return recorded[0]
+
+    def close(self) -> None:
+        self.env.close()

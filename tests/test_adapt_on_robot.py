@@ -1,0 +1,128 @@
+"""Adaptation on a robot behind the bridge, interrupted and resumed from its run folder."""
+
+from dataclasses import replace
+
+import pytest
+
+from simreal.bridge import BridgeError, RobotServer
+from simreal.cli import main
+from simreal.learn.adapt import AdaptConfig, RunFolder, adapt
+from simreal.targets import open_target
+
+TINY = AdaptConfig(target="weak_motors", budget=1500, round_steps=500, eval_episodes=6, from_scratch=False,
+                   validation_episodes=6)
+
+
+class DroppingRobot:
+    """A target that stops answering after ``after`` control steps, as a dropped link does;
+    ``steps`` counts the steps it really ran."""
+
+    def __init__(self, after: int | None, log: list) -> None:
+        self.robot = open_target("weak_motors")
+        self.spec, self.control_period = self.robot.spec, self.robot.control_period
+        self.after, self.steps = after, 0
+        log.append(self)
+
+    def reset(self, request=None, *, seed=None):
+        return self.robot.reset(request, seed=seed)
+
+    def apply(self, command):
+        self.robot.apply(command)
+
+    def step(self):
+        if self.after is not None and self.steps >= self.after:
+            raise BridgeError("timeout", "no reply from the robot")
+        self.steps += 1
+        return self.robot.step()
+
+    def close(self):
+        self.robot.close()
+
+
+@pytest.fixture(scope="module")
+def whole_run(tmp_path_factory):
+    opened: list = []
+    config = replace(TINY, out_dir=str(tmp_path_factory.mktemp("whole")))
+    return adapt(config, robot=lambda: DroppingRobot(None, opened), folder=RunFolder(config)).report
+
+
+def test_a_run_cut_mid_collection_resumes_to_the_same_result_without_recollecting(tmp_path, whole_run):
+    config = replace(TINY, out_dir=str(tmp_path))
+    first: list = []
+    with pytest.raises(BridgeError):
+        adapt(config, robot=lambda: DroppingRobot(700, first), folder=RunFolder(config))
+    folder = RunFolder(replace(config, resume=True))
+    kept_on_disk = sum(e.steps for e in folder.journal.entries)
+    assert 0 < kept_on_disk <= 700  # completed episodes reached disk; the cut one did not
+    second: list = []
+    report = adapt(replace(config, resume=True), robot=lambda: DroppingRobot(None, second), folder=folder).report
+    run, whole = report["adaptation"], whole_run["adaptation"]
+    assert run["steps"] == whole["steps"]  # the same total budget and split
+    assert run["kept"]["name"] == whole["kept"]["name"] and report["final"] == whole_run["final"]
+    assert second[0].steps == run["steps"]["total"] - kept_on_disk  # only what was missing ran on the robot
+
+
+def test_resume_with_other_options_is_refused(tmp_path, whole_run):
+    config = replace(TINY, out_dir=str(tmp_path))
+    RunFolder(config)
+    with pytest.raises(ValueError, match=r"budget: 1500 -> 900"):
+        RunFolder(replace(config, budget=900, resume=True))
+
+
+def test_adapt_over_the_bridge_reports_robot_time_and_safety_flags(tmp_path, whole_run):
+    server = RobotServer(open_target("weak_motors"), watchdog_timeout=5.0).start()
+    try:
+        config = replace(TINY, target=server.endpoint, bridge_timeout=10.0, out_dir=str(tmp_path))
+        report = adapt(config, folder=RunFolder(config)).report
+    finally:
+        server.stop()
+    run = report["adaptation"]
+    assert report["target"]["kind"] == "bridge" and report["target"]["name"] == server.endpoint
+    assert run["steps"]["total"] <= TINY.budget
+    assert run["robot_time_s"]["total"] == pytest.approx(run["steps"]["total"] * run["control_period_s"])
+    assert isinstance(run["safety_flags"], dict)
+    assert report["measurement"]["robot_time_s"] > 0
+    assert abs(report["zero_shot"]["success_rate"] - whole_run["zero_shot"]["success_rate"]) <= 0.5
+
+
+def test_cli_stops_on_an_estopped_robot_and_says_how_to_resume(tmp_path, capsys):
+    server = RobotServer(open_target("weak_motors"), watchdog_timeout=5.0).start()
+    try:
+        from simreal.bridge import RobotClient
+
+        operator = RobotClient(server.endpoint, open_target("weak_motors").spec, timeout=5.0)
+        operator.reset(seed=0)
+        operator.estop("operator")
+        code = main(["adapt", "--target", server.endpoint, "--budget", "500", "--eval-episodes", "2",
+                     "--no-from-scratch", "--out-dir", str(tmp_path)])
+        operator.close()
+    finally:
+        server.stop()
+    out = capsys.readouterr().out
+    assert code == 5
+    assert "e-stopped" in out and "--resume" in out
+
+
+def test_evaluate_takes_a_bridge_endpoint_like_a_profile(capsys):
+    server = RobotServer(open_target("weak_motors"), watchdog_timeout=5.0).start()
+    try:
+        assert main(["evaluate", "--target", server.endpoint, "--episodes", "2", "--bridge-timeout", "10"]) == 0
+    finally:
+        server.stop()
+    assert f"target {server.endpoint}" in capsys.readouterr().out
+    assert main(["evaluate", "--target", "tcp://10.1.2.3:5555", "--episodes", "1"]) == 2  # remote without keys
+
+
+def test_record_over_the_bridge_writes_a_recording_calibrate_reads(tmp_path, capsys):
+    from simreal.calibration.trajectory_file import load_recording
+
+    server = RobotServer(open_target("weak_motors"), watchdog_timeout=5.0).start()
+    out = tmp_path / "bridge.npz"
+    try:
+        code = main(["record", "--target", server.endpoint, "--robot", "panda", "--trajectories", "1",
+                     "--seconds", "1", "--out", str(out), "--bridge-timeout", "10"])
+    finally:
+        server.stop()
+    assert code == 0, capsys.readouterr().out
+    recording = load_recording(out, open_target("weak_motors").spec)
+    assert len(recording.trajectories) == 1 and recording.steps > 0
