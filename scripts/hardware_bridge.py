@@ -22,8 +22,13 @@ if TYPE_CHECKING:
     from simreal.specs import RobotSpec
 
 
+DESCRIPTION = ("Hardware bridge: serve a robot (default: a simulated target profile), deploy a policy to a server "
+               "at a fixed rate logging every step, or record the calibration excitation from the robot behind a "
+               "server. '<verb> --help' lists a verb's options.")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=DESCRIPTION)
     sub = parser.add_subparsers(dest="verb", required=True)
     from simreal.bridge.__main__ import add_serve_options, serve_from_args
 

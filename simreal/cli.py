@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import math
 import sys
 import typing
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ class DemoConfig:
     budget: int = option(5000, "target control steps for the adaptation (collection and validation)")
     episodes: int = option(30, "seeded episodes per condition")
     seed: int = option(0, "seed of the first episode (episode i uses seed + i)")
+    out_dir: str = option("runs/demo", "folder for the clip (zero-shot and adapted side by side)")
 
 
 @dataclass
@@ -94,14 +96,21 @@ def _rate(result: Any) -> str:
 
 
 def run_demo(cfg: DemoConfig) -> int:
-    from .demo import run_adaptation
+    from pathlib import Path
+
+    from . import pretrained
+    from .demo import clip_seed, run_adaptation, write_comparison_clip
     from .demo import run_demo as demo
 
     with console.status("evaluating") as status:
         rows = demo(cfg.policy, cfg.episodes, cfg.seed, progress=lambda c: status.update(f"evaluating: {c}"))
-        report, deployed = run_adaptation(
+        report, deployed, adapted = run_adaptation(
             cfg.policy, cfg.target, cfg.episodes, cfg.budget, cfg.seed,
             progress=lambda message: status.update(f"{cfg.target}: {message}"))
+        status.update("writing the side-by-side clip")
+        source = pretrained.load(cfg.policy)
+        seed = clip_seed(source, adapted, cfg.target, range(cfg.seed, cfg.seed + min(cfg.episodes, 10)))
+        clip = write_comparison_clip(source, adapted, cfg.target, seed, Path(cfg.out_dir) / "side_by_side.gif")
     console.print(_table(
         f"1. Grasp-and-lift success, {cfg.episodes} seeded episodes each (95% Wilson interval)",
         ["condition", "source policy (learned high level + head)", "scripted expert + IK"],
@@ -121,6 +130,7 @@ def run_demo(cfg: DemoConfig) -> int:
           f"server in another process; loop p50 {loop['p50_ms']:.1f} ms, p99 {loop['p99_ms']:.1f} ms; "
           f"safety flags {dict(deployed.flags) or 'none'}")],
     ))
+    console.print(f"clip: {clip} (target {cfg.target}, episode seed {seed}; left zero-shot, right adapted)")
     return 0
 
 
@@ -153,6 +163,9 @@ class EvaluateConfig(RobotAccessOptions):
     seed: int = option(3_000_000, "seed of the first episode (the adaptation report's evaluation seeds)")
     encoder_offsets: str = option("", "fitted profile (calibration/fitted/<name>.yaml) whose joint_offset corrects "
                                       "the target's readings and commands; needs --target")
+    video: str = option("", "write a clip of the first evaluated episode(s) here (.gif or .mp4); empty = none")
+    video_episodes: int = option(1, "episodes the clip shows (the first ones evaluated)")
+    video_every: int = option(2, "keep one frame every this many control steps (smaller clip, fewer fps)")
 
 
 def run_evaluate(cfg: EvaluateConfig) -> int:
@@ -160,22 +173,34 @@ def run_evaluate(cfg: EvaluateConfig) -> int:
     from .evaluation import evaluate
     from .learn.adapt import load_policy
     from .policy.head import head_controller
-
     from .bridge.client import BridgeError
     from .robot_reference import robot_factory
+    from .video import VIDEO_SIZE, FrameRecorder, check_video_name, write_video
 
     policy = load_policy(cfg.policy)
     kwargs: dict[str, Any] = {"randomization": None if cfg.randomization == "none" else cfg.randomization}
     robot: Any = policy.spec.name
+    if cfg.video:
+        try:
+            check_video_name(cfg.video)
+            if cfg.video_episodes < 1 or cfg.video_every < 1:
+                raise ValueError(f"--video-episodes and --video-every must be at least 1, got "
+                                 f"{cfg.video_episodes} and {cfg.video_every}")
+        except ValueError as err:
+            return _data_error(err)
+    frames = ({"render_mode": "rgb_array", "render_width": VIDEO_SIZE[0], "render_height": VIDEO_SIZE[1]}
+              if cfg.video else {})
     try:
         if cfg.encoder_offsets:
             robot, kwargs = _corrected_target(cfg, policy.spec), {"randomization": None}
         elif cfg.target:
             robot, kwargs = robot_factory(cfg.target, policy.spec, access=cfg.access())[0](), {"randomization": None}
-        env = time_limited_grasp_env(robot=robot, controller=head_controller(policy.head), **kwargs)
+        env = time_limited_grasp_env(robot=robot, controller=head_controller(policy.head), **kwargs, **frames)
+        recorder = FrameRecorder(env, cfg.video_episodes, cfg.video_every) if cfg.video else None
         try:
             with console.status(f"{cfg.episodes} episodes"):
-                result = evaluate(env, policy.act, cfg.episodes, cfg.seed)
+                result = evaluate(env, policy.act, cfg.episodes, cfg.seed, observe=recorder)
+            period = env.unwrapped.robot.control_period
         finally:
             env.close()
     except (ValueError, BridgeError) as err:
@@ -184,6 +209,10 @@ def run_evaluate(cfg: EvaluateConfig) -> int:
     if cfg.encoder_offsets:
         where += f", encoder offsets corrected by {cfg.encoder_offsets}"
     console.print(f"{cfg.policy} on {where}: success {result.describe()}, mean steps {result.mean_length:.1f}")
+    if recorder is not None:
+        write_video(recorder.frames, cfg.video, fps=recorder.fps(period))
+        console.print(f"clip of {min(cfg.video_episodes, cfg.episodes)} episode(s), {len(recorder.frames)} frames: "
+                      f"{cfg.video}")
     return 0
 
 
@@ -335,8 +364,8 @@ def _interrupted(folder: Any, err: BaseException) -> int:
 
 
 def _ratio(value: float | None) -> str:
-    """A ratio, or "n/a" where its denominator is zero."""
-    return "n/a" if value is None else f"{value:.2f}"
+    """A ratio, or "n/a" where its denominator is zero (never "inf")."""
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.2f}"
 
 
 def _step_rows(report: dict) -> list[tuple[str, ...]]:

@@ -46,15 +46,21 @@ class EvaluationResult:
         return f"{self.success_rate:.1%} [{low:.1%}, {high:.1%}] over {self.episodes} episodes"
 
 
-def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int = 0) -> EvaluationResult:
+def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int = 0,
+             observe: Callable[[int], None] | None = None) -> EvaluationResult:
     """Run ``episodes`` episodes with seeds ``seed, seed + 1, ...``; success is
-    ``info["is_success"]`` at the episode's last step."""
+    ``info["is_success"]`` at the episode's last step. ``observe(episode)`` (if given) is
+    called after every reset and every step, e.g. to record frames
+    (:class:`simreal.video.FrameRecorder`); it does not change the rollout."""
     successes, lengths, returns = 0, [], []
+    note = observe or (lambda episode: None)
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
+        note(episode)
         done, length, total = False, 0, 0.0
         while not done:
             obs, reward, terminated, truncated, info = env.step(policy(obs))
+            note(episode)
             done = terminated or truncated
             length += 1
             total += float(reward)

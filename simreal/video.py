@@ -4,21 +4,55 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .atomic import replacing
 
 FORMATS = (".gif", ".mp4")
+VIDEO_SIZE = (192, 144)  # pixels (width, height) of the clips the CLI writes: small files, fast to render
+
+
+def check_video_name(path: str | Path) -> Path:
+    """``path`` if it names a clip format (checked before any work is done), else ValueError."""
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise ValueError(f"video file {path}: expected a name ending in {' or '.join(FORMATS)}")
+    return path
+
+
+class FrameRecorder:
+    """Collects ``env.render()`` frames of the first ``episodes`` episodes, one every
+    ``every`` calls (a smaller clip at a lower frame rate). Pass it as ``observe`` to
+    :func:`simreal.evaluation.evaluate`; the env needs ``render_mode="rgb_array"``."""
+
+    def __init__(self, env: Any, episodes: int = 1, every: int = 1) -> None:
+        if getattr(env, "render_mode", None) != "rgb_array":
+            raise ValueError("recording frames needs an env made with render_mode='rgb_array'")
+        if episodes < 1 or every < 1:
+            raise ValueError(f"episodes and every must be at least 1, got {episodes} and {every}")
+        self.env, self.episodes, self.every = env, episodes, every
+        self.frames: list[np.ndarray] = []
+        self._calls = 0
+
+    def __call__(self, episode: int) -> None:
+        if episode >= self.episodes:
+            return
+        if self._calls % self.every == 0:
+            self.frames.append(self.env.render())
+        self._calls += 1
+
+    def fps(self, control_period: float) -> float:
+        """The clip's frame rate for real-time playback of a robot stepping every ``control_period`` s."""
+        return 1.0 / (control_period * self.every)
 
 
 def write_video(frames: Sequence[np.ndarray], path: str | Path, fps: float = 20.0) -> Path:
     """Write RGB frames (``h x w x 3`` uint8) to ``path``: ``.gif`` or ``.mp4``, atomically."""
     import imageio.v3 as iio
 
-    path = Path(path)
-    if path.suffix.lower() not in FORMATS:
-        raise ValueError(f"video file {path}: expected a name ending in {' or '.join(FORMATS)}")
+    path = check_video_name(path)
     if not frames:
         raise ValueError(f"video file {path}: no frames to write")
     with replacing(path) as tmp:
@@ -54,4 +88,4 @@ def side_by_side(left: Sequence[np.ndarray], right: Sequence[np.ndarray], labels
     return joined
 
 
-__all__ = ["FORMATS", "labelled", "side_by_side", "write_video"]
+__all__ = ["FORMATS", "VIDEO_SIZE", "FrameRecorder", "check_video_name", "labelled", "side_by_side", "write_video"]

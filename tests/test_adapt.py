@@ -196,6 +196,8 @@ def _result(successes, episodes=100):
 @pytest.mark.parametrize(("zero_shot", "final", "scratch", "origin", "expected"), [
     (98, 98, None, "source", "nothing to recover"),
     (95, 95, None, "source", "nothing to recover"),  # significantly below in-sim, but above the threshold
+    (94, 100, 99, "scratch", "nothing to recover"),  # above the threshold: not hurt, whichever head was kept
+    (92, 92, 100, "source", "negative transfer"),  # above the threshold, but the baseline is far better
     (50, 20, None, "adapted", "negative transfer"),  # made things worse
     (10, 99, 99, "scratch", "negative transfer"),  # from scratch won over the source's heads
     (10, 60, 90, "adapted", "negative transfer"),  # the baseline does far better

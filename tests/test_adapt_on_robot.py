@@ -126,3 +126,66 @@ def test_record_over_the_bridge_writes_a_recording_calibrate_reads(tmp_path, cap
     assert code == 0, capsys.readouterr().out
     recording = load_recording(out, open_target("weak_motors").spec)
     assert len(recording.trajectories) == 1 and recording.steps > 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_the_server_killed_mid_collection_then_restarted_resume_completes_the_run(tmp_path, capsys):
+    """A real server process is killed after a number of steps (not a time), the CLI stops with
+    the data on disk, a new server on the same endpoint takes over and --resume finishes."""
+    import os
+    import signal
+
+    from simreal.bridge import RobotClient
+    from simreal.bridge.process import served_target
+
+    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    args = ["adapt", "--target", endpoint, "--budget", "1500", "--round-steps", "500", "--eval-episodes", "4",
+            "--validation-episodes", "6", "--no-from-scratch", "--bridge-timeout", "2", "--out-dir", str(tmp_path)]
+    killed = {"steps": 0}
+    original_step = RobotClient.step
+
+    def step_then_kill(self):
+        killed["steps"] += 1
+        if killed["steps"] == 600:
+            os.kill(server_pid[0], signal.SIGKILL)
+        return original_step(self)
+
+    server_pid = []
+    with served_target("weak_motors", watchdog=5.0, extra=("--endpoint", endpoint)) as first:
+        assert first == endpoint
+        server_pid.append(_server_pid(endpoint))
+        RobotClient.step = step_then_kill
+        try:
+            code = main(args)
+        finally:
+            RobotClient.step = original_step
+    out = capsys.readouterr().out
+    assert code == 5 and "--resume" in out and "completed episodes" in out
+    on_disk = (tmp_path / "journal.jsonl").read_text().splitlines()
+    assert on_disk
+    with served_target("weak_motors", watchdog=5.0, extra=("--endpoint", endpoint)):
+        assert main([*args, "--resume"]) in (0, 3, 4)
+    import json
+
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["adaptation"]["steps"]["total"] <= 1500
+    assert len((tmp_path / "journal.jsonl").read_text().splitlines()) >= len(on_disk)
+
+
+def _server_pid(endpoint: str) -> int:
+    """The pid of the serve process bound to ``endpoint`` (pgrep on its command line)."""
+    import subprocess
+
+    port = endpoint.rsplit(":", 1)[1]
+    found = subprocess.run(["pgrep", "-f", f"simreal.bridge serve .*--endpoint {endpoint}"], capture_output=True,
+                           text=True).stdout.split()
+    assert found, f"no server process on port {port}"
+    return int(found[0])

@@ -3,12 +3,18 @@ import pytest
 from simreal.cli import build_parser, main
 
 
-def test_demo_prints_a_summary_table(capsys):
-    assert main(["demo", "--episodes", "2", "--budget", "200"]) == 0
+def test_demo_prints_a_summary_table_and_writes_its_clip(capsys, tmp_path):
+    assert main(["demo", "--episodes", "2", "--budget", "200", "--out-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     for text in ("sim, nominal", "randomized", "target: laggy", "target: weak_motors", "source policy", "expert",
-                 "adapt the control head", "zero-shot", "adapted head", "bridge", "server in another"):
+                 "adapt the control head", "zero-shot", "adapted head", "bridge", "server in another", "clip:"):
         assert text in out
+    import imageio.v3 as iio
+
+    from simreal.video import VIDEO_SIZE
+
+    frames = iio.imread(tmp_path / "side_by_side.gif")
+    assert frames.shape[0] > 1 and frames.shape[1:] == (VIDEO_SIZE[1], 2 * VIDEO_SIZE[0], 3)  # two, side by side
 
 
 def test_bench_env_prints_rates_and_ratios(capsys):

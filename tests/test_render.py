@@ -1,12 +1,18 @@
-"""Pictures of what a robot reports, and clips of them."""
+"""Pictures of what a robot reports, clips of them, envs that render and evaluate --video."""
 
+import math
+
+import gymnasium as gym
 import numpy as np
 import pytest
 
 from simreal import assets
+from simreal.envs import GraspEnv, time_limited_grasp_env
+from simreal.evaluation import evaluate
+from simreal.policy import ScriptedGraspExpert
 from simreal.render import SceneView
 from simreal.robot import ObjectPose, RobotState
-from simreal.video import side_by_side, write_video
+from simreal.video import FrameRecorder, side_by_side, write_video
 
 SPEC = assets.robot_spec("panda")
 
@@ -43,3 +49,52 @@ def test_clips_are_written_as_gif_and_mp4_and_bad_names_are_refused(tmp_path):
         write_video(frames, tmp_path / "clip.avi")
     with pytest.raises(ValueError, match="no frames"):
         write_video([], tmp_path / "empty.gif")
+
+
+def test_grasp_env_renders_what_the_robot_reports_and_the_picture_follows_the_arm():
+    env = gym.make("simreal/PandaGrasp-v0", randomization=None, render_mode="rgb_array", render_width=64,
+                   render_height=48)
+    env.reset(seed=0)
+    first = env.render()
+    assert first.shape == (48, 64, 3) and first.dtype == np.uint8
+    for _ in range(5):
+        env.step(np.array([0.0, 0.0, 1.0, -1.0], np.float32))  # up, hand open
+    assert np.abs(env.render().astype(int) - first).sum() > 500  # the arm moved, so did the picture
+    assert env.metadata["render_fps"] == pytest.approx(1.0 / env.unwrapped.robot.control_period)
+    env.close()
+    plain = gym.make("simreal/PandaGrasp-v0", randomization=None)
+    plain.reset(seed=0)
+    assert plain.render() is None
+    plain.close()
+    with pytest.raises(ValueError, match="render_mode"):
+        GraspEnv(randomization=None, render_mode="human")
+
+
+def test_recording_frames_leaves_the_rollout_unchanged():
+    rendered = time_limited_grasp_env(randomization=None, render_mode="rgb_array", render_width=32, render_height=24)
+    plain = time_limited_grasp_env(randomization=None)
+    recorder = FrameRecorder(rendered, episodes=1, every=1)
+    seen = evaluate(rendered, ScriptedGraspExpert(), 2, seed=5, observe=recorder)
+    assert seen == evaluate(plain, ScriptedGraspExpert(), 2, seed=5)
+    first_length = evaluate(plain, ScriptedGraspExpert(), 1, seed=5).mean_length
+    assert len(recorder.frames) == first_length + 1  # the reset and every step of the first episode only
+    rendered.close()
+    plain.close()
+    with pytest.raises(ValueError, match="render_mode"):
+        FrameRecorder(plain)
+
+
+@pytest.mark.parametrize(("name", "every"), [("clip.gif", 1), ("clip.mp4", 2)])
+def test_evaluate_video_writes_a_readable_clip_of_the_first_episode(tmp_path, capsys, name, every):
+    import imageio.v3 as iio
+
+    from simreal.cli import main
+
+    path = tmp_path / name
+    assert main(["evaluate", "--episodes", "1", "--randomization", "none", "--video", str(path),
+                 "--video-every", str(every)]) == 0
+    steps = float(capsys.readouterr().out.split("mean steps ")[1].split()[0])
+    frames = iio.imread(path)
+    assert frames.shape[0] == math.ceil((steps + 1) / every) and frames.shape[-1] == 3
+    assert main(["evaluate", "--episodes", "1", "--video", str(tmp_path / "clip.avi")]) == 2
+    assert "clip.avi" in capsys.readouterr().out

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from ..specs import RobotSpec
     from .server import RobotServer
 
+DESCRIPTION = ("Serve a robot on the simreal bridge (a target profile: a stand-in real robot), write CURVE keys, "
+               "or print a robot spec's hash. 'python -m simreal.bridge <verb> --help' lists a verb's options.")
 SUPERVISE_PERIOD = 0.5  # s between checks that the serving threads are alive
 
 
@@ -158,7 +160,7 @@ def _spec_hash(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m simreal.bridge", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m simreal.bridge", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="verb", required=True)
     add_serve_options(sub.add_parser("serve", help="serve a target profile (the stand-in real robot)"))
     k = sub.add_parser("keys", help="write a CURVE keypair (<name>.key public, <name>.key_secret private)")

@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium.utils import EzPickle
 
 from ..controllers import orientation_error
-from ..robot import JointCommand, Robot, RobotState
+from ..robot import JointCommand, Robot
 from ..specs import SceneSpec
 from .layout import OBS_BOUND, Layout
 from .robot_env import RobotEnv
@@ -54,7 +54,8 @@ class ControlEnv(RobotEnv, EzPickle):
 
     ## Arguments
     ``robot``, ``scene``, ``randomization``, ``target`` as in GraspEnv;
-    ``max_displacement`` (m), ``max_joint_step`` (rad), ``history`` (actions kept).
+    ``max_displacement`` (m), ``max_joint_step`` (rad), ``history`` (actions kept);
+    ``render_mode``, ``render_width``, ``render_height`` (pixels) as in GraspEnv.
 
     ## Version History
     * v0: initial version.
@@ -62,9 +63,11 @@ class ControlEnv(RobotEnv, EzPickle):
 
     def __init__(self, robot: str | Robot = "panda", scene: str | SceneSpec = "tabletop",
                  randomization: str | None = "default", target: str | None = None,
-                 max_displacement: float = 0.03, max_joint_step: float = 0.15, history: int = 4) -> None:
-        EzPickle.__init__(self, robot, scene, randomization, target, max_displacement, max_joint_step, history)
-        super().__init__(robot, scene, randomization, target)
+                 max_displacement: float = 0.03, max_joint_step: float = 0.15, history: int = 4,
+                 render_mode: str | None = None, render_width: int = 320, render_height: int = 240) -> None:
+        EzPickle.__init__(self, robot, scene, randomization, target, max_displacement, max_joint_step, history,
+                          render_mode, render_width, render_height)
+        super().__init__(robot, scene, randomization, target, render_mode, render_width, render_height)
         dof = self.spec_robot.dof
         self.layout = control_layout(dof, history)
         self.max_displacement = max_displacement
@@ -73,7 +76,6 @@ class ControlEnv(RobotEnv, EzPickle):
         self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (self.layout.size,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (dof + 1,), np.float32)
         self._center = (np.asarray(self.spec_robot.workspace_low) + np.asarray(self.spec_robot.workspace_high)) / 2
-        self._state: RobotState | None = None
 
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:

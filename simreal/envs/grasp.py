@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium.utils import EzPickle
 
 from ..controllers import Controller, DifferentialIKController
-from ..robot import Robot, RobotState
+from ..robot import Robot
 from ..specs import RobotSpec, SceneSpec
 from .layout import OBS_BOUND, Layout
 from .robot_env import RobotEnv
@@ -71,22 +71,25 @@ class GraspEnv(RobotEnv, EzPickle):
     for nominal dynamics), ``target`` (a target profile: run on a PerturbedTarget),
     ``controller`` (factory ``(RobotSpec, control_period) -> Controller``; default the
     differential-IK controller), ``max_displacement``, ``lift_height``, ``reward_type``.
+    ``render_mode="rgb_array"`` makes ``render()`` return the scene as the robot reports it
+    (measured joints, perceived objects), ``render_height x render_width x 3`` uint8 pixels.
     ``reset(options={"dynamics": DynamicsParams(...)})`` forces the dynamics of one
     episode of a simulated robot.
 
     ## Version History
-    * v0: initial version.
+    * v0: initial version; ``render_mode="rgb_array"`` added without changing the dynamics.
     """
 
     def __init__(self, robot: str | Robot = "panda", scene: str | SceneSpec = "tabletop",
                  randomization: str | None = "default", target: str | None = None,
                  controller: ControllerFactory | None = None, max_displacement: float = 0.03,
-                 lift_height: float = 0.08, reward_type: str = "dense") -> None:
+                 lift_height: float = 0.08, reward_type: str = "dense",
+                 render_mode: str | None = None, render_width: int = 320, render_height: int = 240) -> None:
         EzPickle.__init__(self, robot, scene, randomization, target, controller, max_displacement,
-                          lift_height, reward_type)
+                          lift_height, reward_type, render_mode, render_width, render_height)
         if reward_type not in ("dense", "sparse"):
             raise ValueError(f"reward_type must be 'dense' or 'sparse', got {reward_type!r}")
-        super().__init__(robot, scene, randomization, target)
+        super().__init__(robot, scene, randomization, target, render_mode, render_width, render_height)
         self.layout = grasp_layout()
         self.max_displacement = max_displacement
         self.lift_height = lift_height
@@ -97,7 +100,6 @@ class GraspEnv(RobotEnv, EzPickle):
                            else DifferentialIKController(spec, period, kinematics=self.kinematics))
         self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (self.layout.size,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
-        self._state: RobotState | None = None
         self._ee = np.zeros(3)
 
     def reset(self, *, seed: int | None = None,

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import assets
 from ..kinematics import Kinematics
+from ..render import SceneView
 from ..robot import ResetRequest, Robot, RobotState
 from ..sim import DomainRandomizer, SimRobot
 from ..specs import DynamicsParams, SceneSpec
@@ -36,12 +37,24 @@ class RobotEnv(gym.Env[np.ndarray, np.ndarray]):
 
     Randomness (dynamics, object placement, the robot's sensor noise) all derives from
     ``self.np_random``, so ``reset(seed=s)`` fixes the whole episode.
+
+    ``render_mode="rgb_array"``: ``render()`` returns the scene as the robot reports it
+    (measured joints, perceived objects; :class:`simreal.render.SceneView`, PyBullet's CPU
+    renderer, no GPU or display) as a ``render_height x render_width x 3`` uint8 array.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 20}
 
     def __init__(self, robot: str | Robot = "panda", scene: str | SceneSpec = "tabletop",
-                 randomization: str | None = None, target: str | None = None) -> None:
+                 randomization: str | None = None, target: str | None = None, render_mode: str | None = None,
+                 render_width: int = 320, render_height: int = 240) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, "
+                             f"got {render_mode!r}")
+        self.render_mode = render_mode
+        self.render_size = (int(render_width), int(render_height))
+        self._view: SceneView | None = None
+        self._state: RobotState | None = None
         self.scene = assets.scene_spec(scene) if isinstance(scene, str) else scene
         self.robot = build_robot(robot, self.scene, target)
         if randomization is not None and not hasattr(self.robot, "set_dynamics"):
@@ -55,6 +68,8 @@ class RobotEnv(gym.Env[np.ndarray, np.ndarray]):
             if randomization is not None else None
         )
         self.dynamics: DynamicsParams | None = None
+        # frames play at the robot's rate (gymnasium reads render_fps from the instance)
+        self.metadata = {**self.metadata, "render_fps": 1.0 / self.robot.control_period}
 
     def _reset_robot(self, seed: int | None, options: dict[str, Any] | None) -> RobotState:
         super().reset(seed=seed)
@@ -80,7 +95,22 @@ class RobotEnv(gym.Env[np.ndarray, np.ndarray]):
             placed[obj.name] = (float(x), float(y), float(rng.uniform(*s.spawn_yaw)))
         return placed
 
+    def render(self) -> np.ndarray | None:
+        """The current state as a picture (``render_mode="rgb_array"``), else None."""
+        if self.render_mode is None:
+            return None
+        if self._state is None:
+            raise RuntimeError("call reset() before render()")
+        if self._view is None:
+            width, height = self.render_size
+            self._view = SceneView(self.spec_robot, self.scene, width, height)
+        return self._view.frame(self._state)
+
     def close(self) -> None:
+        view = getattr(self, "_view", None)
+        if view is not None:
+            view.close()
+            self._view = None
         robot = getattr(self, "robot", None)
         if robot is not None:
             robot.close()

@@ -69,7 +69,7 @@ def param_info(name: str) -> dict[str, Any]:
 
 
 def schema_markdown() -> str:
-    """The DynamicsParams fields as a Markdown table (the README's schema section)."""
+    """The DynamicsParams fields as a Markdown table (docs/spec_schema.md)."""
     nominal = DynamicsParams()
     rows = ["| field | nominal | unit | allowed | meaning |", "|---|---|---|---|---|"]
     for name in PARAM_NAMES:

@@ -3,8 +3,8 @@
 The verdict is read from the report's measurements (the same seeded target episodes for
 every head):
 
-- ``nothing to recover`` (exit 0): zero-shot is not significantly below in-sim, or the
-  source head was kept and already reaches 90 % of in-sim;
+- ``nothing to recover`` (exit 0): zero-shot is not significantly below in-sim, or it
+  already reaches 90 % of in-sim (whichever head was kept);
 - ``recovered`` (exit 0): the kept head reaches 90 % of in-sim success;
 - ``improved`` (exit 0): better than zero-shot with confidence, below 90 % of in-sim;
 - ``not recovered`` (exit 4): hurt, and no head did significantly better than zero-shot;
@@ -74,15 +74,15 @@ def verdict(m: Measurements, kept: Candidate, adapted: Candidate | None = None) 
         return "negative transfer", "the kept head is worse than the source head zero-shot"
     if not better_with_confidence(m.in_sim, m.zero_shot)[0]:
         return "nothing to recover", "zero-shot success is not significantly below in-sim"
-    if kept.origin == "source" and m.zero_shot.success_rate >= threshold:
+    if (m.from_scratch is not None and m.from_scratch.success_rate - m.final.success_rate > SCRATCH_MARGIN
+            and better_with_confidence(m.from_scratch, m.final)[0]):
+        return "negative transfer", "the from-scratch baseline does better than the kept head"
+    if m.zero_shot.success_rate >= threshold:
         return "nothing to recover", f"zero-shot success already reaches {RECOVERY:.0%} of in-sim"
     if (kept.origin == "scratch" and adapted is not None
             and better_with_confidence(kept.tally, adapted.tally, alpha=CLAIM_ALPHA)[0]):
         return "negative transfer", ("a head learnt from scratch validated better, with confidence, than the heads "
                                      "adapted from the source head")
-    if (m.from_scratch is not None and m.from_scratch.success_rate - m.final.success_rate > SCRATCH_MARGIN
-            and better_with_confidence(m.from_scratch, m.final)[0]):
-        return "negative transfer", "the from-scratch baseline does better than the kept head"
     if m.final.success_rate >= threshold:
         return "recovered", f"the kept head reaches {RECOVERY:.0%} of in-sim success"
     if better_with_confidence(m.final, m.zero_shot)[0]:
