@@ -476,48 +476,98 @@ def _family_row(r: Any) -> tuple[str, ...]:
 
 @dataclass
 class BenchCalibrateConfig:
-    """Per target profile: record the excitation, fit, time both. A profile the simulator can express: fit the
-    fields it sets and check them against its truth. One it cannot (another engine, unmodeled effects): fit
-    --fields and report whether the fit says it explains the data."""
+    """Per target profile: record the default excitation and calibrate blind. A profile the simulator can
+    express is scored against its hidden truth; one it cannot (another engine, unmodeled effects) has --fields
+    fitted and reports whether the fit says it explains the data."""
 
-    targets: str = option("", "comma-separated target profile names; empty = every shipped profile")
+    family: str = option("", "folder of target profiles (simreal targets sample); empty: the shipped profiles")
+    targets: str = option("", "comma-separated shipped profile names (without --family); empty = every one")
     trajectories: int = option(10, "excitation trajectories per profile")
     seconds: float = option(6.0, "robot time per trajectory (s)")
     seed: int = option(0, "excitation seed")
+    workers: int = option(2, "processes replaying trajectories in parallel")
+    out: str = option("", "folder to keep the fitted profiles and reports in; empty: none kept")
+    closing_loop: bool = option(False, "also adapt the shipped head in each calibrated simulator and judge it "
+                                       "zero-shot on the target against the source head (Panda profiles)")
+    episodes: int = option(50, "seeded target episodes per head for --closing-loop")
     fields: str = option(",".join(("joint_gain_scale", "force_limit", "joint_damping", "latency_steps",
                                    "position_noise", "velocity_noise")),
                          "fields fitted on profiles outside the simulator's model class, comma-separated")
 
 
-def run_bench_calibrate(cfg: BenchCalibrateConfig) -> int:
-    from . import assets
-    from .bench.calibrate_unmodeled import fit_unmodeled
-    from .calibration.bench import time_calibration
+def _closing_loop_rows(scores: list, episodes: int) -> list[tuple[str, ...]]:
+    import numpy as np
 
-    names = [n for n in cfg.targets.split(",") if n] or assets.available("target")
+    from .calibration.closing_loop import close_the_loop
+
+    rows, gains = [], []
+    for s in scores:
+        loop = close_the_loop(s.path, s.fitted, episodes=episodes)
+        gains.append(loop.gain)
+        rows.append((s.profile, f"{loop.source.success_rate:.0%}", f"{loop.calibrated.success_rate:.0%}",
+                     f"{loop.gain:+.0%}"))
+    rows.append(("median", "", "", f"{float(np.median(gains)):+.0%}"))
+    return rows
+
+
+def _score_row(s: Any) -> tuple[str, ...]:
+    return (s.profile, "yes" if s.passes else "no", f"{s.found}/{s.differs}", f"{s.nominal_fine}/{s.nominal}",
+            f"{s.covered}/{s.identifiable}", f"{s.wall_s:.0f} s", f"{s.cpu_s:.0f} s", "; ".join(s.misses) or "-")
+
+
+def _unmodeled_row(u: Any) -> tuple[str, ...]:
+    return (u.profile, f"{u.robot_time_s:.0f} s", f"{u.record_s:.1f} s", f"{u.calibrate_s:.1f} s", str(u.replays),
+            f"{u.rms_nominal:.4f} -> {u.rms_fitted:.4f} rad", "yes" if u.explains_data else "NO",
+            u.estimates_text())
+
+
+def _print_blind(scores: list) -> None:
+    from .calibration.bench import summarise
+
+    total = summarise(scores)
+    rows = [_score_row(s) for s in scores]
+    rows.append(("all", f"{total['passing']:.0%}", "", f"{total['nominal_fine']:.1%}", f"{total['coverage']:.1%}",
+                 f"{total['median_wall_s']:.0f} s median, {total['max_wall_s']:.0f} s max",
+                 f"{total['median_cpu_s']:.0f} s", ""))
+    console.print(_table("Blind calibration per target profile (default routine, every field; truth hidden)",
+                         ["profile", "passes", "found (differs)", "nominal fine", "within 3 sigma", "calibrate",
+                          "cpu", "misses"], rows))
+
+
+def run_bench_calibrate(cfg: BenchCalibrateConfig) -> int:
+    import tempfile
+
+    from .bench import calibrate_unmodeled
+    from .calibration import bench as blind
+    from .specs import load_target
+
+    try:
+        paths = blind.members(cfg.family or None, [n for n in cfg.targets.split(",") if n])
+    except (FileNotFoundError, ValueError) as err:
+        return _data_error(err)
     fields = [f.strip() for f in cfg.fields.split(",") if f.strip()]
-    modeled, unmodeled = [], []
+    keep = cfg.out or (tempfile.mkdtemp(prefix="simreal-bench-") if cfg.closing_loop else "")
+    scores, unmodeled = [], []
     with console.status("calibrating") as status:
-        for name in names:
-            status.update(f"calibrating {name}")
-            if assets.target_profile(name).in_model_class:
-                t = time_calibration(name, cfg.trajectories, cfg.seconds, cfg.seed)
-                modeled.append((name, ", ".join(t.params), f"{t.robot_time_s:.0f} s", f"{t.record_s:.1f} s",
-                                f"{t.calibrate_s:.1f} s", str(t.replays), f"{t.worst_relative_error:.1%}",
-                                "yes" if t.worst_relative_error <= 0.1 else "no"))
-                continue
-            u = fit_unmodeled(name, fields, cfg.trajectories, cfg.seconds, cfg.seed)
-            unmodeled.append((name, f"{u.robot_time_s:.0f} s", f"{u.record_s:.1f} s", f"{u.calibrate_s:.1f} s",
-                              str(u.replays), f"{u.rms_nominal:.4f} -> {u.rms_fitted:.4f} rad",
-                              "yes" if u.explains_data else "NO", u.estimates_text()))
-    if modeled:
-        console.print(_table("Calibration per target profile (fields the profile sets; truth known)",
-                             ["target", "fields", "robot time", "record", "calibrate", "replays", "worst error",
-                              "within 10%"], modeled))
+        for k, path in enumerate(paths):
+            status.update(f"calibrating {path.stem} ({k + 1}/{len(paths)})")
+            if load_target(path).in_model_class:
+                scores.append(blind.bench_profile(path, cfg.seed, cfg.workers, cfg.trajectories, cfg.seconds,
+                                                  keep or None))
+            else:
+                unmodeled.append(calibrate_unmodeled.fit_unmodeled(str(path), fields, cfg.trajectories, cfg.seconds,
+                                                                   cfg.seed, cfg.workers))
+    if scores:
+        _print_blind(scores)
     if unmodeled:
         console.print(_table(f"Calibration against robots the simulator cannot model (fitted: {', '.join(fields)})",
                              ["target", "robot time", "record", "calibrate", "replays", "joint RMS nominal -> fitted",
-                              "fit explains the data", "estimates"], unmodeled))
+                              "fit explains the data", "estimates"], [_unmodeled_row(u) for u in unmodeled]))
+    if cfg.closing_loop and scores:
+        with console.status("closing the loop: adapting in each calibrated simulator"):
+            loop = _closing_loop_rows(scores, cfg.episodes)
+        console.print(_table("Zero-shot on the target: source head (default randomization) vs head adapted in the "
+                             "calibrated simulator", ["profile", "source", "calibrated", "gain"], loop))
     return 0
 
 
@@ -698,19 +748,13 @@ class RecordConfig(RobotAccessOptions):
                                         "(tcp://host:port; its spec is --robot)")
     robot: str = option("panda", "robot spec (name or YAML path) of a bridge endpoint; a profile names its own")
     out: str = option("recordings/weak_motors.npz", "trajectory file to write (.npz)")
-    trajectories: int = option(10, "excitation trajectories (kinds cycle: grasp, swing, touch, swing)")
+    trajectories: int = option(10, "excitation trajectories (10 x 6 s hold every kind the blind calibration reads)")
     seconds: float = option(6.0, "robot time per trajectory in s")
     seed: int = option(0, "seed: same seed, same commands and data")
     scene: str = option("tabletop", "scene name or YAML path")
-    routine: str = option("dynamics", "excitation: 'dynamics' (gains, masses, friction, latency), 'offsets' "
-                                      "(still postures, then slow cube pushes driven through the offsets their "
-                                      "torques read, for joint_offset), 'contacts' (table touches and cube "
-                                      "carries, for joint_offset on an arm without torque sensing), 'gravity' "
-                                      "(still free postures only: the offsets the joint torques see, touching "
-                                      "nothing), 'weighed' "
-                                      "(grasps, flicks, slow lifts and the cube weighed by the joint torques, for "
-                                      "object mass and grip force together) or 'object' (cube slides, squeezes "
-                                      "and shakes)")
+    routine: str = option("default", "excitation: 'default' (still postures, pushes, swings, lifts, a flick and "
+                                     "a weighing: what 'simreal calibrate' reads of every field) or 'gravity' "
+                                     "(still free postures only, touching nothing: safe to try first over a bridge)")
 
 
 @dataclass
@@ -719,7 +763,7 @@ class CalibrateConfig:
 
     robot: str = option("panda", "robot the data were recorded on")
     data: str = option("", "recording files (.npz from 'simreal record', .jsonl deploy logs), comma-separated")
-    params: str = option("actuator_gain,force_limit", "DynamicsParams fields to fit, comma-separated")
+    params: str = option("", "DynamicsParams fields to fit, comma-separated; empty: every field the data inform")
     name: str = option("fitted", "name of the fitted profile (file names in --out-dir)")
     out_dir: str = option("calibration/fitted", "folder for <name>.yaml, <name>_randomization.yaml, .png, .json")
     scene: str = option("tabletop", "scene name or YAML path")
@@ -781,14 +825,14 @@ def run_calibrate(cfg: CalibrateConfig) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .calibration import run_calibration
+    from .calibration.parameters import parse_known
+    from .calibration.report import summary_rows
     from .specs import SpecError
 
-    columns = (TextColumn("{task.description:<12}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+    columns = (TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                TimeElapsedColumn())
-    from .calibration.parameters import parse_known
-
     data = [p.strip() for p in cfg.data.split(",") if p.strip()]
-    params = [p.strip() for p in cfg.params.split(",") if p.strip()]
+    params = [p.strip() for p in cfg.params.split(",") if p.strip()] or None
     try:
         known = parse_known(cfg.known)
         with Progress(*columns, console=console) as bar:
@@ -799,43 +843,19 @@ def run_calibrate(cfg: CalibrateConfig) -> int:
                                      known)
     except (SpecError, FileNotFoundError, ValueError) as err:
         return _data_error(err)
-    from .calibration.report import estimates
-
-    rows = []
-    for name, e in estimates(result.fit).items():
-        value, sigma = e["value"], e["sigma"]
-        shown = (", ".join(f"{v:.4g}" for v in value) if isinstance(value, list) else f"{value:.4g}")
-        spread = (", ".join(f"{s:.2g}" for s in sigma) if isinstance(sigma, list) else f"{sigma:.2g}")
-        rows.append((name, shown, spread, "yes" if e["identifiable"] else "NO (see combination)"))
+    fit = result.fit
     console.print(_table(f"Calibration of {cfg.robot} from {len(result.recording.trajectories)} trajectories "
-                         f"({result.recording.steps} steps)", ["field", "estimate", "+- 1 sigma", "identifiable"],
-                         rows))
-    for combo in (result.fit.uncertainty.combinations if result.fit.uncertainty else []):
-        terms = " + ".join(f"{w:+.2f}*{'ln ' if combo['axes'][k] == 'log' else ''}{k}"
-                           for k, w in combo["weights"].items())
-        console.print(f"not separable by these data; what they measure: {terms} = {combo['value']:.3f} "
-                      f"+- {combo['sigma']:.3f} (normalised units)")
-        if "resolved_by" in combo:
-            r = combo["resolved_by"]
-            console.print(f"  resolved by weighing the held object with the joint torques: {r['field']} = "
-                          f"{r['value']:.4g} +- {r['sigma']:.2g}; the rest follow along the symmetry")
-    gravity, sources = result.fit.gravity, result.fit.offset_sources
-    if gravity is not None:
-        joints = ", ".join(str(j) for j, seen in enumerate(gravity.seen) if seen)
-        console.print(f"the holding torques at {gravity.poses} still postures read the encoder offsets of joints "
-                      f"{joints} (torque RMS {gravity.residual_rms:.3f} N m)")
-    read = {"contacts": "where the pushed cube came to rest" + (", with the torques" if gravity is not None else ""),
-            "torques": "the holding torques", "replay": "the contacts' replay"}
-    for source, how in read.items():
-        joints = [str(j) for j, s in sources.items() if s == source]
-        if joints and (gravity is not None or set(sources.values()) != {"replay"}):
-            console.print(f"encoder offsets of joints {', '.join(joints)}: {how}")
-    before, after = result.fit.residual_before, result.fit.residual_after
+                         f"({result.recording.steps} steps)",
+                         ["field", "estimate", "+- 1 sigma", "identifiable", "read by"], summary_rows(fit)))
+    for line in fit.plan.describe():
+        console.print(f"  stage {line}", highlight=False)
+    before, after = fit.residual_before, fit.residual_after
     console.print(f"joint residual RMS: {before['joint_rms_rad']:.4f} rad (nominal) -> {after['joint_rms_rad']:.4f} "
-                  f"rad (fitted); wall time {result.fit.wall_time_s:.0f} s, {result.fit.replays} replays")
+                  f"rad (fitted), noise and jitter {fit.explained_floor_rad:.4f} rad; wall time "
+                  f"{fit.wall_time_s:.0f} s, {fit.replays} replays")
     for kind, path in result.paths.items():
         console.print(f"{kind}: {path}")
-    if not result.fit.converged:
+    if not fit.converged:
         console.print("[bold red]fit did not explain the data[/]: the joint residual stays well above the "
                       "measurement noise, so these estimates and uncertainties are not trustworthy.")
         return 3

@@ -11,9 +11,9 @@ from simreal.calibration import run_calibration
 from simreal.calibration.parameters import parse_known
 from simreal.cli import main
 from simreal.specs import SpecError, load_randomization, load_target
-from simreal.targets import PerturbedTarget
 from simreal.calibration.excitation import excite
 from simreal.calibration.trajectory_file import save_recording
+from simreal.targets import PerturbedTarget
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def laggy_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("known") / "laggy.npz"
     robot = PerturbedTarget("laggy")
     try:
-        save_recording(excite(robot, 3, 3.0, seed=0), path)
+        save_recording(excite(robot, 3, 3.0, seed=0, routine=("swing", "touch", "swing")), path)
     finally:
         robot.close()
     return path

@@ -119,7 +119,7 @@ def test_hardware_bridge_script_records_the_excitation_and_the_torques_read_the_
 
     from simreal import assets
     from simreal.calibration import load_recording
-    from simreal.calibration.gravity import fit_gravity_offsets, holding_poses
+    from simreal.calibration.gravity import fit_gravity, holding_poses
 
     out = tmp_path / "robot.npz"
     with served_target("miscalibrated") as endpoint:
@@ -128,7 +128,7 @@ def test_hardware_bridge_script_records_the_excitation_and_the_torques_read_the_
     summary = json.loads(done.stdout)
     assert summary["trajectories"] == 2 and summary["joint_torques"] and summary["safety_flags"] == {}
     spec, scene = assets.robot_spec("panda"), assets.scene_spec("tabletop")
-    fit = fit_gravity_offsets(holding_poses(load_recording(out, spec), spec, scene.table_height), spec, scene)
+    fit = fit_gravity(holding_poses(load_recording(out, spec), spec, scene.table_height), spec, scene)
     truth = np.array(assets.target_profile("miscalibrated").dynamics.joint_offset)
     assert np.all(np.abs(fit.offsets - truth)[1:6] <= 0.002), fit.offsets - truth
     missing = _script("excite", "--endpoint", "tcp://127.0.0.1:9", "--out", str(tmp_path / "none.npz"), timeout=60)

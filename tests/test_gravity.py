@@ -1,4 +1,4 @@
-"""Encoder offsets from the holding torques: the model's gravity load, the still windows, the fit."""
+"""The arm's masses and encoder offsets from the holding torques: the model's load, the still windows, the fit."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pytest
 
 from simreal import assets
 from simreal.calibration import calibrate, excite
-from simreal.calibration.fit import _gravity
-from simreal.calibration.gravity import MIN_POSES, fit_gravity_offsets, holding_poses
+from simreal.calibration.gravity import MASS_FIELDS, MIN_POSES, fit_gravity, holding_poses
 from simreal.robot import JointCommand
 from simreal.sim import SimRobot
 from simreal.specs import DynamicsParams
@@ -66,21 +65,21 @@ def test_holding_torques_are_what_a_still_arm_reads_and_they_see_the_offsets():
 def test_the_torques_pin_every_offset_gravity_turns(still_postures):
     poses = holding_poses(still_postures, SPEC, SCENE.table_height)
     assert len(poses) >= MIN_POSES
-    fit = fit_gravity_offsets(poses, SPEC, SCENE)
+    fit = fit_gravity(poses, SPEC, SCENE)
     assert np.array_equal(fit.seen, SEEN)
     error = np.abs(fit.offsets - TRUTH)[SEEN]
     assert np.all(error <= 0.002), error
     assert np.all(error <= 3 * fit.sigma[SEEN] + 5e-4), (error, fit.sigma)
     assert np.all(np.isinf(fit.sigma[~SEEN]))
-    again = fit_gravity_offsets(holding_poses(still_postures, SPEC, SCENE.table_height), SPEC, SCENE)
+    again = fit_gravity(holding_poses(still_postures, SPEC, SCENE.table_height), SPEC, SCENE)
     assert np.array_equal(again.offsets, fit.offsets)
 
 
 def test_torque_noise_widens_the_sigma_and_it_still_holds_the_truth(still_postures):
-    clean = fit_gravity_offsets(holding_poses(still_postures, SPEC, SCENE.table_height), SPEC, SCENE)
+    clean = fit_gravity(holding_poses(still_postures, SPEC, SCENE.table_height), SPEC, SCENE)
     rng = np.random.default_rng(0)
     noisy = _with_torques(still_postures, lambda tau: tau + rng.normal(0.0, 0.05, tau.shape))
-    fit = fit_gravity_offsets(holding_poses(noisy, SPEC, SCENE.table_height), SPEC, SCENE)
+    fit = fit_gravity(holding_poses(noisy, SPEC, SCENE.table_height), SPEC, SCENE)
     assert np.all(fit.sigma[SEEN] > clean.sigma[SEEN])
     assert np.all(np.abs(fit.offsets - TRUTH)[SEEN] <= 3 * fit.sigma[SEEN]), (fit.offsets - TRUTH, fit.sigma)
 
@@ -88,11 +87,11 @@ def test_torque_noise_widens_the_sigma_and_it_still_holds_the_truth(still_postur
 def test_only_a_free_arm_at_rest_counts(still_postures):
     poses = holding_poses(still_postures, SPEC, SCENE.table_height)
     first = still_postures.trajectories[0]
-    ringing = first.joint_velocities.copy()
-    ringing[:, 4] = 1.0  # a wrist that never stops moving
+    ringing = first.joint_positions.copy()
+    ringing[:, 4] += 0.05 * np.arange(len(ringing)) * 0.05  # a wrist that never stops creeping (0.05 rad/s)
     moved = first.object_positions.copy()
-    moved[1:, 0, 0] += 0.01  # the cube pushed aside: something touched it
-    for changed in (dict(joint_velocities=ringing), dict(object_positions=moved)):
+    moved[10:, 0, 0] += 0.01  # the cube pushed aside: something touched it
+    for changed in (dict(joint_positions=ringing), dict(object_positions=moved)):
         recording = dataclasses.replace(still_postures, trajectories=(dataclasses.replace(first, **changed),
                                                                       *still_postures.trajectories[1:]))
         kept = holding_poses(recording, SPEC, SCENE.table_height)
@@ -100,23 +99,36 @@ def test_only_a_free_arm_at_rest_counts(still_postures):
     assert holding_poses(still_postures, SPEC, SCENE.table_height + 1.0) == []  # the hand is never that high
     no_torques = _with_torques(still_postures, lambda tau: np.zeros((0, 0)))
     assert holding_poses(no_torques, SPEC) == []
-    assert fit_gravity_offsets(poses[: MIN_POSES - 1], SPEC, SCENE) is None
+    assert fit_gravity(poses[: MIN_POSES - 1], SPEC, SCENE) is None
 
 
-def test_the_fit_reads_the_torques_only_with_the_arm_masses_known(still_postures):
-    base = DynamicsParams()
-    assert _gravity(still_postures, SPEC, SCENE, base, ["joint_offset"]) is not None
-    assert _gravity(still_postures, SPEC, SCENE, base, ["joint_offset", "link_mass_scale"]) is None
-    assert _gravity(still_postures, SPEC, SCENE, base, ["actuator_gain"]) is None
+def test_the_torques_read_the_masses_with_the_offsets():
+    """Inverse dynamics at rest is linear in the link masses and a flange payload, so one fit
+    reads both and the offsets; soft, noisy drives only widen the sigmas, which hold the truth."""
+    truth = DynamicsParams(link_mass_scale=1.25, payload_mass=0.8, joint_offset=tuple(TRUTH / 2), actuator_gain=0.3,
+                           position_noise=0.002, velocity_noise=0.03)
+    robot = SimRobot(SPEC, SCENE, truth)
+    try:
+        recording = excite(robot, 2, 6.0, seed=1, routine="gravity")
+    finally:
+        robot.close()
+    fit = fit_gravity(holding_poses(recording, SPEC, SCENE.table_height), SPEC, SCENE, masses=MASS_FIELDS)
+    for name in MASS_FIELDS:
+        error = abs(fit.masses[name] - getattr(truth, name))
+        assert error <= 0.03 * getattr(truth, name) and error <= 3 * fit.mass_sigma(name), (name, fit.masses)
+    error = np.abs(fit.offsets - TRUTH / 2)[SEEN]
+    assert np.all(error <= 3 * fit.sigma[SEEN] + 1e-4) and np.all(error <= 0.005), (error, fit.sigma)
+    nominal = fit_gravity(holding_poses(recording, SPEC, SCENE.table_height), SPEC, SCENE)  # masses held nominal
+    assert np.max(np.abs(nominal.offsets - TRUTH / 2)[SEEN]) > 2 * np.max(error)
 
 
-def test_calibrate_on_still_postures_alone_reads_what_gravity_turns_and_flags_the_rest(still_postures):
-    """No contact at all (the routine to run first on an arm): joints 1-5 from the torques,
-    joints 0 and 6 flagged with sigmas that hold the truth, not made up."""
+def test_calibrate_on_still_postures_alone_reads_what_gravity_turns_and_leaves_the_rest(still_postures):
+    """No contact at all (the routine to run first on an arm): joints 1-5 from the torques;
+    joints 0 and 6, which gravity cannot turn, unseen: left at nominal and flagged, not made up."""
     fit = calibrate(still_postures, ["joint_offset"], SPEC, SCENE, workers=1)
     offsets = np.array(fit.dynamics.joint_offset)
-    rows = [i for i, c in enumerate(fit.coords) if c.name == "joint_offset"]
-    identifiable, sigma = fit.uncertainty.identifiable[rows], fit.uncertainty.sigma_value[rows]
+    rows = fit.of("joint_offset")
     assert np.all(np.abs(offsets - TRUTH)[SEEN] <= 0.002), offsets - TRUTH
-    assert identifiable[1:4].all() and not identifiable[0] and not identifiable[6]
-    assert np.all(np.abs(offsets - TRUTH) <= 3 * sigma), (offsets - TRUTH, sigma)
+    assert all(rows[j].identifiable for j in (1, 2, 3)) and all(rows[j].stage == "gravity" for j in range(1, 6))
+    assert not rows[0].identifiable and not rows[6].identifiable and offsets[0] == 0.0 and offsets[6] == 0.0
+    assert [step.stage.name for step in fit.plan.steps] == ["gravity"]  # nothing else reads offsets here

@@ -67,23 +67,24 @@ def test_bench_calibrate_sends_each_kind_of_profile_to_its_fit(monkeypatch, caps
 
     seen = []
 
-    def timing(name, *args):
-        seen.append(("truth", name))
-        return modeled.CalibrationTiming(name, ("actuator_gain",), 1.0, 2.0, 60.0, 10, 0.01)
+    def blind(path, *args):
+        seen.append(("truth", path.stem))
+        return modeled.Score(path.stem, differs=1, found=1, nominal=3, nominal_fine=3, identifiable=2, covered=2,
+                             wall_s=2.0)
 
     def beyond(name, fields, *args):
-        seen.append(("beyond", name, tuple(fields)))
+        seen.append(("beyond", Path(name).stem, tuple(fields)))
         return unmodeled.UnmodeledFit(name, tuple(fields), 1.0, 2.0, 60.0, 10, 0.03, 0.006, False,
                                       {"latency_steps": {"value": 1}})
 
-    monkeypatch.setattr(modeled, "time_calibration", timing)
+    monkeypatch.setattr(modeled, "bench_profile", blind)
     monkeypatch.setattr(unmodeled, "fit_unmodeled", beyond)
     assert main(["bench", "calibrate", "--targets", "weak_motors,mujoco_panda,worn_gearbox",
                  "--fields", "actuator_gain,latency_steps"]) == 0
     out = capsys.readouterr().out
     assert seen == [("truth", "weak_motors"), ("beyond", "mujoco_panda", ("actuator_gain", "latency_steps")),
                     ("beyond", "worn_gearbox", ("actuator_gain", "latency_steps"))]
-    assert "0.0300 -> 0.0060 rad" in out and "NO" in out and "within 10%" in out
+    assert "0.0300 -> 0.0060 rad" in out and "NO" in out and "within 3 sigma" in out
 
 
 @pytest.mark.slow

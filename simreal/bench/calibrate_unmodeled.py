@@ -4,7 +4,7 @@ A profile on another engine, or with unmodeled effects, has no true ``DynamicsPa
 to recover: a fit can only come as close as the simulator's model class allows. What
 matters then is how much of the misfit the fit removes (joint RMS, nominal -> fitted) and
 whether it says honestly that what is left is more than measurement noise (``converged``
-false). This records the profile as ``simreal record`` does and fits the fields a user
+false). This records the profile as ``simreal record`` does (the default routine) and fits the fields a user
 would fit on an unknown arm (``DEFAULT_FIELDS``), through the calibration pipeline as it
 is.
 """
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from .. import assets
 from ..calibration import record, run_calibration
-from ..calibration.excitation import routine_for
 from ..calibration.report import estimates
 
 DEFAULT_FIELDS = ("joint_gain_scale", "force_limit", "joint_damping", "latency_steps", "position_noise",
@@ -53,12 +52,12 @@ class UnmodeledFit:
 
 def fit_unmodeled(profile: str, params: Sequence[str] = DEFAULT_FIELDS, trajectories: int = 10,
                   seconds: float = 6.0, seed: int = 0, workers: int | None = None) -> UnmodeledFit:
-    """Record ``profile`` with the routine the fields need, fit ``params``, report the residual."""
+    """Record ``profile`` with the default routine, fit ``params``, report the residual."""
     params = list(params)
     robot = assets.target_profile(profile).robot
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        recording = record(profile, f"{tmp}/data.npz", trajectories, seconds, seed, routine=routine_for(params))
+        recording = record(profile, f"{tmp}/data.npz", trajectories, seconds, seed)
         recorded = time.perf_counter()
         result = run_calibration(robot, [f"{tmp}/data.npz"], params, "bench", tmp, workers=workers, seed=seed)
         done = time.perf_counter()

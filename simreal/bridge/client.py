@@ -100,6 +100,9 @@ class RobotClient:
     def _open(self) -> zmq.Socket:
         socket = self._context.socket(zmq.REQ)
         socket.setsockopt(zmq.LINGER, 0)
+        # a send with no live connection (e.g. between a refused CURVE handshake and the next
+        # reconnect) would otherwise block forever: it times out like a missing reply
+        socket.setsockopt(zmq.SNDTIMEO, max(1, int(self.timeout * 1000)))
         if self.auth is not None:
             configure_client(socket, self.auth)
         socket.connect(self.endpoint)
@@ -132,7 +135,13 @@ class RobotClient:
         assert self._socket is not None
         self._seq += 1
         data = encode(Message(kind, self._seq, time.monotonic() if stamp is None else stamp, body), "request")
-        self._socket.send(data)
+        try:
+            self._socket.send(data)
+        except zmq.Again:
+            self.close()
+            raise BridgeTimeout("timeout", f"could not send {kind!r} to {self.endpoint} within {self.timeout} s "
+                                           "(no connection: is the server up, and does it accept this client?)"
+                                ) from None
         if not self._socket.poll(int(self.timeout * 1000)):
             self.close()  # a REQ socket that missed its reply can never send again
             raise BridgeTimeout("timeout", f"no reply from {self.endpoint} to {kind!r} within {self.timeout} s")

@@ -1,13 +1,15 @@
 """System identification: fit DynamicsParams to what a robot reported for known commands.
 
-record (``excitation``) -> save/load (``trajectory_file``) -> replay in simulation
-(``replay``, ``simulate``) -> fit (``fit``, ``parameters``, ``uncertainty``) -> write the
-fitted profile, narrowed randomization, plot and report (``report``). ``pipeline``
-strings them together as the ``simreal record`` and ``simreal calibrate`` verbs do;
-``correction`` deploys fitted encoder offsets in the driver.
+record (``excitation``) -> save/load (``trajectory_file``) -> the declared stages
+(``stages``, ordered by ``plan``, run by ``fit``), each reading what sees its fields:
+the object at rest (``resting``), command responses (``latency``), torques (``saturation``,
+``gravity``, ``weighing``), contacts (``geometry``), replays (``replay``, ``simulate``,
+``replay_fit``: ``gains``, ``squeeze``, ``contact_stages``, ``noise``) -> the fitted profile,
+narrowed randomization, plot and report (``report``). ``pipeline`` strings them together
+as the ``simreal record`` and ``simreal calibrate`` verbs do; ``correction`` deploys fitted
+encoder offsets in the driver; ``bench`` measures it over a family of target profiles.
 """
 
-from .bench import CalibrationTiming, profile_fields, time_calibration
 from .correction import EncoderCorrection, encoder_offsets_from
 from .excitation import excite
 from .fit import Fit, calibrate
@@ -25,7 +27,6 @@ from .trajectory_file import (
 __all__ = [
     "Calibration",
     "CalibrationDataError",
-    "CalibrationTiming",
     "EncoderCorrection",
     "Fit",
     "RecordedTrajectory",
@@ -37,10 +38,8 @@ __all__ = [
     "load_all",
     "load_deploy_log",
     "load_recording",
-    "profile_fields",
     "record",
     "record_robot",
     "run_calibration",
     "save_recording",
-    "time_calibration",
 ]

@@ -1,66 +1,139 @@
-"""Timing a calibration end to end on a shipped target profile (for ``simreal bench``)."""
+"""Measuring calibration over a family of target profiles whose truth is known (``simreal bench calibrate``).
+
+Each profile is recorded with the default routine and calibrated blind (every field), then
+scored against its hidden truth by the issue's bars, coordinate by coordinate:
+
+- a coordinate *differs* when its truth is more than ``DIFFERS`` away from nominal (for a
+  field whose nominal is 0, more than its resolution; latency: any step); it is *found* when
+  the estimate is within its bar (``parameters.bar``; latency exactly);
+- a coordinate at nominal is *fine* when it comes out within its bar of nominal or flagged;
+- an identifiable coordinate is *covered* when the truth lies within 3 of its sigmas.
+
+A profile *passes* when every coordinate that differs is found and every nominal one is fine.
+"""
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from .. import assets
-from ..specs import DynamicsParams
-from .excitation import routine_for
+from ..specs import DynamicsParams, load_target
+from .estimates import Estimate
+from .parameters import RESOLUTION, bar, nominal_value
 from .pipeline import record, run_calibration
 
+DIFFERS = 0.2  # relative: a truth this far from nominal differs
 
-@dataclass(frozen=True)
-class CalibrationTiming:
-    """Wall times (s), robot time recorded (s) and the worst relative error of the fit."""
+
+@dataclass
+class Score:
+    """One calibrated profile against its truth."""
 
     profile: str
-    params: tuple[str, ...]
-    record_s: float
-    calibrate_s: float
-    robot_time_s: float
-    replays: int
-    worst_relative_error: float
+    differs: int = 0
+    found: int = 0
+    nominal: int = 0
+    nominal_fine: int = 0
+    identifiable: int = 0
+    covered: int = 0
+    misses: list[str] = field(default_factory=list)  # what failed, readable
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    record_s: float = 0.0
+    converged: bool = True
+    fitted: Path | None = None  # the fitted profile, when kept
+    path: Path | None = None  # the target profile benched
+
+    @property
+    def passes(self) -> bool:
+        return self.found == self.differs and self.nominal_fine == self.nominal
 
 
-def profile_fields(profile: str) -> list[str]:
-    """The DynamicsParams fields a target profile sets (those differing from nominal)."""
-    dynamics, nominal = assets.target_profile(profile).dynamics, DynamicsParams()
-    return [n for n in nominal.__dataclass_fields__ if getattr(dynamics, n) != getattr(nominal, n)]
+def truth_of(dynamics: DynamicsParams, e: Estimate) -> float:
+    value = getattr(dynamics, e.coord.name)
+    if e.coord.joint is not None:
+        return float(value[e.coord.joint]) if value else nominal_value(e.coord.name, e.coord.joint)
+    return float(value)
 
 
-def time_calibration(profile: str, trajectories: int = 10, seconds: float = 6.0, seed: int = 0,
-                     workers: int | None = None) -> CalibrationTiming:
-    """Record ``profile`` with the excitation meant for its fields (``routine_for``), fit the
-    fields it sets, time both steps."""
-    truth = assets.target_profile(profile).dynamics
-    params = profile_fields(profile)
+def differs(name: str, truth: float, nominal: float) -> bool:
+    if name == "latency_steps":
+        return truth != nominal
+    if nominal == 0.0:
+        return abs(truth) > RESOLUTION.get(name, 0.0)
+    return abs(truth - nominal) > DIFFERS * abs(truth)
+
+
+def score(profile: str, truth: DynamicsParams, estimates: list[Estimate]) -> Score:
+    out = Score(profile)
+    for e in estimates:
+        t, n = truth_of(truth, e), nominal_value(e.coord.name, e.coord.joint)
+        error = abs(e.value - t)
+        found = error == 0 if e.coord.name == "latency_steps" else error <= bar(e.coord.name, t)
+        if differs(e.coord.name, t, n):
+            out.differs += 1
+            out.found += found
+            if not found:
+                out.misses.append(f"{e.label} {t:.4g} -> {e.value:.4g}" + ("" if e.identifiable else " (flagged)"))
+        else:
+            out.nominal += 1
+            fine = found or not e.identifiable
+            out.nominal_fine += fine
+            if not fine:
+                out.misses.append(f"{e.label} nominal {t:.4g} -> {e.value:.4g}")
+        if e.identifiable:
+            out.identifiable += 1
+            covered = error <= 3 * e.sigma + 1e-12
+            out.covered += covered
+            if not covered:
+                out.misses.append(f"{e.label} {t:.4g} outside {e.value:.4g} +- 3 x {e.sigma:.2g}")
+    return out
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def bench_profile(path: str | Path, seed: int = 0, workers: int | None = None, trajectories: int = 10,
+                  seconds: float = 6.0, out_dir: str | Path | None = None) -> Score:
+    """Record ``path``'s target with the default routine, calibrate it blind, score it; the fitted
+    profile (``<name>_fit.yaml``) and its report are kept in ``out_dir`` when given."""
+    profile = load_target(path)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        recording = record(profile, f"{tmp}/data.npz", trajectories, seconds, seed, routine=routine_for(params))
-        recorded = time.perf_counter()
-        result = run_calibration(truth_robot(profile), [f"{tmp}/data.npz"], params, "bench", tmp,
+        record(path, f"{tmp}/data.npz", trajectories, seconds, seed)
+        recorded, cpu = time.perf_counter(), _cpu()
+        result = run_calibration(profile.robot, [f"{tmp}/data.npz"], None, f"{profile.name}_fit", out_dir or tmp,
                                  workers=workers, seed=seed)
-        done = time.perf_counter()
-    worst = max(relative_error(name, getattr(result.fit.dynamics, name), getattr(truth, name)) for name in params)
-    return CalibrationTiming(profile, tuple(params), recorded - start, done - recorded, recording.duration,
-                             result.fit.replays, worst)
+        out = score(profile.name, profile.dynamics, result.fit.estimates)
+    out.record_s, out.wall_s, out.cpu_s = recorded - start, result.fit.wall_time_s, _cpu() - cpu
+    out.converged = result.fit.converged
+    out.fitted = result.paths["profile"] if out_dir else None
+    out.path = Path(path)
+    return out
 
 
-def relative_error(name: str, fitted: object, true: object) -> float:
-    """Worst relative error of a field; per joint for per-joint fields, except encoder
-    offsets, whose truth includes zeros: those are relative to the largest offset."""
-    f, t = np.atleast_1d(np.asarray(fitted, dtype=float)), np.atleast_1d(np.asarray(true, dtype=float))
-    if f.shape != t.shape:
-        return float("inf")
-    scale = np.full_like(t, max(np.abs(t).max(), 1e-12)) if name == "joint_offset" else np.abs(t)
-    scale = np.where(scale > 0, scale, 1.0)
-    return float(np.max(np.abs(f - t) / scale))
+def members(family: str | Path | None, targets: list[str]) -> list[Path]:
+    """The profile files to bench: a family folder's, else the named (default: every shipped) profiles."""
+    if family:
+        from ..families import family_members
+
+        return family_members(family)
+    return [Path(assets.find("target", name)) for name in (targets or assets.available("target"))]
 
 
-def truth_robot(profile: str) -> str:
-    return assets.target_profile(profile).robot
+def summarise(scores: list[Score]) -> dict[str, float]:
+    """The aggregate bars: profiles passing, nominal fields fine, coverage, wall times."""
+    walls = np.array([s.wall_s for s in scores]) if scores else np.zeros(1)
+    return {"profiles": len(scores), "passing": sum(s.passes for s in scores) / max(len(scores), 1),
+            "nominal_fine": sum(s.nominal_fine for s in scores) / max(sum(s.nominal for s in scores), 1),
+            "coverage": sum(s.covered for s in scores) / max(sum(s.identifiable for s in scores), 1),
+            "identifiable": sum(s.identifiable for s in scores), "median_wall_s": float(np.median(walls)),
+            "max_wall_s": float(np.max(walls)), "median_cpu_s": float(np.median([s.cpu_s for s in scores] or [0]))}

@@ -1,13 +1,13 @@
 """Encoder offsets read from the holding torques mid-recording, for planning the contacts after.
 
 An offsets recording probes the table and pushes the cube where the robot believes its
-hand is. With encoders centimetres off (miscalibrated: 40-50 mrad on the big joints) the
-hand is not there, and by a different amount at every pose: a bias measured at one pose
-missed the cube by 8 cm at another. The still postures' torques (``gravity``) pin every
-offset gravity turns to about a mrad from two trajectories, so once those are recorded the
-routine reads them and drives the robot through them (``EncoderCorrection``): the contacts
-that follow land where planned, and what is left is the offsets gravity cannot feel (on
-the Panda, the base's turn, which the pushes then measure). The recording itself keeps
+hand is. With encoders off by tens of mrad on the big joints the hand is centimetres from
+there, and by a different amount at every pose, so a bias measured at one pose misses the
+cube at another. The still postures' torques (``gravity``) pin every
+offset gravity turns to about a mrad, so once those are recorded the routine reads them
+(with the arm's masses, which a payload changes) and drives the robot through them
+(``EncoderCorrection``): the contacts that follow land where planned, and what is left is
+the offsets gravity cannot feel (a vertical base's turn, which the pushes then measure). The recording itself keeps
 the raw commands and readings; the fit does not depend on this estimate.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..recording import Trajectory
 from ..specs import RobotSpec, SceneSpec
-from .gravity import fit_gravity_offsets, holding_poses
+from .gravity import MASS_FIELDS, fit_gravity, holding_poses
 from .trajectory_file import from_trajectories
 
 TRUSTED_SIGMA = 0.005  # rad: an offset the torques pin this well is corrected for while recording
@@ -31,7 +31,7 @@ def early_offsets(trajectories: list[Trajectory], spec: RobotSpec, scene: SceneS
         return None
     recording = from_trajectories(trajectories, spec, control_period, [None] * len(trajectories),
                                   ["gravity"] * len(trajectories))
-    gravity = fit_gravity_offsets(holding_poses(recording, spec, scene.table_height), spec, scene)
+    gravity = fit_gravity(holding_poses(recording, spec, scene.table_height), spec, scene, masses=MASS_FIELDS)
     if gravity is None:
         return None
     trusted = gravity.seen & (gravity.sigma <= TRUSTED_SIGMA)

@@ -18,10 +18,14 @@ from scipy.spatial.transform import Rotation
 
 from ..kinematics import Kinematics
 from ..sim import SimRobot
-from ..specs import RobotSpec, SceneSpec
+from ..specs import DynamicsParams, RobotSpec, SceneSpec
+from .context import Context
+from .estimates import Estimate
+from .parameters import Coordinate
 from .trajectory_file import RecordedTrajectory, Recording
 
-BLOCKED = 0.006  # m, measured TCP above the commanded one: the hand rests on something
+BLOCKED = 0.006  # m, measured TCP above the commanded one: the hand rests on something ...
+NEAR = 0.1  # m: ... if it is this close above the table (the object's height, the fingers and a bias)
 PUSHED = 0.03  # m/s, perceived cube speed: something pushes it
 SETTLED = 0.02  # m/s, perceived cube speed at rest again after a push
 PUSH_WINDOW = 32  # control steps a push's end looks back for the cube moving (a finger push holds 30)
@@ -32,18 +36,23 @@ STILL = 0.001  # m over two steps: the hand (or the fingers) stopped
 DESCENT = 0.01  # m per step, at most: a slow guarded descent, not a move
 HELD, HELD_MAX = 0.02, 0.06  # m, closed fingers stopped this wide hold the object
 REACH = 0.1  # m, farthest distance a contact query looks
-MAX_INSTANTS = {"touch": 200, "push": 150, "tip": 300, "hold": 50}  # contact instants used per kind, evenly thinned
+MAX_INSTANTS = {"touch": 60, "push": 60, "tip": 100, "hold": 20}  # contact instants used per kind, evenly thinned
 LIFTED = 0.01  # m above where the cube first rested: it is held up, not pushed
 TURN_SCALE = 0.005  # rad per residual unit of a carried cube's turn against the hand (noise ~6 mrad at the truth)
 SLIP = 0.0004  # m of width change: the cube slipped in the grip, a new carry segment starts
+TURNED = 0.1  # rad a carried object must turn for its segment to read the offsets
 PRIOR = 0.3  # residual units (mm) per 10 mrad of offset: what the contacts cannot see stays near 0
 UNPINNED = 0.02  # rad: a free joint the contacts pin no better than this is left at its start
 EVENT_GAP = 10  # control steps: instants of a kind this close (after thinning) belong to one contact
 CONTACT_FLOOR = 0.0001  # m, a contact kind's scatter is at least this (a pushed cube's rest repeats to ~0.1 mm)
+DEPTH_SPREAD = 1.0  # mm: how far a kind's contact depth may stray from 0 (a single contact still reads the offsets)
+FIT_NFEV = 10  # least-squares steps per fit (each one Jacobian of contact queries): it starts near the answer
 
 
-def contact_instants(recording: Recording, spec: RobotSpec) -> list[tuple[int, int, str]]:
-    """(trajectory, step, kind) of blocked ('touch') and holding ('hold') readings."""
+def contact_instants(recording: Recording, spec: RobotSpec, table_height: float = 0.0) -> list[tuple[int, int, str]]:
+    """(trajectory, step, kind) of blocked ('touch'), pushing ('push', 'tip') and holding ('hold')
+    readings. A blocked hand must be within ``NEAR`` of the table (at ``table_height``): a slow
+    drive lagging a descending command in free space is not resting on anything."""
     kin = Kinematics(spec)
     out = []
     try:
@@ -51,15 +60,18 @@ def contact_instants(recording: Recording, spec: RobotSpec) -> list[tuple[int, i
             if not traj.has_objects:
                 continue
             tcp = np.array([kin.tcp_pose(q)[0] for q in traj.joint_positions])
+            noise = tcp_noise(traj, tcp)
+            still_tolerance, follow = max(STILL, 3 * np.sqrt(2) * noise), max(FOLLOW, 4 * noise)
             measured = tcp[1:, 2]
             rest = float(np.median(traj.object_positions[:10, 0, 2]))
             commanded = np.array([kin.tcp_pose(q)[0][2] for q in traj.commands])
             step = np.diff(commanded)
             for t in range(3, len(traj)):
-                still = abs(measured[t] - measured[t - 2]) < STILL
-                if still and -DESCENT < step[t - 1] <= 0 and measured[t] - commanded[t] > BLOCKED:
+                still = abs(measured[t] - measured[t - 2]) < still_tolerance
+                near = measured[t] < table_height + NEAR
+                if near and still and -DESCENT < step[t - 1] <= 0 and measured[t] - commanded[t] > BLOCKED:
                     out.append((i, t + 1, "touch"))  # commanded down, hand stopped: resting on something
-                pushed = _pushed_to_rest(traj, t + 1, rest, recording.control_period, tcp)
+                pushed = _pushed_to_rest(traj, t + 1, rest, recording.control_period, tcp, follow)
                 if pushed:
                     out.append((i, t + 1, pushed))  # the cube just stopped against the fingers
                 width = traj.gripper_width[t - 1: t + 2]
@@ -77,14 +89,26 @@ def contact_instants(recording: Recording, spec: RobotSpec) -> list[tuple[int, i
     return sorted(kept)
 
 
-def _pushed_to_rest(traj: RecordedTrajectory, t: int, rest: float, period: float, tcp: np.ndarray) -> str:
+def tcp_noise(traj: RecordedTrajectory, tcp: np.ndarray) -> float:
+    """Std (m) of the believed TCP's reading noise: its step differences over the steps the
+    command held still (the encoders' noise carried through the arm), robustly."""
+    held = np.flatnonzero(np.all(np.abs(np.diff(traj.commands, axis=0)) < 1e-9, axis=1)) + 1
+    if len(held) < 5:
+        return 0.0
+    steps = np.linalg.norm(tcp[held + 1] - tcp[held], axis=1)
+    return float(np.median(steps) / (1.538 * np.sqrt(2)))  # a 3-D Gaussian difference: median norm 1.538 sigma_d
+
+
+def _pushed_to_rest(traj: RecordedTrajectory, t: int, rest: float, period: float, tcp: np.ndarray,
+                    follow: float = FOLLOW) -> str:
     """'push' when at step ``t`` the closed, empty fingers have just pushed the cube and both
     stopped; 'tip' when open fingers have (one finger pushed it); '' otherwise.
 
     While the cube moves it need not touch the fingers (struck, it slides ahead of them by
     up to a centimetre); once both stop, it rests against them if it moved with the hand
     (``tcp``, the believed TCP per step: its bias hardly changes over a push) over the
-    ``FOLLOW_STEPS`` before it stopped, within the last ``PUSH_WINDOW`` steps, and the hand
+    ``FOLLOW_STEPS`` before it stopped (within ``follow``: at least ``FOLLOW``, more for noisy
+    encoders), within the last ``PUSH_WINDOW`` steps, and the hand
     has stayed where it stopped. Fingers that stopped apart on the cube hold it (``hold``):
     the read width does not say where it sits between them, so those are no push."""
     if t < PUSH_WINDOW + 1 or traj.object_positions[t, 0, 2] > rest + LIFTED:
@@ -101,14 +125,15 @@ def _pushed_to_rest(traj: RecordedTrajectory, t: int, rest: float, period: float
     moved = traj.object_positions[stop, 0, :2] - traj.object_positions[before, 0, :2]
     at_stop = tcp[stop - 1: stop + 2, :2].mean(axis=0)
     followed = at_stop - tcp[max(before - 1, 0): before + 2, :2].mean(axis=0)
-    stayed = np.linalg.norm(tcp[t - 1: t + 2, :2].mean(axis=0) - at_stop) < FOLLOW  # the hand is still there
-    if stayed and np.linalg.norm(moved) > FOLLOW and np.linalg.norm(moved - followed) < FOLLOW:
+    stayed = np.linalg.norm(tcp[t - 1: t + 2, :2].mean(axis=0) - at_stop) < follow  # the hand is still there
+    if stayed and np.linalg.norm(moved) > FOLLOW and np.linalg.norm(moved - followed) < follow:
         return "push" if closed else "tip"
     return ""
 
 
 def carried_segments(recording: Recording) -> list[list[tuple[int, int]]]:
-    """(trajectory, step) runs over which the closed fingers hold the cube up without slipping."""
+    """(trajectory, step) runs over which the closed fingers hold the cube up without slipping
+    while the hand turns (``TURNED``: a cube carried straight up reads nothing of the offsets)."""
     out = []
     for i, traj in enumerate(recording.trajectories):
         if not traj.has_objects:
@@ -120,24 +145,32 @@ def carried_segments(recording: Recording) -> list[list[tuple[int, int]]]:
             held = (traj.gripper_commands[t - 1] < 0.01 and HELD < width[-1] < HELD_MAX
                     and abs(width[-1] - width[0]) < STILL and traj.object_positions[t, 0, 2] > rest + 2 * LIFTED)
             if run and (not held or abs(traj.gripper_width[t] - traj.gripper_width[run[0][1]]) > SLIP):
-                if len(run) >= 5:
-                    out.append(run)
+                out.append(run)
                 run = []
             if held:
                 run.append((i, t))
-        if len(run) >= 5:
-            out.append(run)
-    return out
+        out.append(run)
+    return [run for run in out if len(run) >= 5 and _turned(recording, run)]
+
+
+def _turned(recording: Recording, run: list[tuple[int, int]]) -> bool:
+    """Whether the held object turned by ``TURNED`` over ``run`` (the hand turned with it)."""
+    turns = [recording.trajectories[i].object_orientations[t, 0] for i, t in run]
+    spread = Rotation.from_quat(turns[0]).inv() * Rotation.from_quat(np.array(turns))
+    return bool(np.max(spread.magnitude()) > TURNED)
 
 
 class ContactGeometry:
     """Distances from the simulated hand (posed at measured - offsets) to what it touched."""
 
-    def __init__(self, recording: Recording, spec: RobotSpec, scene: SceneSpec) -> None:
+    def __init__(self, recording: Recording, spec: RobotSpec, scene: SceneSpec,
+                 dynamics: DynamicsParams | None = None) -> None:
         self.recording, self.spec = recording, spec
-        self.instants = contact_instants(recording, spec)
+        self.instants = contact_instants(recording, spec, scene.table_height)
         self.segments = carried_segments(recording)
-        self.robot = SimRobot(spec, scene)
+        # the object at its estimated size; the encoders unbiased (the offsets are what is fitted)
+        self.robot = SimRobot(spec, scene, DynamicsParams(object_size_scale=(dynamics or DynamicsParams())
+                                                          .object_size_scale))
         self.kin = Kinematics(spec)
         self._reset_for = -1
 
@@ -214,7 +247,7 @@ class ContactGeometry:
         offsets at ``start`` (the holding torques'), fused with the contacts'.
 
         A contact depth per kind of contact (the simulated contact's penetration while
-        pressing) is fitted alongside and dropped. A free joint the contacts do not pin
+        pressing, within about ``DEPTH_SPREAD``) is fitted alongside and dropped. A free joint the contacts do not pin
         (``sigma`` above ``UNPINNED``) is put back to its start and the rest fitted again:
         left free it follows the contact noise (the flange's offset, before the finger
         pushes, wandered 0.1 rad and dragged the base's offset 3 mrad along). ``sigma`` and
@@ -262,11 +295,11 @@ class ContactGeometry:
                 means = np.bincount(event, self.residuals(offsets(y)), minlength=count) / size
                 return np.concatenate(((means - y[dof:][which] * 0.001) / (0.001 * unit),
                                        self.turns(offsets(y)) / TURN_SCALE, PRIOR * y[:dof][weak],
-                                       anchor @ (y[:dof] - start[free] / scale)))
+                                       anchor @ (y[:dof] - start[free] / scale), y[dof:] / DEPTH_SPREAD))
 
             low = np.r_[np.full(dof, -bound / scale), np.full(len(kinds), -30.0)]
             return least_squares(vector, x0, bounds=(low, -low), loss="soft_l1", f_scale=1.0, diff_step=0.05,
-                                 max_nfev=50)
+                                 max_nfev=FIT_NFEV)
 
         first = solve(np.r_[start[free] / scale, np.zeros(len(kinds))], np.ones(count))
         rows = self.residuals(offsets(first.x)) / 0.001
@@ -313,3 +346,38 @@ def _robust_scatter(means: np.ndarray, within: np.ndarray) -> float:
     luck) and ``CONTACT_FLOOR``."""
     mad = 1.4826 * float(np.median(np.abs(means - np.median(means)))) if len(means) else 0.0
     return max(mad, float(np.median(within)) if len(within) else 0.0, CONTACT_FLOOR / 0.001)
+
+
+def contacts(context: Context, coords: list[Coordinate]) -> list[Estimate]:
+    """The contacts stage: every joint's offset from where the hand rested against the table and
+    the object, fused with the offsets earlier stages measured (their covariance as a prior:
+    the holding torques', when the gravity stage read them). Returns the joints it pins within
+    ``UNPINNED``; the others stay unseen."""
+    spec, dof = context.spec, context.spec.dof
+    start = np.asarray(context.dynamics.offsets(dof), dtype=float)
+    prior = np.diag(np.full(dof, np.inf))
+    gravity = context.notes.get("gravity")
+    if gravity is not None:
+        seen = np.flatnonzero(gravity.seen)
+        prior[np.ix_(seen, seen)] = gravity.offset_covariance
+    for estimate in context.estimates:
+        if estimate.coord.name == "joint_offset" and estimate.seen and not np.isfinite(prior[estimate.coord.joint,
+                                                                                             estimate.coord.joint]):
+            prior[estimate.coord.joint, estimate.coord.joint] = max(estimate.sigma, 1e-6) ** 2
+    geometry = ContactGeometry(context.recording, spec, context.scene, context.dynamics)
+    try:
+        if not geometry.instants:
+            return [Estimate(c, 0.0, np.inf, "contacts", note="no contact in the recording") for c in coords]
+        found = geometry.fit(start, 0.01, prior=prior)
+        sigma = geometry.sigma
+        context.notes["contacts"] = {"instants": len(geometry.instants), "kinds": sorted(set(geometry.row_kinds()))}
+    finally:
+        geometry.close()
+    joints = sorted({c.joint for c in coords} | {j for j in range(dof) if np.isfinite(prior[j, j])})
+    coord_of = {c.joint: c for c in coords}
+    out = []
+    for j in joints:
+        coord = coord_of.get(j) or Coordinate("joint_offset", j, False, 0.01, coords[0].low, coords[0].high)
+        pinned = np.isfinite(sigma[j]) and sigma[j] <= UNPINNED
+        out.append(Estimate(coord, float(found[j]), float(sigma[j]) if pinned else np.inf, "contacts"))
+    return out

@@ -21,7 +21,14 @@ from .replay import NOISE_FIELDS
 LOG_FIELDS = frozenset({"actuator_gain", "joint_gain_scale", "force_limit", "joint_damping", "link_mass_scale",
                         "finger_friction", "gripper_force", "object_mass_scale", "object_size_scale",
                         "object_friction_scale"})
-LINEAR_SCALE = {"payload_mass": 1.0, "joint_offset": 0.01}  # value change per optimiser unit
+LINEAR_SCALE = {"payload_mass": 1.0, "joint_offset": 0.01, "latency_steps": 1.0, "position_noise": 0.001,
+                "velocity_noise": 0.01, "object_position_noise": 0.001}  # value change per optimiser unit
+# The smallest difference that matters, per field whose nominal is 0 (where "within 10 %" means
+# nothing): an estimate this close to the truth is as good as exact, and one this close to
+# nominal is nominal. Scale fields use 10 % of their value instead.
+RESOLUTION = {"payload_mass": 0.02, "joint_offset": 0.001, "latency_steps": 0.5, "position_noise": 0.0002,
+              "velocity_noise": 0.002, "object_position_noise": 0.0003}
+RELATIVE_BAR = 0.1  # an estimate within this fraction of the truth is found
 LOG_FLOOR = 1e-3  # log axes cannot reach a bound of 0: the lowest value a fit can return
 GAIN_FIELDS = frozenset({"actuator_gain", "joint_gain_scale"})
 STABLE_CORRECTION = 0.75  # fraction of the position error a drive may correct per physics step
@@ -117,6 +124,19 @@ def _top_level_split(text: str) -> list[str]:
     return [*parts, "".join(current)]
 
 
+def bar(name: str, truth: float) -> float:
+    """How far (value units) an estimate of ``name`` may miss ``truth`` and count as found:
+    ``RELATIVE_BAR`` of it, at least the field's ``RESOLUTION``."""
+    return max(RELATIVE_BAR * abs(float(truth)), RESOLUTION.get(name, 0.0))
+
+
+def nominal_value(name: str, joint: int | None) -> float:
+    """A coordinate's nominal value (a per-joint field's per-joint nominal)."""
+    if joint is not None:
+        return PER_JOINT_NOMINAL.get(name, 0.0)
+    return float(getattr(DynamicsParams(), name))
+
+
 def split_names(names: list[str]) -> tuple[list[str], list[str], list[str]]:
     """(continuous, integer, noise) fields among ``names``."""
     integer = [n for n in names if n in INTEGER_PARAMS]
@@ -126,7 +146,7 @@ def split_names(names: list[str]) -> tuple[list[str], list[str], list[str]]:
 
 
 def coordinates(names: list[str], dof: int, max_gain: float | None = None) -> list[Coordinate]:
-    """Optimiser coordinates for continuous fields; per-joint fields give ``dof`` of them.
+    """Optimiser coordinates for the named fields; per-joint fields give ``dof`` of them.
 
     ``max_gain`` caps the gain fields' upper bound (see :func:`stable_gain`)."""
     nominal = DynamicsParams()
@@ -152,6 +172,8 @@ def to_dynamics(base: DynamicsParams, coords: list[Coordinate], x: np.ndarray, d
     joints: dict[str, list[float]] = {}
     for c, xi in zip(coords, x, strict=True):
         v = min(max(c.value(float(xi)), c.low), c.high)
+        if c.name in INTEGER_PARAMS:
+            v = round(v)
         if c.joint is None:
             values[c.name] = v
         else:

@@ -11,7 +11,8 @@ from ..robot import Robot
 from ..specs import SceneSpec, SpecError
 from ..targets import open_target
 from .excitation import excite
-from .fit import Fit, Progress, calibrate
+from .context import Progress
+from .fit import Fit, calibrate
 from .parameters import check_names
 from .report import write_outputs
 from .trajectory_file import CalibrationDataError, Recording, load_recording, save_recording
@@ -19,7 +20,7 @@ from .trajectory_file import CalibrationDataError, Recording, load_recording, sa
 
 def record(target: str | Path, out: str | Path, trajectories: int = 10, seconds: float = 6.0, seed: int = 0,
            scene: str = "tabletop", progress: Callable[[int, int], None] | None = None,
-           routine: str = "dynamics") -> Recording:
+           routine: str = "default") -> Recording:
     """Run the excitation on the target a profile describes and save it to ``out``."""
     robot = open_target(target, scene)
     try:
@@ -29,7 +30,7 @@ def record(target: str | Path, out: str | Path, trajectories: int = 10, seconds:
 
 
 def record_robot(robot: Robot, out: str | Path, trajectories: int = 10, seconds: float = 6.0, seed: int = 0,
-                 progress: Callable[[int, int], None] | None = None, routine: str = "dynamics",
+                 progress: Callable[[int, int], None] | None = None, routine: str = "default",
                  scene: SceneSpec | None = None) -> Recording:
     """Run the excitation on any Robot (a bridge client: real hardware) and save it to ``out``;
     ``scene`` (default: tabletop) is the model of the robot's surroundings the routine plans in."""
@@ -59,19 +60,21 @@ class Calibration:
     paths: dict[str, Path]
 
 
-def run_calibration(robot: str, data: list[str | Path], params: list[str], name: str,
+def run_calibration(robot: str, data: list[str | Path], params: list[str] | None, name: str,
                     out_dir: str | Path = "calibration/fitted", scene: str = "tabletop",
                     workers: int | None = None, seed: int = 0, progress: Progress | None = None,
                     base_randomization: str | None = "default",
                     known: Mapping[str, object] | None = None) -> Calibration:
-    """Load ``data``, fit ``params``, write the profile, randomization, plot and report.
+    """Load ``data``, fit ``params`` (None: every field the recording informs, the blind default),
+    write the profile, randomization, plot and report.
 
     The randomization written is ``base_randomization``'s (None: no other field) with the
     fitted fields narrowed, so it can replace the base in ``simreal train`` directly.
     ``known`` fields (measured otherwise, e.g. an object weighed) are held at their values,
     written to the profile and narrowed in the randomization too.
     """
-    check_names(params)
+    if params is not None:
+        check_names(params)
     base = assets.randomization_spec(base_randomization) if base_randomization else None
     spec, scene_spec = assets.robot_spec(robot), assets.scene_spec(scene)
     recording = load_all(list(data), robot)

@@ -22,6 +22,8 @@ from .trajectory_file import RecordedTrajectory
 NOISE_FIELDS = ("position_noise", "velocity_noise", "object_position_noise")
 KEEP_OBJECT = 0.01  # m: at a restart, a simulated object this close to its perceived position stays as simulated
 KEEP_FINGERS = 0.002  # m: ... and fingers this close to the read width stay as simulated
+KEEP_JOINTS = 0.01  # rad: ... and an arm whose every joint is this close to the (smoothed) readings
+SMOOTH = 1  # readings either side averaged into the state an arm restarts from
 
 
 @dataclass(frozen=True)
@@ -52,15 +54,16 @@ class Replayer:
 
         ``segment = 0`` replays the whole episode open loop from its reset. Otherwise
         the episode is cut into pieces of ``segment`` control steps (multiple shooting),
-        each started from the recorded state: joints as read (the candidate encoder
-        offsets are removed by the robot), fingers at the read width, objects at their
-        perceived poses, and the commands still in the latency queue. Model errors then
-        cannot compound over the episode, and contact events far back cannot flip the
-        whole prediction: the cost is far smoother in the parameters. Objects and fingers
-        that still agree with the readings (``KEEP_OBJECT``, ``KEEP_FINGERS``) are left as
-        simulated: a perceived pose carries noise and a width reading says nothing of how
-        the two fingers share it, so teleporting a squeezed cube to them shoves it through
-        the fingers (the truth's own replay then drops it)."""
+        each started from the recorded state: joints as read (smoothed over neighbouring
+        readings; the candidate encoder offsets are removed by the robot), fingers at the
+        read width, objects at their perceived poses, and the commands still in the latency
+        queue. Model errors then cannot compound over the episode, and contact events far
+        back cannot flip the whole prediction: the cost is far smoother in the parameters.
+        An arm, fingers and objects that still agree with the readings (``KEEP_JOINTS``,
+        ``KEEP_FINGERS``, ``KEEP_OBJECT``) are left as simulated: readings carry noise, and a
+        restart at a noisy reading kicks the drives into motion the robot never made (a
+        width reading says nothing of how the two fingers share it, so teleporting a squeezed
+        cube to them shoves it through the fingers)."""
         robot = self.robot
         robot.set_dynamics(noise_free(dynamics))
         first = robot.reset(trajectory.reset_request(), seed=0)
@@ -73,9 +76,13 @@ class Replayer:
         for t, command in enumerate(commands):
             if segment and t and t % segment == 0:
                 pending = [commands[k] if k >= 0 else hold for k in range(t - latency, t)]
-                robot.set_state(trajectory.joint_positions[t], trajectory.joint_velocities[t],
-                                self._width(trajectory, states[-1], t), pending,
-                                self._objects(trajectory, names, t, states[-1]))
+                joints = self._joints(trajectory, states[-1], t)
+                width, objects = self._width(trajectory, states[-1], t), self._objects(trajectory, names, t,
+                                                                                        states[-1])
+                if joints is not None or width is not None or objects:
+                    q, dq = joints if joints is not None else (states[-1].joint_positions,
+                                                               states[-1].joint_velocities)
+                    robot.set_state(q, dq, width, pending, objects)
             robot.apply(command)
             states.append(robot.step())
         rows = len(states)
@@ -87,6 +94,17 @@ class Replayer:
             object_orientations=np.array([[s.objects[n].orientation for n in names] for s in states]).reshape(
                 rows, -1, 4),
         )
+
+    @staticmethod
+    def _joints(trajectory: RecordedTrajectory, simulated: RobotState, t: int) -> tuple | None:
+        """The readings' joints and velocities at ``t``, averaged over ``SMOOTH`` readings either side
+        (a restart at one noisy reading would kick the drives), or None when the simulated arm
+        still agrees with them within ``KEEP_JOINTS``: it then runs on as simulated."""
+        window = slice(max(t - SMOOTH, 0), t + SMOOTH + 1)
+        q = trajectory.joint_positions[window].mean(axis=0)
+        if np.max(np.abs(np.asarray(simulated.joint_positions) - q)) <= KEEP_JOINTS:
+            return None
+        return q, trajectory.joint_velocities[window].mean(axis=0)
 
     @staticmethod
     def _width(trajectory: RecordedTrajectory, simulated: RobotState, t: int) -> float | None:

@@ -4,9 +4,9 @@ The fitted profile uses the target-profile schema (so ``load_target`` and
 ``PerturbedTarget`` accept it) and the randomization file the randomization schema
 (so ``simreal train --randomization`` and ``simreal adapt`` accept it). Ranges are
 the estimate +- max(3 sigma, a floor), clipped to the field's allowed bounds; a field
-the data could not pin gets the whole span between nominal and what its
-probed tolerance allows (3 of them either side), so the truth stays inside
-instead of a narrow range around a wrong value.
+the data could not pin gets the whole span between nominal and 3 sigmas past its estimate
+(its base range when unseen), so the truth stays inside instead of a narrow range
+around a wrong value.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ import yaml
 from ..atomic import write_text
 from ..specs import RandomizationSpec, load_randomization, load_target, param_info
 from ..specs.dynamics import INTEGER_PARAMS, PARAM_NAMES, PER_JOINT_PARAMS
-from .fit import Fit, replayed
+from .estimates import Estimate
+from .fit import Fit
+from .parameters import nominal_value
 from .trajectory_file import Recording
 
 RELATIVE_FLOOR = 0.05  # range half-width at least 5 % of the estimate (log fields) ...
 ABSOLUTE_FLOOR = {"payload_mass": 0.05, "joint_offset": 0.005, "joint_damping": 0.02,
                   "position_noise": 0.0002, "velocity_noise": 0.002, "object_position_noise": 0.0005}
-NOISE_RELATIVE = 0.2  # noise levels: +- 20 %
 
 
 def _plain(value: object) -> object:
@@ -42,34 +43,56 @@ def _plain(value: object) -> object:
     return value
 
 
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
 def estimates(fit: Fit) -> dict[str, dict]:
-    """Per fitted field: value, uncertainty (same unit; per joint for offsets), identifiable."""
+    """Per fitted field: value, sigma (same unit; per joint for per-joint fields, None where
+    unseen), identifiable, the stages that read it and why a coordinate is not identifiable."""
     out: dict[str, dict] = {}
-    u = fit.uncertainty
     for name in fit.names:
+        rows = fit.of(name)
         value = _plain(getattr(fit.dynamics, name))
-        entry = {"value": value, "unit": param_info(name)["unit"], "identifiable": True}
-        rows = [i for i, c in enumerate(fit.coords) if c.name == name]
-        if rows and u is not None:
-            sigma = [float(u.sigma_value[i]) for i in rows]
-            entry["sigma"] = sigma if name in PER_JOINT_PARAMS else sigma[0]
-            entry["sigma_jacobian_coord"] = [float(u.sigma_jacobian[i]) for i in rows]
-            entry["sigma_bootstrap_coord"] = [float(u.sigma_bootstrap[i]) for i in rows]
-            entry["identifiable"] = bool(all(u.identifiable[i] for i in rows))
-        elif name in INTEGER_PARAMS:
-            entry["sigma"] = 0
-            entry["method"] = "exhaustive search"
-        else:
-            entry["sigma"] = float(value) * NOISE_RELATIVE / 3
-            entry["method"] = "residual step differences (MAD)"
+        sigma = [_finite(e.sigma) for e in rows]
+        per_joint = name in PER_JOINT_PARAMS
+        entry = {"value": value if not per_joint or value else [e.value for e in rows],
+                 "unit": param_info(name)["unit"], "sigma": sigma if per_joint else sigma[0],
+                 "identifiable": bool(all(e.identifiable for e in rows)),
+                 "read_by": sorted({e.stage for e in rows if e.stage})}
+        notes = sorted({e.note for e in rows if e.note and not e.identifiable})
+        if per_joint:
+            entry["identifiable_per_joint"] = [bool(e.identifiable) for e in rows]
+        if notes:
+            entry["notes"] = notes
         out[name] = entry
     return out
+
+
+def summary_rows(fit: Fit) -> list[tuple[str, ...]]:
+    """One table row per fitted field: estimate, 1 sigma, identifiable (why not), the stages that read it."""
+    rows = []
+    for name, e in estimates(fit).items():
+        value, sigma = e["value"], e["sigma"]
+        shown = ", ".join(f"{v:.4g}" for v in value) if isinstance(value, list) else f"{value:.4g}"
+        spread = ", ".join("-" if v is None else f"{v:.2g}" for v in sigma) if isinstance(sigma, list) else (
+            "-" if sigma is None else f"{sigma:.2g}")
+        if e["identifiable"]:
+            verdict = "yes"
+        elif "identifiable_per_joint" in e and any(e["identifiable_per_joint"]):
+            verdict = "joints " + ", ".join(str(j) for j, ok in enumerate(e["identifiable_per_joint"]) if ok)
+        else:
+            verdict = "no"
+        if e.get("notes"):
+            verdict += f" ({'; '.join(e['notes'])})"
+        rows.append((name, shown, spread, verdict, ", ".join(e["read_by"]) or "-"))
+    return rows
 
 
 def _range(name: str, value: float, sigma: float) -> tuple[float, float]:
     info = param_info(name)
     if name in INTEGER_PARAMS:
-        low, high = value, value
+        low, high = value - round(3 * sigma), value + round(3 * sigma)
     else:
         floor = ABSOLUTE_FLOOR.get(name, RELATIVE_FLOOR * abs(value))
         half = max(3 * sigma, floor)
@@ -77,31 +100,29 @@ def _range(name: str, value: float, sigma: float) -> tuple[float, float]:
     return max(low, info["low"]), min(high, info["high"])
 
 
-def _unidentified_ranges(fit: Fit, name: str) -> list[tuple[float, float]]:
-    """Per coordinate of ``name``: nominal .. the estimate +- 3 probed tolerances (wide,
-    since the data do not pin it)."""
-    info = param_info(name)
-    fitted = getattr(fit.dynamics, name)
-    spans = []
-    for i, c in enumerate(fit.coords):
-        if c.name == name:
-            x = c.coordinate(float(fitted if c.joint is None else fitted[c.joint]))
-            spread = 3 * float(fit.uncertainty.sigma[i])
-            ends = [c.value(x - spread), c.value(x + spread), c.value(0.0)]  # value(0): nominal
-            spans.append((max(min(ends), info["low"]), min(max(ends), info["high"])))
-    return spans
+def _flagged_range(e: Estimate, nominal: float, base: tuple[float, float] | None) -> tuple[float, float]:
+    """A coordinate the data do not pin: from nominal to 3 sigmas past the estimate (its whole
+    base range, or nominal alone, when unseen), so the truth stays inside."""
+    info = param_info(e.coord.name)
+    if not e.seen:
+        return base if base is not None else (nominal, nominal)
+    ends = [e.value - 3 * e.sigma, e.value + 3 * e.sigma, nominal]
+    return max(min(ends), info["low"]), min(max(ends), info["high"])
 
 
-def _fitted_range(fit: Fit, name: str, entry: dict) -> list:
+def _fitted_range(fit: Fit, name: str, base: RandomizationSpec | None) -> list:
     """``[low, high]``, or one ``[low, high]`` per joint for a per-joint field."""
-    if not entry["identifiable"]:
-        spans = _unidentified_ranges(fit, name)
-    elif name in PER_JOINT_PARAMS:
-        spans = [_range(name, v, s) for v, s in zip(entry["value"], entry["sigma"], strict=True)]
-    else:
-        spans = [_range(name, float(entry["value"]), float(entry["sigma"]))]
+    given = base.range_of(name) if base is not None else None
+    spans = []
+    for e in fit.of(name):
+        nominal = nominal_value(name, e.coord.joint)
+        joint_base = None
+        if given is not None:
+            low, high = given
+            joint_base = (low[e.coord.joint], high[e.coord.joint]) if isinstance(low, tuple) else (low, high)
+        spans.append(_range(name, e.value, e.sigma) if e.identifiable else _flagged_range(e, nominal, joint_base))
     if name in INTEGER_PARAMS:
-        return [int(spans[0][0]), int(spans[0][1])]
+        return [int(np.floor(spans[0][0])), int(np.ceil(spans[0][1]))]
     pairs = [[float(low), float(high)] for low, high in spans]
     return pairs if name in PER_JOINT_PARAMS else pairs[0]
 
@@ -112,14 +133,29 @@ def randomization_ranges(fit: Fit, base: RandomizationSpec | None = None) -> dic
     for name, low, high in base.ranges if base else ():
         ranges[name] = ([[a, b] for a, b in zip(low, high, strict=True)] if isinstance(low, tuple)
                         else [low, high])
-    for name, entry in estimates(fit).items():
-        ranges[name] = _fitted_range(fit, name, entry)
+    for name in fit.names:
+        ranges[name] = _fitted_range(fit, name, base)
     for name, value in fit.known.items():  # measured otherwise: the floor's width around the value
         spans = [_range(name, float(v), 0.0) for v in np.atleast_1d(np.asarray(value, dtype=float))]
         kind = int if name in INTEGER_PARAMS else float
         pairs = [[kind(low), kind(high)] for low, high in spans]
         ranges[name] = pairs if name in PER_JOINT_PARAMS else pairs[0]
     return {name: ranges[name] for name in PARAM_NAMES if name in ranges}
+
+
+def _jsonable(value: object) -> object:
+    """Stage notes as JSON: arrays as lists, readings by their ``to_dict``."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.floating | np.integer):
+        return value.item()
+    return value
 
 
 def write_outputs(fit: Fit, recording: Recording, robot: str, name: str, out_dir: str | Path,
@@ -142,12 +178,10 @@ def write_outputs(fit: Fit, recording: Recording, robot: str, name: str, out_dir
     load_randomization(paths["randomization"])
     report = {"name": name, "robot": robot, "sources": sources, "created": stamp, "estimates": estimates(fit),
               "known": {n: _plain(v) for n, v in fit.known.items()},
-              "gravity": fit.gravity.to_dict() if fit.gravity is not None else None,
-              "offset_sources": {str(j): source for j, source in fit.offset_sources.items()},
-              "combinations": fit.uncertainty.combinations if fit.uncertainty else [],
+              "plan": [{"stage": step.stage.name, "fields": list(step.fields)} for step in fit.plan.steps],
+              "unread": list(fit.plan.unread), "stage_notes": _jsonable(fit.notes),
               "residual_before": fit.residual_before, "residual_after": fit.residual_after,
-              "converged": fit.converged,
-              "latency_costs": {str(k): v for k, v in fit.latency_costs.items()},
+              "converged": fit.converged, "explained_floor_rad": fit.explained_floor_rad,
               "wall_time_s": fit.wall_time_s, "replays": fit.replays}
     paths["report"] = write_text(out / f"{name}.json", json.dumps(report, indent=2))
     paths["plot"] = overlay_plot(fit, recording, out / f"{name}.png")
@@ -156,13 +190,13 @@ def write_outputs(fit: Fit, recording: Recording, robot: str, name: str, out_dir
 
 def overlay_plot(fit: Fit, recording: Recording, path: Path, trajectory: int | None = None) -> Path:
     """Recorded vs simulated-before (nominal) vs simulated-after joints for one replayed trajectory."""
-    recording = replayed(recording)
+    replayed = [recording.trajectories[i] for i in fit.replayed]
     if trajectory is None:  # the trajectory the fit improved most
         gains = [np.abs(b.joint_positions - t.joint_positions).mean()
                  - np.abs(a.joint_positions - t.joint_positions).mean()
-                 for t, b, a in zip(recording.trajectories, fit.simulated_before, fit.simulated_after, strict=True)]
+                 for t, b, a in zip(replayed, fit.simulated_before, fit.simulated_after, strict=True)]
         trajectory = int(np.argmax(gains))
-    traj = recording.trajectories[trajectory]
+    traj = replayed[trajectory]
     before, after = fit.simulated_before[trajectory], fit.simulated_after[trajectory]
     dof = traj.joint_positions.shape[1]
     period = recording.control_period or 1.0
@@ -180,7 +214,8 @@ def overlay_plot(fit: Fit, recording: Recording, path: Path, trajectory: int | N
     axes.ravel()[0].legend(loc="best", fontsize=7)
     for ax in axes[-1]:
         ax.set_xlabel("time (s)" if recording.control_period else "control step")
-    fig.suptitle(f"trajectory {trajectory}: joint RMS {fit.residual_before['joint_rms_rad']:.4f} rad (nominal) -> "
+    fig.suptitle(f"trajectory {fit.replayed[trajectory]} ({traj.kind or 'unknown kind'}): joint RMS "
+                 f"{fit.residual_before['joint_rms_rad']:.4f} rad (nominal) -> "
                  f"{fit.residual_after['joint_rms_rad']:.4f} rad (fitted), all trajectories")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

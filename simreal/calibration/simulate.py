@@ -1,11 +1,10 @@
-"""Replaying a whole recording under candidate dynamics, optionally on two worker processes.
+"""Replaying a recording's trajectories under candidate dynamics, optionally on two worker processes.
 
-A fit replays the recording dozens of times; trajectories are independent, so they are
-spread over worker processes, each owning one simulated robot for its whole life. A
-replay is deterministic in its dynamics, and a fit's stages often ask for the same
-dynamics again (two scan orders share their first field's grid; a scan's end is scored
-again as the next stage's start: 47 of heavy_payload's 282 requests), so each result is
-kept for the Simulator's life and a repeated request costs nothing.
+A calibration replays trajectories hundreds of times; they are independent, so they are
+spread over worker processes, each owning one simulated robot for its whole life. A replay
+is deterministic in its dynamics, and stages often ask for the same dynamics again (a
+scan's end is the next stage's start), so each trajectory's result is kept for the
+Simulator's life and a repeated request costs nothing.
 """
 
 from __future__ import annotations
@@ -14,14 +13,13 @@ import multiprocessing
 import os
 from collections.abc import Sequence
 
-import numpy as np
 
 from ..specs import DynamicsParams, RobotSpec, SceneSpec
 from .replay import Replayer, Simulated, noise_free
 from .trajectory_file import RecordedTrajectory
 
 _worker: dict = {}
-CACHE_SIZE = 512  # replays kept (about 0.3 MB each for 10 trajectories of 6 s)
+CACHE_SIZE = 4096  # trajectory replays kept (about 30 kB each for 6 s)
 
 
 def _start_worker(spec: RobotSpec, scene: SceneSpec, trajectories: Sequence[RecordedTrajectory]) -> None:
@@ -43,38 +41,44 @@ class Simulator:
     def __init__(self, spec: RobotSpec, scene: SceneSpec, trajectories: Sequence[RecordedTrajectory],
                  workers: int | None = None, segment: int = 0) -> None:
         self.trajectories = tuple(trajectories)
-        self.segment = segment
+        self.segment, self.spec, self.scene = segment, spec, scene
         workers = min(workers or os.cpu_count() or 1, 2, len(self.trajectories))
         self._pool = None
         self._local: Replayer | None = None
         if workers > 1:
             context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
             self._pool = context.Pool(workers, _start_worker, (spec, scene, self.trajectories))
-        else:
-            self._local = Replayer(spec, scene)
-        self.calls = 0  # replays actually run (repeats are served from the cache)
-        self._cache: dict[DynamicsParams, list[Simulated]] = {}
+        self.calls = 0  # replay requests that ran anything (repeats are served from the cache)
+        self._cache: dict[tuple[DynamicsParams, int, int], Simulated] = {}
 
-    def run(self, dynamics: DynamicsParams) -> list[Simulated]:
-        """Replay every trajectory under ``dynamics``, in order (a repeat comes from the cache)."""
-        key = noise_free(dynamics)  # what the replay runs: noise levels do not change it
-        if key not in self._cache:
-            if len(self._cache) >= CACHE_SIZE:
-                self._cache.pop(next(iter(self._cache)))  # the oldest
-            self._cache[key] = self._replay(key)
-        return list(self._cache[key])
+    def run(self, dynamics: DynamicsParams, indices: Sequence[int] | None = None,
+            segment: int | None = None) -> list[Simulated]:
+        """Replay the trajectories ``indices`` (default: all) under ``dynamics``, in order, in
+        ``segment``-step pieces (default: the simulator's); a repeat comes from the cache."""
+        noise_free_dynamics = noise_free(dynamics)  # what the replay runs: noise levels do not change it
+        chosen = tuple(range(len(self.trajectories))) if indices is None else tuple(int(i) for i in indices)
+        segment = self.segment if segment is None else segment
+        keys = [(noise_free_dynamics, i, segment) for i in chosen]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        if missing:
+            self.calls += 1
+            for key, sim in zip(missing, self._replay(missing), strict=True):
+                if len(self._cache) >= CACHE_SIZE:
+                    self._cache.pop(next(iter(self._cache)))  # the oldest
+                self._cache[key] = sim
+        return [self._cache[k] for k in keys]
 
-    def _replay(self, dynamics: DynamicsParams) -> list[Simulated]:
-        self.calls += 1
-        if self._pool is not None:
+    def _replay(self, keys: list[tuple]) -> list[Simulated]:
+        tasks = [(i, dynamics, segment) for dynamics, i, segment in keys]
+        if self._pool is not None and len(tasks) > 1:
             # longest first keeps both workers busy to the end
-            order = np.argsort([-len(t) for t in self.trajectories])
-            results = self._pool.map(_replay_one, [(int(i), dynamics, self.segment) for i in order], chunksize=1)
-            out: list[Simulated | None] = [None] * len(order)
-            for i, sim in zip(order, results, strict=True):
-                out[int(i)] = sim
-            return out  # type: ignore[return-value]
-        return [self._local.replay(t, dynamics, self.segment) for t in self.trajectories]
+            order = sorted(range(len(tasks)), key=lambda k: -len(self.trajectories[tasks[k][0]]))
+            results = self._pool.map(_replay_one, [tasks[k] for k in order], chunksize=1)
+            found = dict(zip(order, results, strict=True))
+            return [found[k] for k in range(len(tasks))]
+        if self._local is None:
+            self._local = Replayer(self.spec, self.scene)
+        return [self._local.replay(self.trajectories[i], d, s) for i, d, s in tasks]
 
     def close(self) -> None:
         if self._pool is not None:
@@ -90,3 +94,4 @@ class Simulator:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+

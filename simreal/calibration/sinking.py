@@ -4,21 +4,20 @@ The replay cost of a slipping grip is jagged: whether the cube slips at a shake,
 how much it then turns and settles, hangs on sub-millimetre details, so along the grip
 force the cost jumps about and only a replay of the very same dynamics matches the
 recording. What the cube does in a slow lift is steadier: a grip short of the cube's
-weight lets it sink between the fingers, the more the weaker the grip (slippery:
-about 10 mm at a force 10 % low, 20 mm at 20 % low), and a firm one holds it. The sink
+weight lets it sink between the fingers, the more the weaker the grip (a centimetre or two
+once the force falls 10-20 % short), and a firm one holds it. The sink
 is the depth of the perceived cube below the TCP once held still in the air, minus its
 depth while squeezed on the table before the lift; those two are means over several
 readings, so the perceived cube's noise (2 mm) shrinks to about 1 mm.
 
-The trajectories that lift a squeezed cube (``SINK_KINDS``: ``lift``, at graded speeds,
-and ``weigh``'s slow lift) are replayed open loop, from their start, and their sinks
+The trajectories that lift a squeezed cube (the ``lift`` kind, at graded speeds, and
+``weigh``'s slow lift) are replayed open loop, from their start, and their sinks
 compared with the recorded ones: one residual per lift (``SINK_SCALE`` per unit). The
-sink reads grip force x friction / mass, as the slips do (``symmetry``), but it grows
+sink reads grip force x friction / mass, as the slips do, but it grows
 steadily with how far the grip falls short, which is where the replay cost is flattest,
 and the brisker lifts sink a little even above the force that just holds the cube, so
-the sinks rise on both sides of the truth (slippery seeds 0-2, 5-6 lifts, the rest true:
-sum of squares 46-149 at 10 % low and 19-36 at 10 % high, against about 1 at the true force,
-whose replay is the recording itself).
+the sinks rise on both sides of the truth. A grip that never slips in the recording only
+bounds the friction from below: the stage reports it unseen.
 """
 
 from __future__ import annotations
@@ -29,16 +28,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kinematics import Kinematics
-from ..specs import DynamicsParams, RobotSpec, SceneSpec
-from .simulate import Simulator
+from ..specs import DynamicsParams
+from .context import Context
 from .still import still_runs
-from .trajectory_file import RecordedTrajectory, Recording
+from .trajectory_file import RecordedTrajectory
 from .weighing import HELD, held_in_air, resting_height
 
-SINK_KINDS = ("weigh", "lift")  # excitation kinds whose slow lifts of a squeezed cube are read
 SINK_SCALE = 0.003  # m per residual unit: the sink's reading noise (~1 mm) and its jitter between replays
 SQUEEZED = 3  # state readings averaged while the cube is squeezed on the table, before the lift
-ON_TABLE = 0.005  # m above its resting height: the cube still stands on the table
+ON_TABLE = 0.005  # m above its resting height: the cube still stands on the table ...
+OFF_TABLE = 0.01  # ... and this far above it, held in the hand: a cube that sank a lot still counts
 DITHER = 1e-7  # relative nudge of the grip force between the replays averaged into one sink
 
 
@@ -46,25 +45,24 @@ DITHER = 1e-7  # relative nudge of the grip force between the replays averaged i
 class Lift:
     """One slow lift: the readings while squeezed on the table and while held still in the air."""
 
-    trajectory: int
     squeezed: np.ndarray  # state indices
     held: np.ndarray  # state indices
 
 
 def find_lifts(traj: RecordedTrajectory) -> list[Lift]:
-    """Every still held window of ``traj`` (``weighing.held_in_air``) with the squeeze on the
-    table that came before it; numbered as trajectory 0."""
+    """Every still held window of ``traj`` (``weighing.held_in_air``, ``OFF_TABLE`` up) with the
+    squeeze on the table that came before it."""
     if not traj.has_objects:
         return []
     rest = resting_height(traj)
     closed = traj.gripper_commands < 0.01
     out = []
     for start, steps in still_runs(traj):
-        if not held_in_air(traj, steps, rest):
+        if not held_in_air(traj, steps, rest, OFF_TABLE):
             continue
         squeezed = _squeeze_before(traj, start, closed, traj.object_positions[:, 0, 2] - rest)
         if squeezed is not None:
-            out.append(Lift(0, squeezed, steps))
+            out.append(Lift(squeezed, steps))
     return out
 
 
@@ -97,16 +95,15 @@ def sink(kin: Kinematics, joint_positions: np.ndarray, object_positions: np.ndar
 
 
 class SinkReading:
-    """The recorded sinks of a recording's slow lifts and their open-loop replays under candidate dynamics."""
+    """The recorded sinks of the slow lifts in trajectories ``indices`` and their open-loop replays."""
 
-    def __init__(self, recording: Recording, spec: RobotSpec, scene: SceneSpec, workers: int | None = None) -> None:
-        found = [(t, lifts) for t in recording.trajectories if t.kind in SINK_KINDS and (lifts := find_lifts(t))]
-        self.trajectories = tuple(t for t, _ in found)
-        self.lifts = [dataclasses.replace(lift, trajectory=k) for k, (_, lifts) in enumerate(found) for lift in lifts]
-        self._kin = Kinematics(spec)
-        self.owners = np.array([lift.trajectory for lift in self.lifts], dtype=int)
-        self.recorded = np.array([self._sink(self.trajectories[lift.trajectory], lift) for lift in self.lifts])
-        self._simulator = Simulator(spec, scene, self.trajectories, workers, 0) if self.lifts else None
+    def __init__(self, context: Context, indices: list[int]) -> None:
+        self.context = context
+        found = [(i, lifts) for i in indices if (lifts := find_lifts(context.recording.trajectories[i]))]
+        self.indices = [i for i, _ in found]
+        self.lifts = [(i, lift) for i, lifts in found for lift in lifts]
+        self._kin = Kinematics(context.spec)
+        self.recorded = np.array([self._sink(context.recording.trajectories[i], lift) for i, lift in self.lifts])
 
     def __len__(self) -> int:
         return len(self.lifts)
@@ -118,16 +115,15 @@ class SinkReading:
         """The sinks (m) of each lift replayed open loop under ``dynamics``, each the mean of ``draws`` replays.
 
         A slipping grip is chaotic: the grip force changed in its 16th digit changes a sink by
-        several millimetres (slippery: 0 and 10 mm become 5 and 13 mm). The recording is one
-        such draw; a candidate's sink is better told by the mean of a few, the force nudged
-        by ``DITHER`` times the draw's number."""
-        if self._simulator is None:
+        several millimetres. The recording is one such draw; a candidate's sink is better told
+        by the mean of a few, the force nudged by ``DITHER`` times the draw's number."""
+        if not self.lifts:
             return np.zeros(0)
         total = np.zeros(len(self.lifts))
         for k in range(draws):
             nudged = dataclasses.replace(dynamics, gripper_force=dynamics.gripper_force * (1 + DITHER * k))
-            sims = self._simulator.run(nudged)
-            total += [self._sink(sims[lift.trajectory], lift) for lift in self.lifts]
+            sims = dict(zip(self.indices, self.context.replay(nudged, self.indices, segment=0), strict=True))
+            total += [self._sink(sims[i], lift) for i, lift in self.lifts]
         return total / max(draws, 1)
 
     def residuals(self, dynamics: DynamicsParams, draws: int = 1) -> np.ndarray:
@@ -135,12 +131,4 @@ class SinkReading:
         return (self.simulated(dynamics, draws) - self.recorded) / SINK_SCALE
 
     def close(self) -> None:
-        if self._simulator is not None:
-            self._simulator.close()
         self._kin.close()
-
-    def __enter__(self) -> SinkReading:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

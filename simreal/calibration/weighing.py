@@ -1,7 +1,7 @@
 """Weighing a held object with the arm's joint torque sensors.
 
-Nothing in the joints, the finger width or the perceived cube separates the cube's mass
-from the grip force (``symmetry``): the position-controlled motors move the hand as
+The joints and the perceived cube see the cube's mass only against the grip (a slip
+depends on grip force over mass), and the position-controlled motors move the hand as
 commanded whatever the cube weighs. The motors' torques do feel it. Held still at one
 commanded pose, with the cube and then without it, the arm's torques differ by the
 cube's weight alone, carried at its centre:
@@ -76,19 +76,19 @@ def resting_height(traj: RecordedTrajectory) -> float:
     return float(np.median(traj.object_positions[:5, 0, 2]))
 
 
-def held_in_air(traj: RecordedTrajectory, steps: np.ndarray, rest: float) -> bool:
+def held_in_air(traj: RecordedTrajectory, steps: np.ndarray, rest: float, lifted: float = LIFTED) -> bool:
     """Over states ``steps``: fingers commanded closed and closed on the cube (``HELD``), and the
-    cube ``LIFTED`` above its resting height ``rest``."""
+    cube ``lifted`` above its resting height ``rest``."""
     width, height = traj.gripper_width[steps], traj.object_positions[steps, 0, 2]
     return bool(np.all(traj.gripper_commands[steps - 1] < 0.01) and np.all((HELD[0] < width) & (width < HELD[1]))
-                and np.all(height > rest + LIFTED))
+                and np.all(height > rest + lifted))
 
 
 def weigh(recording: Recording, spec: RobotSpec) -> Weighing | None:
     """The held object's mass from every held/empty pair at one pose, or None without any.
 
     Its sigma adds to the torques' scatter the drift between the windows' first and second
-    halves: a weak drive still settling (heavy_payload's 10 % gains) biases the mean, and
+    halves: a soft drive still settling biases the mean, and
     that drift is the honest size of the bias."""
     windows = still_windows(recording)
     empty = [w for w in windows if not w.held]

@@ -41,7 +41,7 @@ KINDS: dict[str, TrialKind] = {k.name: k for k in (
     TrialKind("evaluate", "simreal.sweep.trials:EvaluateTrial", "simreal.sweep.trials:run_evaluate",
               "seeded evaluation of a policy on a target or in simulation (simreal evaluate)"),
     TrialKind("calibrate", "simreal.sweep.trials:CalibrateTrial", "simreal.sweep.trials:run_calibrate",
-              "record a target profile and calibrate the fields it sets (simreal bench calibrate)"),
+              "record a target profile and calibrate it blind, scored against its truth (simreal bench calibrate)"),
     TrialKind("family-member", "simreal.bench.adapt_family:FamilyMemberTrial",
               "simreal.bench.adapt_family:run_family_member",
               "one target of a family bench: adapt with the baseline, the reach check where needed"),
@@ -116,7 +116,7 @@ def run_adapt(config: Any) -> dict:
 
 @dataclass
 class CalibrateTrial:
-    """Record a target profile and fit the fields it sets (truth known), as ``simreal bench calibrate``."""
+    """Record a target profile with the default routine and calibrate it blind, as ``simreal bench calibrate``."""
 
     target: str = "weak_motors"
     trajectories: int = 10
@@ -126,11 +126,15 @@ class CalibrateTrial:
 
 
 def run_calibrate(config: CalibrateTrial) -> dict:
-    from ..calibration.bench import time_calibration
+    from ..calibration.bench import bench_profile
+    from ..assets import find
 
-    timing = time_calibration(config.target, config.trajectories, config.seconds, config.seed,
-                              workers=config.workers)
-    return {key: value for key, value in dataclasses.asdict(timing).items() if key != "profile"}
+    s = bench_profile(find("target", config.target), config.seed, config.workers, config.trajectories,
+                      config.seconds)
+    return {"passes": s.passes, "differs": s.differs, "found": s.found, "nominal": s.nominal,
+            "nominal_fine": s.nominal_fine, "identifiable": s.identifiable, "covered": s.covered,
+            "misses": list(s.misses), "record_s": s.record_s, "calibrate_s": s.wall_s, "cpu_s": s.cpu_s,
+            "converged": s.converged}
 
 
 __all__ = ["KINDS", "CalibrateTrial", "EvaluateTrial", "TrialKind", "build_config", "kind", "option_types"]

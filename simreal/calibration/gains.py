@@ -1,0 +1,83 @@
+"""The drives stage: per-joint gains, damping (and, without torque readings, limits and masses) from
+the free-space joints, and the split of the gains into ``actuator_gain`` x ``joint_gain_scale``.
+
+Each joint's drive is seen through the product of the two gain fields only, so the stage
+fits that product per joint (as ``joint_gain_scale`` with the common gain where it stands)
+and then splits it. The data cannot choose the split; ``split_gains`` picks the one that
+leaves the most fields nominal: the common gain is the value most joints share (within two
+sigma), or nominal when no two joints agree better than nominal does, and every joint of
+that cluster keeps a factor of exactly 1. With no two joints to go by the split is reported
+not identifiable (the products are, as each joint's ``joint_gain_scale`` note says).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .context import Context
+from .estimates import Estimate
+from .parameters import Coordinate, stable_gain
+from .readings import select
+from .replay_fit import ReplayProblem, fit
+
+SHARED = 2.0  # sigmas: joints whose gains agree this well share the common gain
+DRIVE_KINDS = ("swing",)
+DRIVE_CHANNELS = ("joints", "velocities")
+DRIVE_NFEV = 30  # least-squares evaluations after the scan: the joints couple (a saturated wrist), the scan not
+
+
+def drives(context: Context, coords: list[Coordinate]) -> list[Estimate]:
+    indices = select(context.recording, DRIVE_KINDS, any_kind=True)
+    if not indices:
+        return [Estimate(c, 0.0, np.inf, "drives", note="no trajectory to replay") for c in coords]
+    common = next((c for c in coords if c.name == "actuator_gain"), None)
+    joints = [c for c in coords if c.name == "joint_gain_scale"]
+    fitted = [c for c in coords if c is not common] if common is not None and joints else coords
+    problem = ReplayProblem(context, _capped(fitted, context), indices, DRIVE_CHANNELS)
+    found = fit(problem, "drives", nfev=DRIVE_NFEV)
+    context.notes["drives"] = {"trajectories": list(indices), "replay_evaluations": problem.evaluations}
+    if common is None or not joints:
+        return found
+    products = [e for e in found if e.coord.name == "joint_gain_scale"]
+    return [e for e in found if e.coord.name != "joint_gain_scale"] + split_gains(
+        common, products, context.dynamics.actuator_gain)
+
+
+def _capped(coords: list[Coordinate], context: Context) -> list[Coordinate]:
+    """Gain coordinates capped at the largest stable gain (``parameters.stable_gain``)."""
+    import dataclasses
+
+    cap = stable_gain(context.spec.position_gain)
+    return [dataclasses.replace(c, high=min(c.high, cap)) if c.name in ("actuator_gain", "joint_gain_scale") else c
+            for c in coords]
+
+
+def split_gains(common: Coordinate, products: list[Estimate], scale: float) -> list[Estimate]:
+    """``actuator_gain`` and ``joint_gain_scale`` estimates from per-joint gain products (fitted
+    as ``joint_gain_scale`` on top of ``scale``, the common gain then in force)."""
+    gains = np.array([e.value * scale for e in products])
+    sigma = np.array([e.sigma / max(e.value, 1e-12) for e in products])  # relative: log axes
+    logs = np.log(np.maximum(gains, 1e-12))
+    candidates = [0.0, *logs]  # log of the common gain: nominal, or one joint's
+    scores = [_agreeing(logs, sigma, c).sum() + (c == 0.0) for c in candidates]
+    best = max(range(len(candidates)), key=lambda k: (scores[k], k == 0))
+    cluster = _agreeing(logs, sigma, candidates[best])
+    clear = scores[best] >= 2
+    if best == 0 or not cluster.any():
+        level, level_sigma = 0.0, 0.0
+    else:
+        weights = 1 / np.maximum(sigma[cluster], 1e-6) ** 2
+        level = float(np.sum(weights * logs[cluster]) / np.sum(weights))
+        level_sigma = float(1 / np.sqrt(np.sum(weights)))
+    note = "" if clear else "no two joints share a gain: the split is a convention"
+    out = [Estimate(common, float(np.exp(level)), float(np.exp(level) * level_sigma) if clear else np.inf, "drives",
+                    note=note)]
+    for e, member, g, s in zip(products, cluster, gains, sigma, strict=True):
+        factor = 1.0 if member else float(g / np.exp(level))
+        out.append(Estimate(e.coord, factor, factor * float(np.hypot(s, level_sigma)), "drives", note=note,
+                            convention=not clear))
+    return out
+
+
+def _agreeing(logs: np.ndarray, sigma: np.ndarray, centre: float) -> np.ndarray:
+    return np.abs(logs - centre) <= SHARED * np.maximum(sigma, 1e-3)
