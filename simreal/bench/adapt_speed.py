@@ -33,8 +33,8 @@ class BenchAdaptConfig(AdaptConfig):
     reach_factor: int = option(10, "family bench: a hurt target the run did not recover is reachable if a head "
                                    "from scratch with this many times the budget recovers it")
     rows_out: str = option("", "family bench: also write the rows and summary as JSON to this file")
-    backend: str = option("serial", "family bench: run the targets serially, on a local process 'pool' or on "
-                                    "'ray' (pip install 'simreal[ray]'); the same numbers on each")
+    backend: str = option("pool", "family bench: run the targets on a local process 'pool', 'serial'ly or on "
+                                  "'ray' (pip install 'simreal[ray]'); the same numbers on each")
     workers: int = option(2, "family bench: processes (pool) or CPUs of a local Ray instance")
     ray_address: str = option("", "family bench: address of an existing Ray cluster (empty: start a local one)")
 
