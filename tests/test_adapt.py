@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from .robots import CountingRobot
 from simreal.cli import main
 from simreal.evaluation import EvaluationResult
 from simreal.learn.adapt import AdaptConfig, adapt, high_level_digest, load_policy
@@ -17,28 +18,6 @@ from simreal.learn.transfer import better_with_confidence, transfer_ratio
 from simreal.targets import open_target
 
 SMALL = AdaptConfig(target="weak_motors", eval_episodes=30, from_scratch=False)
-
-
-class CountingRobot:
-    """Wraps a Robot and counts the control steps it is driven through."""
-
-    def __init__(self, robot, log):
-        self.robot, self.spec, self.control_period = robot, robot.spec, robot.control_period
-        self.steps = 0
-        log.append(self)
-
-    def reset(self, request=None, *, seed=None):
-        return self.robot.reset(request, seed=seed)
-
-    def apply(self, command):
-        self.robot.apply(command)
-
-    def step(self):
-        self.steps += 1
-        return self.robot.step()
-
-    def close(self):
-        self.robot.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pytest
 
+from .robots import CountingRobot
 from simreal.bridge import BridgeError, RobotServer
 from simreal.cli import main
 from simreal.learn.adapt import AdaptConfig, RunFolder, adapt
@@ -13,49 +14,28 @@ TINY = AdaptConfig(target="weak_motors", budget=1500, round_steps=500, eval_epis
                    validation_episodes=6)
 
 
-class DroppingRobot:
-    """A target that stops answering after ``after`` control steps, as a dropped link does;
-    ``steps`` counts the steps it really ran."""
-
-    def __init__(self, after: int | None, log: list) -> None:
-        self.robot = open_target("weak_motors")
-        self.spec, self.control_period = self.robot.spec, self.robot.control_period
-        self.after, self.steps = after, 0
-        log.append(self)
-
-    def reset(self, request=None, *, seed=None):
-        return self.robot.reset(request, seed=seed)
-
-    def apply(self, command):
-        self.robot.apply(command)
-
-    def step(self):
-        if self.after is not None and self.steps >= self.after:
-            raise BridgeError("timeout", "no reply from the robot")
-        self.steps += 1
-        return self.robot.step()
-
-    def close(self):
-        self.robot.close()
+def _weak_motors(log: list, after: int | None = None) -> CountingRobot:
+    """weak_motors that stops answering after ``after`` steps (a dropped link), counting what it ran."""
+    return CountingRobot(open_target("weak_motors"), log, after)
 
 
 @pytest.fixture(scope="module")
 def whole_run(tmp_path_factory):
     opened: list = []
     config = replace(TINY, out_dir=str(tmp_path_factory.mktemp("whole")))
-    return adapt(config, robot=lambda: DroppingRobot(None, opened), folder=RunFolder(config)).report
+    return adapt(config, robot=lambda: _weak_motors(opened), folder=RunFolder(config)).report
 
 
 def test_a_run_cut_mid_collection_resumes_to_the_same_result_without_recollecting(tmp_path, whole_run):
     config = replace(TINY, out_dir=str(tmp_path))
     first: list = []
     with pytest.raises(BridgeError):
-        adapt(config, robot=lambda: DroppingRobot(700, first), folder=RunFolder(config))
+        adapt(config, robot=lambda: _weak_motors(first, after=700), folder=RunFolder(config))
     folder = RunFolder(replace(config, resume=True))
     kept_on_disk = sum(e.steps for e in folder.journal.entries)
     assert 0 < kept_on_disk <= 700  # completed episodes reached disk; the cut one did not
     second: list = []
-    report = adapt(replace(config, resume=True), robot=lambda: DroppingRobot(None, second), folder=folder).report
+    report = adapt(replace(config, resume=True), robot=lambda: _weak_motors(second), folder=folder).report
     run, whole = report["adaptation"], whole_run["adaptation"]
     assert run["steps"] == whole["steps"]  # the same total budget and split
     assert run["kept"]["name"] == whole["kept"]["name"] and report["final"] == whole_run["final"]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from .robots import CountingRobot
 from simreal import assets, pretrained
 from simreal.envs import GraspEnv
 from simreal.families import FamilyRandomizer
@@ -176,31 +177,6 @@ def head_size(config: HeadConfig) -> int:
     return head_layout(7, config).size
 
 
-class CountingRobot:
-    """Wraps a Robot and counts the control steps it is driven through; stops answering
-    after ``after`` steps, as a dropped bridge link does."""
-
-    def __init__(self, robot, log, after=None):
-        self.robot, self.spec, self.control_period = robot, robot.spec, robot.control_period
-        self.steps, self.after = 0, after
-        log.append(self)
-
-    def reset(self, request=None, *, seed=None):
-        return self.robot.reset(request, seed=seed)
-
-    def apply(self, command):
-        self.robot.apply(command)
-
-    def step(self):
-        if self.after is not None and self.steps >= self.after:
-            from simreal.bridge import BridgeError
-
-            raise BridgeError("timeout", "no reply from the robot")
-        self.steps += 1
-        return self.robot.step()
-
-    def close(self):
-        self.robot.close()
 
 
 def online_config(tmp_path, **changes):
