@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
+import torch
 
 from .envs import time_limited_grasp_env
 from .evaluation import EvaluationResult
@@ -52,6 +53,10 @@ def deploy(policy: HierarchicalPolicy, robot: Robot, episodes: int, seed: int = 
     ``step`` blocks for its control period). Episode ``i`` uses seed ``seed + i``, so the
     object placements match an in-process evaluation with the same seeds.
     """
+    # a control loop's small networks gain nothing from intra-op threads, whose idle workers
+    # spin on the cores the robot's driver, server and network threads need
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     recorder = RecordingRobot(robot)  # keeps the joint command of every step for the log
     env = time_limited_grasp_env(robot=recorder, randomization=None, controller=policy.controller_factory())
     out = DeployResult(EvaluationResult(0, 0, 0.0, 0.0))
@@ -80,6 +85,7 @@ def deploy(policy: HierarchicalPolicy, robot: Robot, episodes: int, seed: int = 
         if log:
             log.close()
         env.unwrapped.kinematics.close()
+        torch.set_num_threads(threads)
     out.result = EvaluationResult(episodes, successes, float(np.mean(lengths)), float(np.mean(returns)))
     return out
 

@@ -169,3 +169,22 @@ def _server_pid(endpoint: str) -> int:
                            text=True).stdout.split()
     assert found, f"no server process on port {port}"
     return int(found[0])
+
+
+@pytest.mark.slow
+def test_rl_fine_tuning_cut_mid_round_resumes_to_the_same_result_without_rerunning_its_episodes(tmp_path):
+    """PPO drives the robot from inside its rollouts: its episodes are journaled as they end,
+    and the resumed learner is served them back until it reaches the cut."""
+    config = replace(TINY, method="finetune-rl", out_dir=str(tmp_path / "whole"))
+    whole = adapt(config, robot=lambda: _weak_motors([]), folder=RunFolder(config)).report
+    cut = replace(config, out_dir=str(tmp_path / "cut"))
+    with pytest.raises(BridgeError):
+        adapt(cut, robot=lambda: _weak_motors([], after=800), folder=RunFolder(cut))
+    folder = RunFolder(replace(cut, resume=True))
+    kept_on_disk = sum(e.steps for e in folder.journal.entries)
+    assert any(e.session.endswith("/learner") for e in folder.journal.entries)
+    second: list = []
+    report = adapt(replace(cut, resume=True), robot=lambda: _weak_motors(second), folder=folder).report
+    assert report["adaptation"]["steps"] == whole["adaptation"]["steps"]
+    assert report["final"] == whole["final"]
+    assert second[0].steps == report["adaptation"]["steps"]["total"] - kept_on_disk

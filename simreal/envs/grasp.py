@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium.utils import EzPickle
 
 from ..controllers import CommandReference, Controller, DifferentialIKController
-from ..robot import Robot
+from ..robot import ObjectPose, Robot, RobotState
 from ..sim import Randomizer
 from ..specs import RobotSpec, SceneSpec
 from .layout import OBS_BOUND, Layout
@@ -162,14 +162,21 @@ class GraspEnv(RobotEnv, EzPickle):
                 f"{sorted(state.objects) or 'no objects'}): the grasp task observes the object and judges success "
                 "from its height, so the robot side must report it in each state (a perception system, "
                 "motion capture or fiducials)")
-        rest_z = self.scene.table_height + target.half_extents[2]
-        lift = float(target.position[2] - rest_z)
+        lift = self._lift(target)
         velocity = (ee - previous_ee) / self.robot.control_period
         reference = self.controller.reference if self._keeps_reference else None
         offset = self.kinematics.tcp_pose(self._sent if reference is None else reference)[0] - ee
         obs = np.concatenate((ee, velocity, (state.gripper_width,), target.position - ee,
                               target.half_extents, (lift,), offset, self._actions.ravel()))
         return obs.astype(np.float32), lift
+
+    def lifted(self, state: RobotState) -> bool:
+        """Whether ``state`` shows the task done: the target object ``lift_height`` above its rest."""
+        target = state.objects.get(self.target_object)
+        return target is not None and self._lift(target) >= self.lift_height
+
+    def _lift(self, target: ObjectPose) -> float:
+        return float(target.position[2] - (self.scene.table_height + target.half_extents[2]))
 
     def _reward(self, obs: np.ndarray, lift: float, success: bool) -> float:
         if self.reward_type == "sparse":

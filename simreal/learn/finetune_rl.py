@@ -115,6 +115,10 @@ class HeadPPO:
         self.model.learn(steps, reset_num_timesteps=False)
         return self.model.num_timesteps - before
 
+    def succeeded(self, state: RobotState) -> bool:
+        """Whether ``state`` ends an episode of the grasp task in success."""
+        return self.env.unwrapped.inner.lifted(state)
+
     def export(self) -> ControlHead:
         """The current actor as a ControlHead (the env applies the head's tanh, so they agree)."""
         head = copy.deepcopy(self.source)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ...episode_journal import head_digest
 from ..finetune_rl import HeadPPO, rollout_steps
 from ..relabel import FitConfig, RelabeledData, fit_head
 from .run import AdaptRun
@@ -149,8 +150,9 @@ def ppo_rounds(run: AdaptRun) -> list[Candidate]:
     if run.validate([start]) is not None:
         return candidates
     learning_rate = run.config.learning_rate or run.defaults.learning_rate
-    ppo = HeadPPO(run.policy, run.session.borrowed(), run.seed, chunk=run.config.round_steps,
-                  learning_rate=learning_rate)
+    robot = run.session.learner_robot()
+    ppo = HeadPPO(run.policy, robot, run.seed, chunk=run.config.round_steps, learning_rate=learning_rate)
+    robot.judge = ppo.succeeded
     chunk = rollout_steps(run.config.round_steps)
     used = 0
     try:
@@ -158,7 +160,9 @@ def ppo_rounds(run: AdaptRun) -> list[Candidate]:
             if not run.ledger.affords(chunk + run.reserve(1)):
                 break
             run.note(f"PPO round {round_}: {chunk} target steps")
+            robot.begin_round(head_digest(ppo.export()))
             steps = ppo.learn(chunk)
+            robot.end_round()
             run.ledger.charge("collection", steps)
             used += steps
             candidate = Candidate(f"adapted r{round_}", "adapted", round_, ppo.export(), samples=used)

@@ -18,8 +18,9 @@ from ...envs import EPISODE_STEPS, GraspEnv
 from ...episode_journal import EpisodeJournal
 from ...policy.head import HeadController
 from ...recording import RecordingRobot, Trajectory
-from ...robot import JointCommand, ResetRequest, Robot, RobotState
+from ...robot import JointCommand, Robot, RobotState
 from ..exploration import ExplorationConfig, NoisyController, run_episode
+from .journaled_robot import JournaledRobot
 from .ledger import StepLedger
 from .low_level import controller_factory, digest, replayed
 
@@ -56,27 +57,6 @@ class HeadSwitch:
         if self._controller is None:
             raise RuntimeError("HeadSwitch.use(head) before running an episode")
         return self._controller
-
-
-class _Borrowed:
-    """A Robot view whose ``close`` leaves the robot open (its owner closes it)."""
-
-    def __init__(self, robot: Robot) -> None:
-        self._robot = robot
-        self.spec = robot.spec
-        self.control_period = robot.control_period
-
-    def reset(self, request: ResetRequest | None = None, *, seed: int | None = None) -> RobotState:
-        return self._robot.reset(request, seed=seed)
-
-    def apply(self, command: JointCommand) -> None:
-        self._robot.apply(command)
-
-    def step(self) -> RobotState:
-        return self._robot.step()
-
-    def close(self) -> None:
-        pass
 
 
 class TargetSession:
@@ -148,10 +128,11 @@ class TargetSession:
             trajectories.append(trajectory)
         return trajectories
 
-    def borrowed(self) -> Robot:
-        """The session's robot for another env (RL fine-tuning) that must not close it;
-        the caller charges the steps it takes to the ledger."""
-        return _Borrowed(self.robot)
+    def learner_robot(self) -> JournaledRobot:
+        """The session's robot for a learner that drives it itself (RL fine-tuning): its
+        episodes reach the journal and come back on resume; closing it leaves the robot open.
+        The caller charges the steps it takes to the ledger."""
+        return JournaledRobot(self.robot, self.journal, f"{self.name}/learner")
 
     def _replayed(self, purpose: str, seed: int, digest: str) -> tuple[bool, Trajectory] | None:
         """The journal's copy of this episode when resuming (no robot step is taken)."""
