@@ -317,3 +317,33 @@ def test_overspeed_can_latch_the_estop():
                 client.step()
         finally:
             client.close()
+
+
+@pytest.mark.parametrize("spin", [0.0, 0.002, 0.5])
+def test_how_the_client_waits_for_replies_does_not_change_what_it_gets(robot, spin):
+    """Spinning, blocking, or spinning through a whole robot step: the same states."""
+    home = np.array(robot.spec.home)
+    with RobotServer(robot, watchdog_timeout=1.0) as server:
+        client = RobotClient(server.endpoint, robot.spec, timeout=2.0, spin=spin)
+        try:
+            client.reset(seed=3)
+            for t in range(5):
+                client.apply(JointCommand(home + 0.02 * t, 0.04))
+                state = client.step()
+        finally:
+            client.close()
+    reference = PerturbedTarget("weak_motors")
+    try:
+        reference.reset(seed=3)
+        for t in range(5):
+            reference.apply(JointCommand(home + 0.02 * t, 0.04))
+            expected = reference.step()
+    finally:
+        reference.close()
+    np.testing.assert_array_equal(state.joint_positions, expected.joint_positions)
+
+
+def test_a_spin_longer_than_the_timeout_is_refused(served, robot):
+    server, _ = served
+    with pytest.raises(ValueError, match="spin must be between 0 and the timeout"):
+        RobotClient(server.endpoint, robot.spec, timeout=0.5, spin=1.0)
