@@ -33,6 +33,7 @@ from stable_baselines3.common.logger import configure
 from .. import assets
 from ..atomic import replacing, write_json
 from ..envs import grasp_layout, task_layout, time_limited_grasp_env
+from ..kernels import kernel_settings
 from ..evaluation import EvaluationResult, evaluate
 from ..policy import ScriptedGraspExpert
 from ..policy.head import ANCHORS, ControlHead, HeadConfig, head_controller
@@ -360,8 +361,9 @@ def _finish(folder: RunFolder, config: TrainConfig, state: dict, trainer: HighLe
                              "episodes": online_result.episodes, "latent_head_fit": state.get("online_head"),
                              "adaptation_module_fit": state.get("adaptation_module")}
     randomization = asdict(assets.randomization_spec(config.randomization))
+    extra = {"train_config": asdict(config), "kernels": kernel_settings()}
     path = policy.save(folder.root / "final", metrics=metrics, seed=config.seed, command=state["command"],
-                       randomization=randomization, extra={"train_config": asdict(config)})
+                       randomization=randomization, extra=extra)
     folder.write_json("metrics.json", metrics)
     if state["curve"]:
         learning_curve(state["curve"], folder.root / "learning_curve.png", f"source training: {config.robot}")

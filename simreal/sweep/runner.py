@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..kernels import PINS, kernel_settings
+
 BACKENDS = ("serial", "pool", "ray")
 
 
@@ -114,7 +116,10 @@ def _ray(trials: Sequence[Trial], workers: int, address: str | None) -> Iterable
     started = not ray.is_initialized()
     if started:
         options: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **options)
+        # the workers (on other nodes too) load their math libraries with this process's kernel pins
+        pins = {name: value for name, value in kernel_settings().items() if name in PINS}
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 runtime_env={"env_vars": pins}, **options)
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(run_trial)
         pending = {remote.remote(trial): i for i, trial in enumerate(trials)}
