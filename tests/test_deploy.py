@@ -58,8 +58,8 @@ def test_bench_bridge_reports_both_loops():
 
     rows = measure(rates=(200.0, None), episodes=1)
     assert [(r.robot, r.where, r.requested_hz) for r in rows] == [
-        (robot, where, rate) for robot in ("simulated", "echo") for where in ("bridge", "in-process")
-        for rate in (200.0, None)]
+        (robot, where, rate) for robot in ("simulated", "echo")
+        for where in ("bridge", "bridge, blocking", "in-process") for rate in (200.0, None)]
     assert all(r.achieved_hz > 0 and r.p99_ms >= r.p50_ms > 0 for r in rows)
     assert all(r.achieved_hz <= 200.0 * 1.05 for r in rows if r.requested_hz)  # pacing never runs faster
 

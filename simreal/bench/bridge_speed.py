@@ -7,7 +7,9 @@ period of physics, and the echo driver (``simreal.drivers.echo``), which runs no
 periods include policy inference, the env's kinematics, the network round trip, the
 safety layer and the robot's step, so the echo rows are what the bridge and the loop
 cost on an arm whose driver answers at once, and the gap to the simulated rows is the
-stand-in's physics.
+stand-in's physics. Over the bridge the loop runs twice: with the client's default reply
+wait (a short spin, then blocking) and blocking at once, so what the spin buys is in the
+same run.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..bridge import RobotClient
+from ..bridge.client import DEFAULT_SPIN
 from ..bridge.process import served_target
 from ..deploy import deploy
 from ..drivers.echo import EchoRobot
@@ -29,7 +32,7 @@ ECHO_DRIVER = "simreal.drivers.echo:EchoRobot"
 @dataclass(frozen=True)
 class LoopRow:
     robot: str  # "simulated" (the target profile's stand-in) or "echo" (no physics)
-    where: str
+    where: str  # "bridge" (the client's default reply wait), "bridge, blocking" or "in-process"
     requested_hz: float | None
     achieved_hz: float
     p50_ms: float
@@ -45,12 +48,13 @@ def measure(policy_name: str = "panda_grasp", target: str = "weak_motors",
     rows = []
     for name, serve_options, make_local in robots:
         with served_target(target, extra=serve_options) as endpoint:
-            client = RobotClient(endpoint, policy.spec, timeout=5.0)
-            try:
-                rows += [_row(name, "bridge", rate, deploy(policy, client, episodes, seed, rate_hz=rate))
-                         for rate in rates]
-            finally:
-                client.close()
+            for where, spin in (("bridge", DEFAULT_SPIN), ("bridge, blocking", 0.0)):
+                client = RobotClient(endpoint, policy.spec, timeout=5.0, spin=spin)
+                try:
+                    rows += [_row(name, where, rate, deploy(policy, client, episodes, seed, rate_hz=rate))
+                             for rate in rates]
+                finally:
+                    client.close()
         local = make_local()
         try:
             rows += [_row(name, "in-process", rate, deploy(policy, local, episodes, seed, rate_hz=rate))
