@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from .scripts import hardware_bridge
 from simreal import assets
 from simreal.bridge import RobotClient
 from simreal.bridge.__main__ import build_parser
@@ -50,10 +51,9 @@ def test_curve_keys_from_files_serve_a_non_loopback_endpoint(tmp_path):
         client = RobotClient(f"tcp://127.0.0.1:{port}", assets.robot_spec("panda"), timeout=5.0, auth=keys)
         assert client.reset(seed=0).joint_positions.shape == (7,)
         client.close()
-        deploy = subprocess.run([sys.executable, str(ROOT / "scripts" / "hardware_bridge.py"), "deploy",
-                                 "--endpoint", f"tcp://127.0.0.1:{port}", "--episodes", "1", "--rate", "0",
-                                 "--log", str(tmp_path / "log.jsonl"), "--curve-server-key",
-                                 str(tmp_path / "server.key")], capture_output=True, text=True, timeout=120)
+        deploy = hardware_bridge("deploy", "--endpoint", f"tcp://127.0.0.1:{port}", "--episodes", "1", "--rate", "0",
+                                 "--log", str(tmp_path / "log.jsonl"),
+                                 "--curve-server-key", str(tmp_path / "server.key"))
         assert deploy.returncode == 0 and '"success"' in deploy.stdout, deploy.stderr
     finally:
         process.terminate()

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .scripts import hardware_bridge
 from simreal.bridge import RobotClient
 from simreal.bridge.process import served_target
 from simreal.deploy import deploy
@@ -85,6 +86,7 @@ def test_the_echo_driver_is_served_and_is_where_it_was_told_to_be():
 
 
 def test_hardware_bridge_script_deploys_and_summarises(tmp_path):
+    """The script as a program in a fresh interpreter (the other script tests call its main())."""
     log = tmp_path / "log.jsonl"
     with served_target("weak_motors") as endpoint:
         done = _script("deploy", "--endpoint", endpoint, "--episodes", "2", "--rate", "0", "--log", str(log))
@@ -104,8 +106,8 @@ def test_hardware_bridge_script_deploys_through_fitted_encoder_offsets(tmp_path)
     with served_target("miscalibrated") as endpoint:
         for name, extra in (("raw", []), ("corrected", ["--encoder-offsets", fitted]),
                             ("no offsets", ["--encoder-offsets", str(assets.find("target", "weak_motors"))])):
-            runs[name] = _script("deploy", "--endpoint", endpoint, "--episodes", "5", "--rate", "0",
-                                 "--log", str(tmp_path / "log.jsonl"), *extra)
+            runs[name] = hardware_bridge("deploy", "--endpoint", endpoint, "--episodes", "5", "--rate", "0",
+                                         "--log", str(tmp_path / "log.jsonl"), *extra)
     assert runs["raw"].returncode == 0 and runs["corrected"].returncode == 0, runs["corrected"].stderr
     raw, corrected = (float(json.loads(runs[k].stdout)["success"].split("%")[0]) for k in ("raw", "corrected"))
     assert raw <= 20.0 and corrected >= 80.0, (raw, corrected)
@@ -123,7 +125,8 @@ def test_hardware_bridge_script_records_the_excitation_and_the_torques_read_the_
 
     out = tmp_path / "robot.npz"
     with served_target("miscalibrated") as endpoint:
-        done = _script("excite", "--endpoint", endpoint, "--trajectories", "2", "--seed", "3", "--out", str(out))
+        done = hardware_bridge("excite", "--endpoint", endpoint, "--trajectories", "2", "--seed", "3",
+                               "--out", str(out))
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["trajectories"] == 2 and summary["joint_torques"] and summary["safety_flags"] == {}
@@ -131,5 +134,5 @@ def test_hardware_bridge_script_records_the_excitation_and_the_torques_read_the_
     fit = fit_gravity(holding_poses(load_recording(out, spec), spec, scene.table_height), spec, scene)
     truth = np.array(assets.target_profile("miscalibrated").dynamics.joint_offset)
     assert np.all(np.abs(fit.offsets - truth)[1:6] <= 0.002), fit.offsets - truth
-    missing = _script("excite", "--endpoint", "tcp://127.0.0.1:9", "--out", str(tmp_path / "none.npz"), timeout=60)
+    missing = hardware_bridge("excite", "--endpoint", "tcp://127.0.0.1:9", "--out", str(tmp_path / "none.npz"))
     assert missing.returncode == 2 and "error" in missing.stderr and not (tmp_path / "none.npz").exists()

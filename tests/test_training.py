@@ -74,20 +74,23 @@ def test_resume_after_a_crash_continues_where_it_stopped(tmp_path):
         if stage == "DAgger" and fraction > 0:
             raise KeyboardInterrupt
 
+    quick = {"rl_steps": 0, "online": False}  # no PPO or online stage: the crash and the resume are in DAgger
     with pytest.raises(KeyboardInterrupt):
-        train(tiny(tmp_path), progress=crash_in_dagger)
+        train(tiny(tmp_path, **quick), progress=crash_in_dagger)
     resumed = []
-    result = train(tiny(tmp_path, resume=True), progress=lambda stage, fraction: resumed.append(stage))
+    result = train(tiny(tmp_path, resume=True, **quick), progress=lambda stage, fraction: resumed.append(stage))
     assert "head data" in seen and "head data" not in resumed and "head fit" not in resumed
     assert resumed.count("DAgger") == 4  # the first iteration was saved before the crash
     manifest, _ = load_checkpoint(tmp_path / "final")
     assert manifest.metrics["success_rate"] == result.metrics["success_rate"]
 
 
-def test_resume_with_other_options_is_refused(tmp_path):
-    train(tiny(tmp_path, rl_steps=0))
+def test_resume_with_other_options_is_refused(tiny_run):
+    _, run_dir = tiny_run
+    before = (run_dir / "progress.json").read_text()
     with pytest.raises(ValueError, match="other options"):
-        train(tiny(tmp_path, rl_steps=0, seed=3, resume=True))
+        train(tiny(run_dir, seed=3, resume=True))
+    assert (run_dir / "progress.json").read_text() == before  # refused before touching the run
 
 
 def test_shipped_policy_grasps_under_randomization():

@@ -47,7 +47,9 @@ class World:
         """Load a fixed-base URDF; raise FileNotFoundError with the path if it is missing."""
         if not Path(path).is_file():
             raise FileNotFoundError(f"URDF not found: {path}")
-        flags = pybullet.URDF_USE_INERTIA_FROM_FILE
+        # no visual shapes: this client never renders (SceneView draws in a client of its own),
+        # and parsing the visual meshes is most of what loading a URDF costs
+        flags = pybullet.URDF_USE_INERTIA_FROM_FILE | pybullet.URDF_IGNORE_VISUAL_SHAPES
         with quiet_stdout():
             return self.client.loadURDF(str(path), base_position, useFixedBase=True, flags=flags)
 

@@ -46,6 +46,8 @@ class Invalid(Exception):
 
 
 Converter = Callable[[Any], T]
+# libyaml's parser when PyYAML was built with it: the same documents, ~8x faster than the pure-Python one
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_yaml(path: Path) -> Any:
@@ -55,7 +57,7 @@ def load_yaml(path: Path) -> Any:
     except OSError as err:
         raise SpecError(str(path), "<file>", None, f"a readable file ({err.strerror})") from err
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as err:
         raise SpecError(str(path), "<file>", None, f"valid YAML ({err})") from err
 
