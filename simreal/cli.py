@@ -487,7 +487,7 @@ class BenchCalibrateConfig:
     seconds: float = option(6.0, "robot time per trajectory (s)")
     seed: int = option(0, "excitation seed")
     workers: int = option(2, "processes replaying trajectories in parallel")
-    out: str = option("", "folder to keep the fitted profiles and reports in; empty: none kept")
+    out: str = option("", "folder to keep the recordings, fitted profiles and reports in; empty: none kept")
     closing_loop: bool = option(False, "also adapt the shipped head in each calibrated simulator and judge it "
                                        "zero-shot on the target against the source head (Panda profiles)")
     episodes: int = option(50, "seeded target episodes per head for --closing-loop")
@@ -496,29 +496,40 @@ class BenchCalibrateConfig:
                          "fields fitted on profiles outside the simulator's model class, comma-separated")
 
 
-def _closing_loop_rows(scores: list, episodes: int) -> list[tuple[str, ...]]:
+def _closing_loop_rows(fits: list, episodes: int) -> list[tuple[str, ...]]:
     import numpy as np
 
     from .calibration.closing_loop import close_the_loop
 
+    def rate(x: Any) -> str:
+        low, high = x.interval
+        return f"{x.success_rate:.0%} [{low:.0%}, {high:.0%}]"
+
     rows, gains = [], []
-    for s in scores:
-        loop = close_the_loop(s.path, s.fitted, episodes=episodes)
+    for f in fits:
+        loop = close_the_loop(f.path, f.fitted, episodes=episodes)
         gains.append(loop.gain)
-        rows.append((s.profile, f"{loop.source.success_rate:.0%}", f"{loop.calibrated.success_rate:.0%}",
-                     f"{loop.gain:+.0%}"))
+        rows.append((f.profile, rate(loop.source), rate(loop.calibrated), f"{loop.gain:+.0%}"))
     rows.append(("median", "", "", f"{float(np.median(gains)):+.0%}"))
     return rows
 
 
+def _verdict(c: Any, converged: bool) -> str:
+    if c is None:
+        return "yes" if converged else "NO"
+    return f"{'yes' if c.explains else 'NO'} ({c.ratio:.2f} x noise; own {c.expected:.2f}, up to {c.limit:.2f})"
+
+
 def _score_row(s: Any) -> tuple[str, ...]:
     return (s.profile, "yes" if s.passes else "no", f"{s.found}/{s.differs}", f"{s.nominal_fine}/{s.nominal}",
-            f"{s.covered}/{s.identifiable}", f"{s.wall_s:.0f} s", f"{s.cpu_s:.0f} s", "; ".join(s.misses) or "-")
+            f"{s.covered}/{s.identifiable}", _verdict(s.consistency, s.converged), f"{s.wall_s:.0f} s",
+            f"{s.cpu_s:.0f} s", "; ".join(s.misses) or "-")
 
 
 def _unmodeled_row(u: Any) -> tuple[str, ...]:
+    noise = f"{u.consistency.noise_rad:.4f} rad" if u.consistency is not None else "-"
     return (u.profile, f"{u.robot_time_s:.0f} s", f"{u.record_s:.1f} s", f"{u.calibrate_s:.1f} s", str(u.replays),
-            f"{u.rms_nominal:.4f} -> {u.rms_fitted:.4f} rad", "yes" if u.explains_data else "NO",
+            f"{u.rms_nominal:.4f} -> {u.rms_fitted:.4f} rad", noise, _verdict(u.consistency, u.explains_data),
             u.estimates_text())
 
 
@@ -528,11 +539,12 @@ def _print_blind(scores: list) -> None:
     total = summarise(scores)
     rows = [_score_row(s) for s in scores]
     rows.append(("all", f"{total['passing']:.0%}", "", f"{total['nominal_fine']:.1%}", f"{total['coverage']:.1%}",
+                 f"{sum(s.converged for s in scores)}/{len(scores)}",
                  f"{total['median_wall_s']:.0f} s median, {total['max_wall_s']:.0f} s max",
                  f"{total['median_cpu_s']:.0f} s", ""))
     console.print(_table("Blind calibration per target profile (default routine, every field; truth hidden)",
-                         ["profile", "passes", "found (differs)", "nominal fine", "within 3 sigma", "calibrate",
-                          "cpu", "misses"], rows))
+                         ["profile", "passes", "found (differs)", "nominal fine", "within 3 sigma",
+                          "explains the data", "calibrate", "cpu", "misses"], rows))
 
 
 def run_bench_calibrate(cfg: BenchCalibrateConfig) -> int:
@@ -557,18 +569,20 @@ def run_bench_calibrate(cfg: BenchCalibrateConfig) -> int:
                                                   keep or None))
             else:
                 unmodeled.append(calibrate_unmodeled.fit_unmodeled(str(path), fields, cfg.trajectories, cfg.seconds,
-                                                                   cfg.seed, cfg.workers))
+                                                                   cfg.seed, cfg.workers, keep or None))
     if scores:
         _print_blind(scores)
     if unmodeled:
         console.print(_table(f"Calibration against robots the simulator cannot model (fitted: {', '.join(fields)})",
                              ["target", "robot time", "record", "calibrate", "replays", "joint RMS nominal -> fitted",
-                              "fit explains the data", "estimates"], [_unmodeled_row(u) for u in unmodeled]))
-    if cfg.closing_loop and scores:
+                              "joint noise", "fit explains the data (residual / noise; the fitted model's own "
+                              "recordings)", "estimates"], [_unmodeled_row(u) for u in unmodeled]))
+    if cfg.closing_loop and (scores or unmodeled):
         with console.status("closing the loop: adapting in each calibrated simulator"):
-            loop = _closing_loop_rows(scores, cfg.episodes)
-        console.print(_table("Zero-shot on the target: source head (default randomization) vs head adapted in the "
-                             "calibrated simulator", ["profile", "source", "calibrated", "gain"], loop))
+            loop = _closing_loop_rows(scores + unmodeled, cfg.episodes)
+        console.print(_table(f"Zero-shot on the target over {cfg.episodes} episodes (95 % intervals): source head "
+                             "(default randomization) vs head adapted in the calibrated simulator",
+                             ["profile", "source", "calibrated", "gain"], loop))
     return 0
 
 
@@ -855,15 +869,24 @@ def run_calibrate(cfg: CalibrateConfig) -> int:
         console.print(f"  stage {line}", highlight=False)
     before, after = fit.residual_before, fit.residual_after
     console.print(f"joint residual RMS: {before['joint_rms_rad']:.4f} rad (nominal) -> {after['joint_rms_rad']:.4f} "
-                  f"rad (fitted), noise and jitter {fit.explained_floor_rad:.4f} rad; wall time "
-                  f"{fit.wall_time_s:.0f} s, {fit.replays} replays")
+                  f"rad (fitted); wall time {fit.wall_time_s:.0f} s, {fit.replays} replays")
+    if fit.consistency is not None:
+        console.print(_consistency_text(fit.consistency), highlight=False)
     for kind, path in result.paths.items():
         console.print(f"{kind}: {path}")
     if not fit.converged:
-        console.print("[bold red]fit did not explain the data[/]: the joint residual stays well above the "
-                      "measurement noise, so these estimates and uncertainties are not trustworthy.")
+        console.print("[bold red]fit did not explain the data[/]: the joint residual is larger than the fitted "
+                      "model leaves on its own recordings, so these estimates and uncertainties are not "
+                      "trustworthy.")
         return 3
     return 0
+
+
+def _consistency_text(c: Any) -> str:
+    """The fit's verdict in words: residual, noise, their ratio, and what the fitted model's own recordings leave."""
+    return (f"fitted residual {c.residual_rad:.4f} rad = {c.ratio:.2f} x the joints' noise ({c.noise_rad:.4f} rad); "
+            f"recordings simulated from the fitted model leave {c.expected:.2f} x (consistent up to "
+            f"{c.limit:.2f} x): {'explains' if c.explains else 'does NOT explain'} the data")
 
 
 def _maze(name: str) -> Callable[[Any], int]:

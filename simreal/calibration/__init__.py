@@ -4,7 +4,8 @@ record (``excitation``) -> save/load (``trajectory_file``) -> the declared stage
 (``stages``, ordered by ``plan``, run by ``fit``), each reading what sees its fields:
 the object at rest (``resting``), command responses (``latency``), torques (``saturation``,
 ``gravity``, ``weighing``), contacts (``geometry``), replays (``replay``, ``simulate``,
-``replay_fit``: ``gains``, ``squeeze``, ``contact_stages``, ``noise``) -> the fitted profile,
+``replay_fit``: ``gains``, ``squeeze``, ``contact_stages``, ``noise``) -> whether the fit explains
+the data (``explained``: against recordings simulated from the fitted model) -> the fitted profile,
 narrowed randomization, plot and report (``report``). ``pipeline`` strings them together
 as the ``simreal record`` and ``simreal calibrate`` verbs do; ``correction`` deploys fitted
 encoder offsets in the driver; ``bench`` measures it over a family of target profiles.

@@ -25,6 +25,7 @@ import numpy as np
 from .. import assets
 from ..specs import DynamicsParams, load_target
 from .estimates import Estimate
+from .explained import Consistency
 from .parameters import RESOLUTION, bar, nominal_value
 from .pipeline import record, run_calibration
 
@@ -46,7 +47,8 @@ class Score:
     wall_s: float = 0.0
     cpu_s: float = 0.0
     record_s: float = 0.0
-    converged: bool = True
+    converged: bool = True  # the fit says it explains the data
+    consistency: Consistency | None = None  # ... and the numbers it says so by
     fitted: Path | None = None  # the fitted profile, when kept
     path: Path | None = None  # the target profile benched
 
@@ -103,18 +105,21 @@ def _cpu() -> float:
 
 def bench_profile(path: str | Path, seed: int = 0, workers: int | None = None, trajectories: int = 10,
                   seconds: float = 6.0, out_dir: str | Path | None = None) -> Score:
-    """Record ``path``'s target with the default routine, calibrate it blind, score it; the fitted
-    profile (``<name>_fit.yaml``) and its report are kept in ``out_dir`` when given."""
+    """Record ``path``'s target with the default routine, calibrate it blind, score it; the
+    recording (``<name>.npz``), fitted profile (``<name>_fit.yaml``) and its report are kept in
+    ``out_dir`` when given."""
     profile = load_target(path)
     with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(out_dir or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        record(path, f"{tmp}/data.npz", trajectories, seconds, seed)
+        record(path, folder / f"{profile.name}.npz", trajectories, seconds, seed)
         recorded, cpu = time.perf_counter(), _cpu()
-        result = run_calibration(profile.robot, [f"{tmp}/data.npz"], None, f"{profile.name}_fit", out_dir or tmp,
-                                 workers=workers, seed=seed)
+        result = run_calibration(profile.robot, [folder / f"{profile.name}.npz"], None, f"{profile.name}_fit",
+                                 folder, workers=workers, seed=seed)
         out = score(profile.name, profile.dynamics, result.fit.estimates)
     out.record_s, out.wall_s, out.cpu_s = recorded - start, result.fit.wall_time_s, _cpu() - cpu
-    out.converged = result.fit.converged
+    out.converged, out.consistency = result.fit.converged, result.fit.consistency
     out.fitted = result.paths["profile"] if out_dir else None
     out.path = Path(path)
     return out

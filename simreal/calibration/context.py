@@ -39,9 +39,11 @@ class Context:
             self._simulator = Simulator(self.spec, self.scene, self.recording.trajectories, self.workers, SEGMENT)
         return self._simulator
 
-    def replay(self, dynamics: DynamicsParams, indices: Sequence[int], segment: int | None = None) -> list[Simulated]:
-        """The trajectories ``indices`` replayed under ``dynamics`` (multiple shooting by default)."""
-        return self.simulator.run(dynamics, indices, segment)
+    def replay(self, dynamics: DynamicsParams, indices: Sequence[int], segment: int | None = None,
+               seed: int = 0) -> list[Simulated]:
+        """The trajectories ``indices`` replayed under ``dynamics`` (multiple shooting by default),
+        the robot reset with ``seed``."""
+        return self.simulator.run(dynamics, indices, segment, seed)
 
     @property
     def replays(self) -> int:

@@ -5,14 +5,13 @@ blind default): each field is estimated by the stages that can read it from this
 (``plan``); one the recording cannot inform is reported not identifiable and left nominal.
 The stages fill one table of estimates (``estimates``), each replaying or modelling with
 what the stages before it found. At the end the replayable trajectories are replayed under
-nominal and fitted dynamics: the fit "explains the data" when its joint residual is within
-``EXPLAINED_FACTOR`` of what the joints' noise (read from the residual's step differences,
-which model error hardly reaches) and the replay's own jitter leave.
+nominal and fitted dynamics: the fit "explains the data" when its joint residual, in units
+of the joints' noise, is no larger than recordings simulated from the fitted model itself
+leave (``explained``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,18 +21,13 @@ import numpy as np
 from ..specs import PARAM_NAMES, DynamicsParams, RobotSpec, SceneSpec, SpecError, dynamics_from_mapping
 from .context import Context, Progress
 from .estimates import Estimate, Estimates
-from .noise import noise_level
+from .explained import JOINT_NOISE, Consistency, consistency
 from .parameters import Coordinate, check_names, coordinates
 from .plan import Plan, make_plan
 from .readings import MEASUREMENT_KINDS
 from .replay import Simulated
 from .residuals import summary
 from .trajectory_file import Recording, check_recording
-
-EXPLAINED_FACTOR = 3.0  # a fit explains the data when the joint RMS is within this factor of noise and jitter
-JITTER = 1e-7  # relative nudge of the dynamics whose replay shows the replay's own chaos
-FLOOR = 1e-4  # rad: the joints' residual floor (a noise-free recording replays to about this)
-
 
 @dataclass
 class Fit:
@@ -45,7 +39,7 @@ class Fit:
     plan: Plan
     residual_before: dict[str, float]
     residual_after: dict[str, float]
-    converged: bool = True  # the fitted model explains the joints down to their noise and jitter
+    converged: bool = True  # the fitted model explains the joints: its residual is what its own recordings leave
     wall_time_s: float = 0.0
     replays: int = 0
     replayed: list[int] = field(default_factory=list)  # trajectory indices of simulated_before / after
@@ -53,7 +47,7 @@ class Fit:
     simulated_after: list[Simulated] = field(default_factory=list)
     known: dict[str, object] = field(default_factory=dict)  # fields held at given values (measured otherwise)
     notes: dict = field(default_factory=dict)  # per stage: what it read (for the report)
-    explained_floor_rad: float = 0.0
+    consistency: Consistency | None = None  # the residual against what the fitted model's own recordings leave
 
     def of(self, name: str) -> list[Estimate]:
         """The estimates of field ``name`` (one per joint for a per-joint field)."""
@@ -112,14 +106,16 @@ def calibrate(recording: Recording, params: list[str] | None, spec: RobotSpec, s
         before, after = context.replay(base, indices), context.replay(fitted, indices)
         pairs = [(recording.trajectories[i], s) for i, s in zip(indices, after, strict=True)]
         residual_after = summary(pairs)
-        floor = _explained_floor(context, fitted, indices, pairs)
+        context.report("self-consistency", 0.95)
+        check = consistency(context, fitted, indices, pairs,
+                            [n for n in JOINT_NOISE if n not in names and n not in (known or {})])
         context.report("done", 1.0)
         found = [context.estimates.get(c) or Estimate(c, context.estimates.nominal(c), np.inf, "") for c in coords]
         return Fit(fitted, names, found, plan,
                    summary([(recording.trajectories[i], s) for i, s in zip(indices, before, strict=True)]),
-                   residual_after, residual_after["joint_rms_rad"] <= EXPLAINED_FACTOR * floor,
+                   residual_after, check.explains,
                    time.perf_counter() - started, context.replays, indices, before, after,
-                   {name: getattr(base, name) for name in known or {}}, context.notes, floor)
+                   {name: getattr(base, name) for name in known or {}}, context.notes, check)
     finally:
         context.close()
 
@@ -131,14 +127,3 @@ def _run(plan: Plan, coords: list[Coordinate], context: Context) -> None:
             continue
         context.report(step.stage.name, k / max(len(plan.steps), 1))
         context.estimates.put(step.stage.run(context, todo))
-
-
-def _explained_floor(context: Context, fitted: DynamicsParams, indices: list[int], pairs: list) -> float:
-    """The joint RMS (rad) a fit that explains the data leaves: the joints' noise (step differences
-    of the residual) and the replay's own jitter (the fitted replay against the same dynamics
-    nudged by ``JITTER``), whichever is larger, at least ``FLOOR``."""
-    noise = noise_level([t.joint_positions for t, _ in pairs], [s.joint_positions for _, s in pairs])
-    nudged = context.replay(dataclasses.replace(fitted, gripper_force=fitted.gripper_force * (1 + JITTER)), indices)
-    jitter = float(np.sqrt(np.mean(np.concatenate([((a.joint_positions - b.joint_positions) ** 2).ravel()
-                                                   for (_, a), b in zip(pairs, nudged, strict=True)]))))
-    return max(noise, jitter, FLOOR)

@@ -49,8 +49,10 @@ class Replayer:
         self.robot = SimRobot(spec, scene)
         self.control_period = self.robot.control_period
 
-    def replay(self, trajectory: RecordedTrajectory, dynamics: DynamicsParams, segment: int = 0) -> Simulated:
-        """Simulate ``trajectory``'s commands under ``dynamics`` (noise off).
+    def replay(self, trajectory: RecordedTrajectory, dynamics: DynamicsParams, segment: int = 0,
+               seed: int = 0) -> Simulated:
+        """Simulate ``trajectory``'s commands under ``dynamics`` (noise off; ``seed`` draws what the
+        dynamics leave to chance, a jittering delay).
 
         ``segment = 0`` replays the whole episode open loop from its reset. Otherwise
         the episode is cut into pieces of ``segment`` control steps (multiple shooting),
@@ -66,7 +68,7 @@ class Replayer:
         cube to them shoves it through the fingers)."""
         robot = self.robot
         robot.set_dynamics(noise_free(dynamics))
-        first = robot.reset(trajectory.reset_request(), seed=0)
+        first = robot.reset(trajectory.reset_request(), seed=seed)
         names = trajectory.object_names if trajectory.has_objects else ()
         commands = [JointCommand(q, float(g)) for q, g in zip(trajectory.commands, trajectory.gripper_commands,
                                                                 strict=True)]

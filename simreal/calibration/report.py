@@ -181,7 +181,8 @@ def write_outputs(fit: Fit, recording: Recording, robot: str, name: str, out_dir
               "plan": [{"stage": step.stage.name, "fields": list(step.fields)} for step in fit.plan.steps],
               "unread": list(fit.plan.unread), "stage_notes": _jsonable(fit.notes),
               "residual_before": fit.residual_before, "residual_after": fit.residual_after,
-              "converged": fit.converged, "explained_floor_rad": fit.explained_floor_rad,
+              "converged": fit.converged,
+              "consistency": fit.consistency.as_dict() if fit.consistency else None,
               "wall_time_s": fit.wall_time_s, "replays": fit.replays}
     paths["report"] = write_text(out / f"{name}.json", json.dumps(report, indent=2))
     paths["plot"] = overlay_plot(fit, recording, out / f"{name}.png")

@@ -27,9 +27,9 @@ def _start_worker(spec: RobotSpec, scene: SceneSpec, trajectories: Sequence[Reco
     _worker["trajectories"] = trajectories
 
 
-def _replay_one(task: tuple[int, DynamicsParams, int]) -> Simulated:
-    index, dynamics, segment = task
-    return _worker["replayer"].replay(_worker["trajectories"][index], dynamics, segment)
+def _replay_one(task: tuple[int, DynamicsParams, int, int]) -> Simulated:
+    index, dynamics, segment, seed = task
+    return _worker["replayer"].replay(_worker["trajectories"][index], dynamics, segment, seed)
 
 
 class Simulator:
@@ -49,16 +49,17 @@ class Simulator:
             context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
             self._pool = context.Pool(workers, _start_worker, (spec, scene, self.trajectories))
         self.calls = 0  # replay requests that ran anything (repeats are served from the cache)
-        self._cache: dict[tuple[DynamicsParams, int, int], Simulated] = {}
+        self._cache: dict[tuple[DynamicsParams, int, int, int], Simulated] = {}
 
     def run(self, dynamics: DynamicsParams, indices: Sequence[int] | None = None,
-            segment: int | None = None) -> list[Simulated]:
+            segment: int | None = None, seed: int = 0) -> list[Simulated]:
         """Replay the trajectories ``indices`` (default: all) under ``dynamics``, in order, in
-        ``segment``-step pieces (default: the simulator's); a repeat comes from the cache."""
+        ``segment``-step pieces (default: the simulator's), the robot reset with ``seed`` (it
+        draws what the dynamics leave to chance, a jittering delay); a repeat comes from the cache."""
         noise_free_dynamics = noise_free(dynamics)  # what the replay runs: noise levels do not change it
         chosen = tuple(range(len(self.trajectories))) if indices is None else tuple(int(i) for i in indices)
         segment = self.segment if segment is None else segment
-        keys = [(noise_free_dynamics, i, segment) for i in chosen]
+        keys = [(noise_free_dynamics, i, segment, seed) for i in chosen]
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
         if missing:
             self.calls += 1
@@ -69,7 +70,7 @@ class Simulator:
         return [self._cache[k] for k in keys]
 
     def _replay(self, keys: list[tuple]) -> list[Simulated]:
-        tasks = [(i, dynamics, segment) for dynamics, i, segment in keys]
+        tasks = [(i, dynamics, segment, seed) for dynamics, i, segment, seed in keys]
         if self._pool is not None and len(tasks) > 1:
             # longest first keeps both workers busy to the end
             order = sorted(range(len(tasks)), key=lambda k: -len(self.trajectories[tasks[k][0]]))
@@ -78,7 +79,7 @@ class Simulator:
             return [found[k] for k in range(len(tasks))]
         if self._local is None:
             self._local = Replayer(self.spec, self.scene)
-        return [self._local.replay(self.trajectories[i], d, s) for i, d, s in tasks]
+        return [self._local.replay(self.trajectories[i], d, s, seed) for i, d, s, seed in tasks]
 
     def close(self) -> None:
         if self._pool is not None:
