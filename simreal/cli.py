@@ -275,6 +275,31 @@ def run_bench_env(cfg: BenchEnvConfig) -> int:
     return 0
 
 
+def run_bench_collect(cfg: Any) -> int:
+    from .bench.collect_speed import measure
+
+    try:
+        counts = cfg.env_counts()
+    except ValueError as err:
+        return _data_error(err)
+    import os
+
+    load = os.getloadavg()[0]
+    with console.status(f"timing collection on {', '.join(map(str, counts))} processes"):
+        rows = measure(cfg, counts)
+    base = {r.what: r for r in rows if r.n_envs == counts[0]}
+    console.print(_table(f"Collection, env steps per second ({cfg.target} for adapt; workers warmed up first)",
+                         ["collection", "processes", "env steps", "wall s", "steps/s", f"vs {counts[0]}",
+                          "CPU s (all processes)", "CPU per step vs 1", "start-up s", "same data"],
+                         [(r.what, str(r.n_envs), f"{r.steps:,}", f"{r.wall_s:.1f}", f"{r.rate:,.0f}",
+                           f"{r.rate / base[r.what].rate:.2f}", f"{r.cpu_s:.1f}",
+                           f"{r.cpu_s / r.steps / (base[r.what].cpu_s / base[r.what].steps):.2f}",
+                           f"{r.startup_s:.1f}", "yes" if r.same else "NO") for r in rows]))
+    console.print(f"load average (1 min) {load:.2f} before, {os.getloadavg()[0]:.2f} after, on {os.cpu_count()} "
+                  "CPUs: wall-clock ratios hold for this run's share of the machine")
+    return 0 if all(r.same for r in rows) else 1
+
+
 def run_train(cfg: Any) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -926,6 +951,9 @@ VERBS: dict[str, Verb] = {
     "demo": Verb(DemoConfig, run_demo),
     "expert": Verb(ExpertConfig, run_expert),
     "bench env": Verb(BenchEnvConfig, run_bench_env),
+    "bench collect": Verb("simreal.bench.collect_speed:BenchCollectConfig", run_bench_collect,
+                          "Env steps/s of vectorized collection, 1 vs 2 worker processes in one run (adaptation "
+                          "and head data)."),
     "bench train": Verb("simreal.learn.train:TrainConfig", run_bench_train,
                         "Train a source policy (control head + high level) in simulation."),
     "train": Verb("simreal.learn.train:TrainConfig", run_train,
