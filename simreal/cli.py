@@ -276,7 +276,7 @@ def run_bench_env(cfg: BenchEnvConfig) -> int:
 
 
 def run_bench_collect(cfg: Any) -> int:
-    from .bench.collect_speed import measure
+    from .bench.collect_speed import measure, parallel_ceiling
 
     try:
         counts = cfg.env_counts()
@@ -295,6 +295,10 @@ def run_bench_collect(cfg: Any) -> int:
                            f"{r.rate / base[r.what].rate:.2f}", f"{r.cpu_s:.1f}",
                            f"{r.cpu_s / r.steps / (base[r.what].cpu_s / base[r.what].steps):.2f}",
                            f"{r.startup_s:.1f}", "yes" if r.same else "NO") for r in rows]))
+    most = max(counts)
+    if most > 1:
+        console.print(f"ceiling now: {most} processes of pure arithmetic did {parallel_ceiling(most):.2f}x the work "
+                      "of one per second (other work on the machine takes cores too)")
     console.print(f"load average (1 min) {load:.2f} before, {os.getloadavg()[0]:.2f} after, on {os.cpu_count()} "
                   "CPUs: wall-clock ratios hold for this run's share of the machine")
     return 0 if all(r.same for r in rows) else 1

@@ -113,6 +113,34 @@ def _head_data(cfg: BenchCollectConfig, n: int) -> tuple[list, float, float, flo
 
 
 COLLECTIONS = {"adapt": _adapt_collection, "head data": _head_data}
+ARITHMETIC_LOOP = 3_000_000  # iterations of one reference task (a fraction of a second)
+
+
+def _arithmetic(iterations: int) -> int:
+    total = 0
+    for i in range(iterations):
+        total += i * i
+    return total
+
+
+def parallel_ceiling(n: int, tasks_per_process: int = 4) -> float:
+    """How much more pure arithmetic ``n`` processes do per second than one, now: the most any
+    collection can gain on this machine at this moment (other work takes cores too)."""
+    from ..learn.episode_workers import EpisodeWorkers, identity
+
+    workers = EpisodeWorkers(n, identity, _arithmetic)
+    try:
+        list(workers.map([10] * n))  # started
+        start = time.perf_counter()
+        for _ in range(tasks_per_process):  # one at a time
+            workers.submit(ARITHMETIC_LOOP).result()
+        one = time.perf_counter() - start
+        start = time.perf_counter()
+        list(workers.map([ARITHMETIC_LOOP] * (n * tasks_per_process)))
+        many = time.perf_counter() - start
+    finally:
+        workers.close()
+    return n * one / many
 
 
 def _same(a: list, b: list) -> bool:
@@ -131,4 +159,4 @@ def measure(cfg: BenchCollectConfig, counts: Sequence[int] | None = None) -> lis
     return rows
 
 
-__all__ = ["BenchCollectConfig", "CollectRate", "measure"]
+__all__ = ["BenchCollectConfig", "CollectRate", "measure", "parallel_ceiling"]

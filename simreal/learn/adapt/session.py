@@ -5,14 +5,16 @@ stand-in, a bridge client: anything that implements the protocol) and runs grasp
 episodes on it with whichever head is asked for: exploring episodes that collect data
 and plain episodes that validate a head. Every control step it runs is charged to a
 ``StepLedger`` under the purpose it served, and every episode is recorded, so the
-steps a validation episode spends also become training data.
+steps a validation episode spends also become training data. A session may collect on
+copies of a simulated target in worker processes (``collection_workers``); it gathers the
+same episodes in the same order.
 """
 
 from __future__ import annotations
 
 import pickle
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 
 import numpy as np
 
@@ -24,7 +26,7 @@ from ...robot import JointCommand, ResetRequest, Robot, RobotState
 from ..episode_workers import EpisodeWorkers
 from ..exploration import ExplorationConfig, NoisyController, run_episode
 from .ledger import StepLedger
-from .low_level import controller_factory, digest, replayed
+from .low_level import LowLevel, controller_factory, digest, replayed
 
 RobotFactory = Callable[[], Robot]
 Act = Callable[[np.ndarray], np.ndarray]
@@ -82,6 +84,20 @@ class _Borrowed:
         pass
 
 
+def _running(out: dict[int, Future | tuple[bool, Trajectory]]) -> list[Future]:
+    return [v for v in out.values() if isinstance(v, Future) and not v.done()]
+
+
+def _most_steps(out: dict[int, Future | tuple[bool, Trajectory]], full: int) -> int:
+    """The most steps the episodes sent out can take: their length once known, else ``full``."""
+    def most(v: Future | tuple[bool, Trajectory]) -> int:
+        if isinstance(v, Future):
+            return len(v.result()[1]) if v.done() and v.exception() is None else full
+        return len(v[1])
+
+    return sum(most(v) for v in out.values())
+
+
 class TargetSession:
     """One open connection to the target robot, its ledger and its recorded episodes."""
 
@@ -134,7 +150,7 @@ class TargetSession:
         is cut to what is left, so the collection spends exactly ``steps``. A session with
         ``workers`` runs the episodes on the workers' robots and collects the same ones.
         """
-        if self._start_workers is not None:
+        if self._start_workers is not None and not isinstance(head, LowLevel):  # a low level may keep state
             return self._collect_in_workers(head, steps, seed)
         self.switch.use(head)
         name = digest(head)
@@ -163,9 +179,10 @@ class TargetSession:
 
     def _collect_in_workers(self, head: object, steps: int, seed: int) -> list[Trajectory]:
         """``collect`` on the workers: episode ``k`` is sent out only once the episodes before it
-        leave room for it in ``steps`` even if each runs in full (so only episodes the serial
-        order runs are run), and it runs in full and is cut here to what was left: a prefix of
-        a seeded episode is the episode cut short, so the trajectories are the serial ones."""
+        leave room for it in ``steps`` even if each still running runs in full (so only episodes
+        the serial order runs are run), and it runs in full and is cut here to what was left: a
+        prefix of a seeded episode is the episode cut short, so the trajectories are the serial
+        ones, taken (charged, journaled) in episode order."""
         if self._workers is None:
             self._workers = self._start_workers()
         name, blob, full = digest(head), pickle.dumps(head), self.exploration.episode_steps
@@ -173,11 +190,13 @@ class TargetSession:
         trajectories: list[Trajectory] = []
         used = 0
         while used < steps:
-            while (sum(isinstance(v, Future) for v in out.values()) < self._workers.n
-                   and used + sum(full if isinstance(v, Future) else len(v[1]) for v in out.values()) < steps):
+            while len(_running(out)) < self._workers.n and used + _most_steps(out, full) < steps:
                 k = len(trajectories) + len(out)
                 out[k] = self._replayed("collection", seed + k, name) or self._workers.submit((blob, seed + k))
             k = len(trajectories)
+            if out[k] in _running(out):
+                wait(_running(out), return_when=FIRST_COMPLETED)  # then send the next one out
+                continue
             item = out.pop(k)
             if isinstance(item, Future):
                 success, trajectory = item.result()
