@@ -38,7 +38,7 @@ def run_profile(config: ProfileTrial) -> dict:
     from .calibrate_unmodeled import fit_unmodeled
 
     if load_target(config.target).in_model_class:
-        score = bench_profile(config.target, config.seed, config.workers, config.trajectories, config.seconds,
+        score = bench_profile(Path(config.target), config.seed, config.workers, config.trajectories, config.seconds,
                               config.out or None)
         data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(score).items()}
         return {"blind": {**data, "covered": int(score.covered)}}
