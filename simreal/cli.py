@@ -167,20 +167,23 @@ class EvaluateConfig(RobotAccessOptions):
     video: str = option("", "write a clip of the first evaluated episode(s) here (.gif or .mp4); empty = none")
     video_episodes: int = option(1, "episodes the clip shows (the first ones evaluated)")
     video_every: int = option(2, "keep one frame every this many control steps (smaller clip, fewer fps)")
+    backend: str = option("serial", "where the episodes run: 'serial' (here), a local process 'pool' or 'ray' "
+                                    "(pip install 'simreal[ray]'); the seeds are split in one chunk per worker "
+                                    "and the result is the serial one, bit for bit")
+    workers: int = option(2, "pool / ray: chunks of episodes run at once (processes, or CPUs of a local Ray)")
+    ray_address: str = option("", "ray: address of an existing Ray cluster (empty: start a local one)")
 
 
 def run_evaluate(cfg: EvaluateConfig) -> int:
-    from .envs import time_limited_grasp_env
+    if cfg.backend != "serial":
+        return _evaluate_in_chunks(cfg)
+    from .bridge.client import BridgeError
     from .evaluation import evaluate
     from .learn.adapt import load_policy
-    from .policy.head import head_controller
-    from .bridge.client import BridgeError
-    from .robot_reference import robot_factory
+    from .policy_evaluation import evaluation_env
     from .video import VIDEO_SIZE, FrameRecorder, check_video_name, write_video
 
     policy = load_policy(cfg.policy)
-    kwargs: dict[str, Any] = {"randomization": None if cfg.randomization == "none" else cfg.randomization}
-    robot: Any = policy.spec.name
     if cfg.video:
         try:
             check_video_name(cfg.video)
@@ -192,11 +195,7 @@ def run_evaluate(cfg: EvaluateConfig) -> int:
     frames = ({"render_mode": "rgb_array", "render_width": VIDEO_SIZE[0], "render_height": VIDEO_SIZE[1]}
               if cfg.video else {})
     try:
-        if cfg.encoder_offsets:
-            robot, kwargs = _corrected_target(cfg, policy.spec), {"randomization": None}
-        elif cfg.target:
-            robot, kwargs = robot_factory(cfg.target, policy.spec, access=cfg.access())[0](), {"randomization": None}
-        env = time_limited_grasp_env(robot=robot, controller=head_controller(policy.head), **kwargs, **frames)
+        env = evaluation_env(policy, cfg.target, cfg.randomization, cfg.encoder_offsets, cfg.access(), **frames)
         recorder = FrameRecorder(env, cfg.video_episodes, cfg.video_every) if cfg.video else None
         try:
             with console.status(f"{cfg.episodes} episodes"):
@@ -206,10 +205,7 @@ def run_evaluate(cfg: EvaluateConfig) -> int:
             env.close()
     except (ValueError, BridgeError) as err:
         return _data_error(err)
-    where = f"target {cfg.target}" if cfg.target else f"simulation ({cfg.randomization})"
-    if cfg.encoder_offsets:
-        where += f", encoder offsets corrected by {cfg.encoder_offsets}"
-    console.print(f"{cfg.policy} on {where}: success {result.describe()}, mean steps {result.mean_length:.1f}")
+    _print_evaluation(cfg, result)
     if recorder is not None:
         write_video(recorder.frames, cfg.video, fps=recorder.fps(period))
         console.print(f"clip of {min(cfg.video_episodes, cfg.episodes)} episode(s), {len(recorder.frames)} frames: "
@@ -217,20 +213,45 @@ def run_evaluate(cfg: EvaluateConfig) -> int:
     return 0
 
 
-def _corrected_target(cfg: EvaluateConfig, spec: Any) -> Any:
-    """The --target profile's robot seen through the --encoder-offsets fitted profile."""
-    from .calibration.correction import EncoderCorrection, encoder_offsets_from
-    from .specs import SpecError
-    from .targets import open_target
+def _print_evaluation(cfg: EvaluateConfig, result: Any) -> None:
+    where = f"target {cfg.target}" if cfg.target else f"simulation ({cfg.randomization})"
+    if cfg.encoder_offsets:
+        where += f", encoder offsets corrected by {cfg.encoder_offsets}"
+    console.print(f"{cfg.policy} on {where}: success {result.describe()}, mean steps {result.mean_length:.1f}")
 
-    if not cfg.target:
-        raise SpecError("command line", "--target", "", "the target profile whose readings --encoder-offsets corrects")
-    offsets = encoder_offsets_from(cfg.encoder_offsets, spec.name, spec.dof)
-    target = open_target(cfg.target)
-    if target.spec.name != spec.name:
-        target.close()
-        raise SpecError(cfg.target, "robot", target.spec.name, f"'{spec.name}' (the policy's robot)")
-    return EncoderCorrection(target, offsets)
+
+def _evaluate_in_chunks(cfg: EvaluateConfig) -> int:
+    """The episodes' seeds split over ``cfg.workers`` processes or Ray tasks (``sweep.chunks``)."""
+    from rich.markup import escape
+
+    from .robot_reference import is_endpoint
+    from .sweep.chunks import evaluate_in_chunks
+
+    if is_endpoint(cfg.target):
+        return _data_error(ValueError(f"--backend {cfg.backend}: {cfg.target} is a robot behind the bridge, one "
+                                      "robot that cannot run episodes in several processes; use --backend serial"))
+    if cfg.video:
+        return _data_error(ValueError(f"--video records in this process; use --backend serial, not {cfg.backend}"))
+    options = {"policy": cfg.policy, "target": cfg.target, "randomization": cfg.randomization,
+               "encoder_offsets": cfg.encoder_offsets}
+    try:
+        with console.status(f"{cfg.episodes} episodes on {cfg.backend}") as status:
+            run = evaluate_in_chunks(options, cfg.episodes, cfg.seed, cfg.backend, cfg.workers,
+                                     cfg.ray_address or None,
+                                     lambda done, total, r: status.update(f"{done}/{total} chunks of episodes"))
+    except (ValueError, RuntimeError) as err:
+        return _data_error(err)
+    for chunk in run.failures:
+        console.print(f"[bold red]chunk failed[/] ({escape(chunk.trial.label())}): {escape(chunk.error or '')}",
+                      highlight=False)
+    if run.result is None:
+        return 1
+    _print_evaluation(cfg, run.result)
+    if run.failures:
+        console.print(f"{len(run.failures)} of {len(run.chunks)} chunks failed: the rate is over "
+                      f"{run.result.episodes} of {cfg.episodes} episodes")
+        return 1
+    return 0
 
 
 def run_bench_env(cfg: BenchEnvConfig) -> int:
@@ -253,6 +274,35 @@ def run_bench_env(cfg: BenchEnvConfig) -> int:
     console.print(_table(f"Control steps per second ({cfg.steps} steps each)",
                          ["loop", "steps/s", "env / loop"], rows))
     return 0
+
+
+def run_bench_collect(cfg: Any) -> int:
+    from .bench.collect_speed import measure, parallel_ceiling
+
+    try:
+        counts = cfg.env_counts()
+    except ValueError as err:
+        return _data_error(err)
+    import os
+
+    load = os.getloadavg()[0]
+    with console.status(f"timing collection on {', '.join(map(str, counts))} processes"):
+        rows = measure(cfg, counts)
+    base = {r.what: r for r in rows if r.n_envs == counts[0]}
+    console.print(_table(f"Collection, env steps per second ({cfg.target} for adapt; workers warmed up first)",
+                         ["collection", "processes", "env steps", "wall s", "steps/s", f"vs {counts[0]}",
+                          "CPU s (all processes)", "CPU per step vs 1", "start-up s", "same data"],
+                         [(r.what, str(r.n_envs), f"{r.steps:,}", f"{r.wall_s:.1f}", f"{r.rate:,.0f}",
+                           f"{r.rate / base[r.what].rate:.2f}", f"{r.cpu_s:.1f}",
+                           f"{r.cpu_s / r.steps / (base[r.what].cpu_s / base[r.what].steps):.2f}",
+                           f"{r.startup_s:.1f}", "yes" if r.same else "NO") for r in rows]))
+    most = max(counts)
+    if most > 1:
+        console.print(f"ceiling now: {most} processes of pure arithmetic did {parallel_ceiling(most):.2f}x the work "
+                      "of one per second (other work on the machine takes cores too)")
+    console.print(f"load average (1 min) {load:.2f} before, {os.getloadavg()[0]:.2f} after, on {os.cpu_count()} "
+                  "CPUs: wall-clock ratios hold for this run's share of the machine")
+    return 0 if all(r.same for r in rows) else 1
 
 
 def run_train(cfg: Any) -> int:
@@ -486,7 +536,8 @@ class BenchCalibrateConfig:
     trajectories: int = option(10, "excitation trajectories per profile")
     seconds: float = option(6.0, "robot time per trajectory (s)")
     seed: int = option(0, "excitation seed")
-    workers: int = option(2, "processes replaying trajectories in parallel")
+    workers: int = option(2, "serial: processes replaying trajectories in parallel; pool / ray: profiles "
+                             "calibrated at once")
     out: str = option("", "folder to keep the recordings, fitted profiles and reports in; empty: none kept")
     closing_loop: bool = option(False, "also adapt the shipped head in each calibrated simulator and judge it "
                                        "zero-shot on the target against the source head (Panda profiles)")
@@ -494,6 +545,12 @@ class BenchCalibrateConfig:
     fields: str = option(",".join(("joint_gain_scale", "force_limit", "joint_damping", "latency_steps",
                                    "position_noise", "velocity_noise")),
                          "fields fitted on profiles outside the simulator's model class, comma-separated")
+    backend: str = option("serial", "where the profiles run: 'serial' (here, each calibration on --workers "
+                                    "replay processes), a local process 'pool' or 'ray' (pip install "
+                                    "'simreal[ray]'; --workers profiles at once, one replay process each); the "
+                                    "same numbers on each")
+    ray_address: str = option("", "ray: address of an existing Ray cluster (empty: start a local one)")
+    rows_out: str = option("", "also write every profile's result (or error) as JSON to this file")
 
 
 def _closing_loop_rows(fits: list, episodes: int) -> list[tuple[str, ...]]:
@@ -550,9 +607,11 @@ def _print_blind(scores: list) -> None:
 def run_bench_calibrate(cfg: BenchCalibrateConfig) -> int:
     import tempfile
 
-    from .bench import calibrate_unmodeled
+    from rich.markup import escape
+
+    from .atomic import write_json
+    from .bench.calibrate_profiles import ProfileTrial, measure_profiles, results_json
     from .calibration import bench as blind
-    from .specs import load_target
 
     try:
         paths = blind.members(cfg.family or None, [n for n in cfg.targets.split(",") if n])
@@ -560,16 +619,14 @@ def run_bench_calibrate(cfg: BenchCalibrateConfig) -> int:
         return _data_error(err)
     fields = [f.strip() for f in cfg.fields.split(",") if f.strip()]
     keep = cfg.out or (tempfile.mkdtemp(prefix="simreal-bench-") if cfg.closing_loop else "")
-    scores, unmodeled = [], []
-    with console.status("calibrating") as status:
-        for k, path in enumerate(paths):
-            status.update(f"calibrating {path.stem} ({k + 1}/{len(paths)})")
-            if load_target(path).in_model_class:
-                scores.append(blind.bench_profile(path, cfg.seed, cfg.workers, cfg.trajectories, cfg.seconds,
-                                                  keep or None))
-            else:
-                unmodeled.append(calibrate_unmodeled.fit_unmodeled(str(path), fields, cfg.trajectories, cfg.seconds,
-                                                                   cfg.seed, cfg.workers, keep or None))
+    trial = ProfileTrial("", cfg.seed, cfg.trajectories, cfg.seconds, cfg.workers, keep, ",".join(fields))
+    try:
+        with console.status(f"calibrating {len(paths)} profiles ({cfg.backend})") as status:
+            results = measure_profiles(paths, trial, cfg.backend, cfg.workers, cfg.ray_address or None,
+                                       lambda done, total, r: status.update(f"calibrated {done}/{total} profiles"))
+    except (ValueError, RuntimeError) as err:
+        return _data_error(err)
+    scores, unmodeled = results.scores, results.unmodeled
     if scores:
         _print_blind(scores)
     if unmodeled:
@@ -577,13 +634,17 @@ def run_bench_calibrate(cfg: BenchCalibrateConfig) -> int:
                              ["target", "robot time", "record", "calibrate", "replays", "joint RMS nominal -> fitted",
                               "joint noise", "fit explains the data (residual / noise; the fitted model's own "
                               "recordings)", "estimates"], [_unmodeled_row(u) for u in unmodeled]))
+    for name, error in results.failed:
+        console.print(f"[bold red]failed[/]: {escape(name)}: {escape(error)}", highlight=False)
+    if cfg.rows_out:
+        console.print(f"rows: {write_json(cfg.rows_out, results_json(results, cfg.backend, cfg.workers))}")
     if cfg.closing_loop and (scores or unmodeled):
         with console.status("closing the loop: adapting in each calibrated simulator"):
             loop = _closing_loop_rows(scores + unmodeled, cfg.episodes)
         console.print(_table(f"Zero-shot on the target over {cfg.episodes} episodes (95 % intervals): source head "
                              "(default randomization) vs head adapted in the calibrated simulator",
                              ["profile", "source", "calibrated", "gain"], loop))
-    return 0
+    return 1 if results.failed else 0
 
 
 @dataclass
@@ -921,6 +982,9 @@ VERBS: dict[str, Verb] = {
     "demo": Verb(DemoConfig, run_demo),
     "expert": Verb(ExpertConfig, run_expert),
     "bench env": Verb(BenchEnvConfig, run_bench_env),
+    "bench collect": Verb("simreal.bench.collect_speed:BenchCollectConfig", run_bench_collect,
+                          "Env steps/s of vectorized collection, 1 vs 2 worker processes in one run (adaptation "
+                          "and head data)."),
     "bench train": Verb("simreal.learn.train:TrainConfig", run_bench_train,
                         "Train a source policy (control head + high level) in simulation."),
     "train": Verb("simreal.learn.train:TrainConfig", run_train,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -46,16 +46,35 @@ class EvaluationResult:
         return f"{self.success_rate:.1%} [{low:.1%}, {high:.1%}] over {self.episodes} episodes"
 
 
-def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int = 0,
-             observe: Callable[[int], None] | None = None) -> EvaluationResult:
-    """Run ``episodes`` episodes with seeds ``seed, seed + 1, ...``; success is
-    ``info["is_success"]`` at the episode's last step. ``observe(episode)`` (if given) is
-    called after every reset and every step, e.g. to record frames
-    (:class:`simreal.video.FrameRecorder`); it does not change the rollout."""
-    successes, lengths, returns = 0, [], []
+@dataclass(frozen=True)
+class EpisodeOutcome:
+    """One evaluated episode: its seed, whether it succeeded, its length (steps) and return."""
+
+    seed: int
+    success: bool
+    length: int
+    total_return: float
+
+
+def summarize(outcomes: Sequence[EpisodeOutcome]) -> EvaluationResult:
+    """The result of these episodes, in their order (so a run split into chunks of seeds and
+    merged in seed order gives exactly the numbers of the run in one piece)."""
+    if not outcomes:
+        return EvaluationResult(0, 0, math.nan, math.nan)
+    return EvaluationResult(len(outcomes), sum(o.success for o in outcomes),
+                            float(np.mean([o.length for o in outcomes])),
+                            float(np.mean([o.total_return for o in outcomes])))
+
+
+def run_episodes(env: gym.Env, policy: Policy, seeds: Iterable[int],
+                 observe: Callable[[int], None] | None = None) -> list[EpisodeOutcome]:
+    """One episode per seed; success is ``info["is_success"]`` at the episode's last step.
+    ``observe(episode)`` (if given) is called after every reset and every step with the
+    episode's index, e.g. to record frames; it does not change the rollout."""
     note = observe or (lambda episode: None)
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
+    outcomes = []
+    for episode, seed in enumerate(seeds):
+        obs, _ = env.reset(seed=seed)
         note(episode)
         done, length, total = False, 0, 0.0
         while not done:
@@ -64,7 +83,11 @@ def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int = 0,
             done = terminated or truncated
             length += 1
             total += float(reward)
-        successes += bool(info.get("is_success", False))
-        lengths.append(length)
-        returns.append(total)
-    return EvaluationResult(episodes, successes, float(np.mean(lengths)), float(np.mean(returns)))
+        outcomes.append(EpisodeOutcome(seed, bool(info.get("is_success", False)), length, total))
+    return outcomes
+
+
+def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int = 0,
+             observe: Callable[[int], None] | None = None) -> EvaluationResult:
+    """Run ``episodes`` episodes with seeds ``seed, seed + 1, ...`` (see :func:`run_episodes`)."""
+    return summarize(run_episodes(env, policy, range(seed, seed + episodes), observe))

@@ -32,6 +32,10 @@ class Trajectory:
     def __len__(self) -> int:
         return len(self.commands)
 
+    def first(self, steps: int) -> Trajectory:
+        """The episode's first ``steps`` control steps (what it would have recorded if cut there)."""
+        return Trajectory(self.states[:steps + 1], self.commands[:steps], self.request, self.dynamics)
+
     def joint_positions(self) -> np.ndarray:
         return np.array([s.joint_positions for s in self.states])
 

@@ -13,12 +13,15 @@ lowers validation success is not kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import SubprocVecEnv
 
 from ..envs import Layout, grasp_layout, time_limited_grasp_env
 from ..envs.layout import OBS_BOUND
@@ -42,6 +45,8 @@ class HighLevelTrainConfig:
     log_std_init: float = -2.0
     validation_episodes: int = 50
     validation_seed: int = 500_000
+    rl_rollout: int = 1024  # PPO steps per rollout, split between the ``n_envs`` envs
+    n_envs: int = 1  # PPO's envs; more than one run in worker processes (SB3 SubprocVecEnv)
 
 
 def make_grasp_env(head: ControlHead, robot: str, randomization: str | None, layout: Layout | None = None) -> gym.Env:
@@ -52,6 +57,18 @@ def make_grasp_env(head: ControlHead, robot: str, randomization: str | None, lay
     index = grasp_layout().selection(layout)
     space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (layout.size,), np.float32)
     return gym.wrappers.TransformObservation(env, lambda obs: obs[index], space)
+
+
+def _rl_env(head: ControlHead, robot: str, randomization: str | None, layout: Layout) -> gym.Env:
+    import torch
+
+    torch.set_num_threads(1)  # in a worker process: one thread each, as in the main one
+    return Monitor(make_grasp_env(head, robot, randomization, layout))
+
+
+def rl_envs(head: ControlHead, robot: str, randomization: str | None, layout: Layout, n: int) -> SubprocVecEnv:
+    """``n`` grasp envs in worker processes for PPO; seeded by the model (seed + i for env i)."""
+    return SubprocVecEnv([partial(_rl_env, head, robot, randomization, layout)] * n, start_method="spawn")
 
 
 class HighLevelTrainer:
@@ -65,11 +82,15 @@ class HighLevelTrainer:
         self.layout = layout or grasp_layout()
         self.env = make_grasp_env(head, robot, randomization, self.layout)
         self.eval_env = make_grasp_env(head, robot, randomization, self.layout)
+        self.rl_env = self.env if config.n_envs == 1 or not config.rl_steps else rl_envs(
+            head, robot, randomization, self.layout, config.n_envs)
         policy_kwargs = {"net_arch": {"pi": list(config.hidden), "vf": list(config.hidden)},
                          "log_std_init": config.log_std_init}
-        self.model = PPO("MlpPolicy", self.env, learning_rate=config.rl_learning_rate, n_steps=1024,
-                         batch_size=256, n_epochs=5, clip_range=0.1, ent_coef=0.0, seed=seed,
-                         policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log, device="cpu", verbose=0)
+        self.model = PPO("MlpPolicy", self.rl_env, learning_rate=config.rl_learning_rate,
+                         n_steps=config.rl_rollout // (1 if self.rl_env is self.env else config.n_envs),
+                         batch_size=256, n_epochs=5,
+                         clip_range=0.1, ent_coef=0.0, seed=seed, policy_kwargs=policy_kwargs,
+                         tensorboard_log=tensorboard_log, device="cpu", verbose=0)
         self.expert = expert or ScriptedGraspExpert(layout=self.layout)
         self.observations = np.zeros((0, self.env.observation_space.shape[0]), np.float32)
         self.actions = np.zeros((0, 4), np.float32)
@@ -148,6 +169,8 @@ class HighLevelTrainer:
         self.model.policy.load_state_dict(state)
 
     def close(self) -> None:
+        if self.rl_env is not self.env:
+            self.rl_env.close()
         self.env.close()
         self.eval_env.close()
 

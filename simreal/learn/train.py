@@ -41,6 +41,7 @@ from ..policy.hierarchical import HierarchicalPolicy
 from ..policy.latent import AdaptationModule, LatentEncoder, OnlineModule
 from ..options import option
 from ..plots import learning_curve
+from .episode_workers import EpisodeWorkers, check_n_envs, identity
 from .high_level import HighLevelTrainConfig, HighLevelTrainer, make_grasp_env
 from .online import OnlineTrainConfig, collect_latent_data, fit_latent_head, train_adaptation
 from .relabel import FitConfig, RelabeledData
@@ -76,9 +77,13 @@ class TrainConfig:
     online_episodes: int = option(800, "phase 1: expert episodes for the latent-conditioned head")
     online_rollouts: int = option(150, "phase 2: policy episodes per round (2 rounds: true latent, then estimates)")
     online_eval_episodes: int = option(50, "held-out episodes of the online policy in simulation")
+    n_envs: int = option(1, "environments in worker processes: the head data's chunks are collected on this "
+                            "many (the same data for any number) and PPO steps this many envs at once (one "
+                            "rollout of 1024 steps is split between them, so PPO's result depends on it)")
     resume: bool = option(False, "continue the run in run_dir after an interruption")
 
     def __post_init__(self) -> None:
+        check_n_envs(self.n_envs, "train options")
         if self.head_anchor not in ANCHORS:
             raise ValueError(f"--head-anchor must be one of {', '.join(ANCHORS)}, got {self.head_anchor!r}")
         if self.online and self.head_anchor != "reference":
@@ -173,7 +178,7 @@ def _start_state(folder: RunFolder, config: TrainConfig) -> dict:
         raise FileExistsError(f"{folder.root} already holds a run; pass --resume to continue it, "
                               "or choose another --run-dir")
     if previous is not None:
-        if previous["config"] != {**asdict(config), "resume": previous["config"]["resume"]}:
+        if {"n_envs": 1, **previous["config"]} != {**asdict(config), "resume": previous["config"]["resume"]}:
             raise ValueError(f"{folder.root} was started with other options: {previous['config']}")
         previous["started"] = time.time() - previous["elapsed"]  # wall time counts working time only
         return previous
@@ -193,12 +198,8 @@ def _head_stage(folder: RunFolder, config: TrainConfig, state: dict, dof: int, n
     chunks = -(-config.head_episodes // config.head_chunk)
     head_config = HeadConfig(anchor=config.head_anchor)
     with _phase(state, "head data"):
-        while state["head_chunks"] < chunks:
-            k = state["head_chunks"]
-            note("head data", k / chunks)
-            episodes = min(config.head_chunk, config.head_episodes - k * config.head_chunk)
-            data = collect_head_data(config.robot, episodes, config.seed * 1_000_003 + k * config.head_chunk,
-                                     config.randomization, head_config)
+        for k, data in _head_chunks(config, head_config, range(state["head_chunks"], chunks)):
+            note("head data", (k + 1) / chunks)
             folder.save_arrays(f"head_{k}", inputs=data.inputs, targets=data.targets)
             state["head_chunks"] += 1
             state["env_steps"] = state.get("env_steps", 0) + len(data)
@@ -221,6 +222,27 @@ def _head_stage(folder: RunFolder, config: TrainConfig, state: dict, dof: int, n
     return head.eval()
 
 
+def _head_chunk(task: tuple[TrainConfig, HeadConfig, int]) -> RelabeledData:
+    """Chunk ``k`` of the head data: its episodes and seeds depend on ``k`` alone."""
+    config, head_config, k = task
+    episodes = min(config.head_chunk, config.head_episodes - k * config.head_chunk)
+    return collect_head_data(config.robot, episodes, config.seed * 1_000_003 + k * config.head_chunk,
+                             config.randomization, head_config)
+
+
+def _head_chunks(config: TrainConfig, head_config: HeadConfig, indices: range) -> Iterator[tuple[int, RelabeledData]]:
+    """The chunks ``indices`` in order, collected on ``config.n_envs`` processes (the same data for any number)."""
+    tasks = [(config, head_config, k) for k in indices]
+    if config.n_envs == 1 or len(tasks) < 2:
+        yield from ((task[2], _head_chunk(task)) for task in tasks)
+        return
+    workers = EpisodeWorkers(min(config.n_envs, len(tasks)), identity, _head_chunk)
+    try:
+        yield from zip(indices, workers.map(tasks), strict=True)
+    finally:
+        workers.close()
+
+
 def _fitted_or_reference(head: ControlHead, config: TrainConfig) -> tuple[ControlHead, dict]:
     """Keep the fitted correction only if the predictive expert over it validates at least
     as well as over the reference controller alone: hindsight labels taken in contact
@@ -241,7 +263,7 @@ def _high_level_config(config: TrainConfig) -> HighLevelTrainConfig:
     base = HighLevelTrainConfig()
     schedule = tuple((max(1, round(n * config.dagger_scale)), beta) for n, beta in base.dagger_schedule)
     return HighLevelTrainConfig(dagger_schedule=schedule, rl_steps=config.rl_steps, rl_chunk=config.rl_chunk,
-                                validation_episodes=config.validation_episodes)
+                                validation_episodes=config.validation_episodes, n_envs=config.n_envs)
 
 
 def _dagger_stage(folder: RunFolder, config: TrainConfig, state: dict, trainer: HighLevelTrainer,

@@ -45,6 +45,9 @@ KINDS: dict[str, TrialKind] = {k.name: k for k in (
     TrialKind("family-member", "simreal.bench.adapt_family:FamilyMemberTrial",
               "simreal.bench.adapt_family:run_family_member",
               "one target of a family bench: adapt with the baseline, the reach check where needed"),
+    TrialKind("calibrate-profile", "simreal.bench.calibrate_profiles:ProfileTrial",
+              "simreal.bench.calibrate_profiles:run_profile",
+              "one profile of simreal bench calibrate: scored blind, or fitted if outside the model class"),
 )}
 
 
@@ -74,32 +77,33 @@ def option_types(kind_name: str) -> dict[str, type]:
 
 @dataclass
 class EvaluateTrial:
-    """One seeded evaluation: a policy on a target profile (or in simulation)."""
+    """Seeded evaluation episodes (``seed, seed + 1, ...``): a policy on a target profile, or in
+    simulation; a chunk of a larger evaluation is one such trial (``simreal.sweep.chunks``)."""
 
     policy: str = "panda_grasp"
     target: str = ""
     randomization: str = "default"
     episodes: int = 100
     seed: int = 3_000_000
+    encoder_offsets: str = ""
 
 
 def run_evaluate(config: EvaluateTrial) -> dict:
-    from ..envs import time_limited_grasp_env
-    from ..evaluation import evaluate
+    """The summary and every episode's outcome (so chunks merge into exactly the serial numbers)."""
+    from ..evaluation import run_episodes, summarize
     from ..learn.adapt import load_policy
-    from ..policy.head import head_controller
+    from ..policy_evaluation import evaluation_env
 
     policy = load_policy(config.policy)
-    kwargs: dict[str, Any] = {"randomization": None if config.randomization == "none" else config.randomization}
-    if config.target:
-        kwargs = {"randomization": None, "target": config.target}
-    env = time_limited_grasp_env(robot=policy.spec.name, controller=head_controller(policy.head), **kwargs)
+    env = evaluation_env(policy, config.target, config.randomization, config.encoder_offsets)
     try:
-        result = evaluate(env, policy.act, config.episodes, config.seed)
+        outcomes = run_episodes(env, policy.act, range(config.seed, config.seed + config.episodes))
     finally:
         env.close()
+    result = summarize(outcomes)
     return {"success_rate": result.success_rate, "interval_95": list(result.interval),
-            "successes": result.successes, "episodes": result.episodes, "mean_length": result.mean_length}
+            "successes": result.successes, "episodes": result.episodes, "mean_length": result.mean_length,
+            "mean_return": result.mean_return, "outcomes": [dataclasses.asdict(o) for o in outcomes]}
 
 
 def run_adapt(config: Any) -> dict:

@@ -80,7 +80,9 @@ def run_method(config: AdaptConfig, policy: HierarchicalPolicy, robot: RobotFact
     ``in_sim`` is the source policy's in-sim success, which the validation test is set by. A
     ``baseline`` run uses its own seeds (collection and validation), so it shares no
     episode with the adaptation it is compared with. With a ``journal`` every episode
-    reaches disk as it completes, and a resumed run takes its episodes from there.
+    reaches disk as it completes, and a resumed run takes its episodes from there. With
+    ``config.n_envs`` above 1 the collection runs on that many robots opened in worker
+    processes from ``config.target`` (the same episodes as on ``robot``).
     """
     method.check(policy)
     offset = BASELINE_SEED_OFFSET if baseline else VALIDATION_SEED_OFFSET
@@ -116,6 +118,9 @@ def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None,
     policy.freeze_high_level()
     if robot is None:
         robot, target = target_robot(config, policy)
+    elif config.n_envs > 1:
+        raise ValueError(f"n_envs {config.n_envs}: the collection workers open the robot config.target names; "
+                         "adapt() was given a robot factory of its own, so collect with n_envs 1")
     target = target or {"name": config.target, "source": None, "description": ""}
     digest = high_level_digest(policy)
     source_head = policy.head

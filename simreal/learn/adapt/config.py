@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ...options import option
 from ...robot_reference import RobotAccessOptions
+from ..episode_workers import check_n_envs
 
 RECOVERY = 0.9  # a target is recovered when a head reaches this fraction of the in-sim success
 
@@ -60,3 +61,8 @@ class AdaptConfig(RobotAccessOptions):
                                         "and the adapted checkpoint")
     resume: bool = option(False, "continue the interrupted run in --out-dir: its episodes and finished "
                                  "measurements are read back, not run again (same options required)")
+    n_envs: int = option(1, "collect on this many copies of a simulated target in worker processes (the same "
+                            "episodes and numbers as with 1); a robot behind the bridge is one robot: 1 only")
+
+    def __post_init__(self) -> None:
+        check_n_envs(self.n_envs, "adapt options", self.target)

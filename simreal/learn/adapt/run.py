@@ -20,6 +20,7 @@ from ...policy.hierarchical import HierarchicalPolicy
 from ...recording import Trajectory
 from ..exploration import ExplorationConfig
 from ..relabel import FitConfig, RelabeledData, relabel
+from .collection_workers import collection_workers
 from .config import HEAD_EPOCHS, HEAD_LEARNING_RATE, AdaptConfig
 from .selection import Candidate
 from .session import RobotFactory, TargetSession
@@ -55,7 +56,9 @@ class AdaptRun:
         head = policy.head
         self.exploration = ExplorationConfig(joint_noise=(0.0, config.joint_noise), gain=(0.8, config.gain_max),
                                              random_action_prob=0.1, max_offset=head.config.max_joint_step)
-        self.session = TargetSession(robot, policy.act, config.budget, self.exploration, journal, name)
+        workers = (collection_workers(config.n_envs, config.target, policy, self.exploration)
+                   if config.n_envs > 1 else None)
+        self.session = TargetSession(robot, policy.act, config.budget, self.exploration, journal, name, workers)
         spec = self.session.robot.spec
         if spec.name != policy.spec.name or spec.dof != policy.spec.dof:
             self.session.close()

@@ -22,7 +22,7 @@ from .config import AdaptConfig
 
 RUN_FILE = "run.json"
 MEASUREMENTS_FILE = "measurements.json"
-NOT_COMPARED = ("resume", "out_dir")  # options that may differ between a run and its resumption
+NOT_COMPARED = ("resume", "out_dir", "n_envs")  # options that may differ between a run and its resumption
 
 
 class RunFolder:

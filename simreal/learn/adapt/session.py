@@ -5,12 +5,16 @@ stand-in, a bridge client: anything that implements the protocol) and runs grasp
 episodes on it with whichever head is asked for: exploring episodes that collect data
 and plain episodes that validate a head. Every control step it runs is charged to a
 ``StepLedger`` under the purpose it served, and every episode is recorded, so the
-steps a validation episode spends also become training data.
+steps a validation episode spends also become training data. A session may collect on
+copies of a simulated target in worker processes (``collection_workers``); it gathers the
+same episodes in the same order.
 """
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 
 import numpy as np
 
@@ -19,10 +23,11 @@ from ...episode_journal import EpisodeJournal
 from ...policy.head import HeadController
 from ...recording import RecordingRobot, Trajectory
 from ...robot import JointCommand, Robot, RobotState
+from ..episode_workers import EpisodeWorkers
 from ..exploration import ExplorationConfig, NoisyController, run_episode
 from .journaled_robot import JournaledRobot
 from .ledger import StepLedger
-from .low_level import controller_factory, digest, replayed
+from .low_level import LowLevel, controller_factory, digest, replayed
 
 RobotFactory = Callable[[], Robot]
 Act = Callable[[np.ndarray], np.ndarray]
@@ -59,11 +64,28 @@ class HeadSwitch:
         return self._controller
 
 
+def _running(out: dict[int, Future | tuple[bool, Trajectory]]) -> list[Future]:
+    return [v for v in out.values() if isinstance(v, Future) and not v.done()]
+
+
+def _most_steps(out: dict[int, Future | tuple[bool, Trajectory]], full: int) -> int:
+    """The most steps the episodes sent out can take: their length once known, else ``full``."""
+    def most(v: Future | tuple[bool, Trajectory]) -> int:
+        if isinstance(v, Future):
+            return len(v.result()[1]) if v.done() and v.exception() is None else full
+        return len(v[1])
+
+    return sum(most(v) for v in out.values())
+
+
 class TargetSession:
     """One open connection to the target robot, its ledger and its recorded episodes."""
 
     def __init__(self, robot: RobotFactory, act: Act, budget: int, exploration: ExplorationConfig,
-                 journal: EpisodeJournal | None = None, name: str = "adapt") -> None:
+                 journal: EpisodeJournal | None = None, name: str = "adapt",
+                 workers: Callable[[], EpisodeWorkers] | None = None) -> None:
+        self._start_workers = workers
+        self._workers: EpisodeWorkers | None = None
         self.robot = robot()
         self.ledger = StepLedger(budget, self.robot.control_period)
         self.journal = journal
@@ -105,8 +127,11 @@ class TargetSession:
         """Exploring episodes with ``head`` until ``steps`` control steps; charged as collection.
 
         Episode ``k`` is seeded ``seed + k`` (its exploration draws too), and the last one
-        is cut to what is left, so the collection spends exactly ``steps``.
+        is cut to what is left, so the collection spends exactly ``steps``. A session with
+        ``workers`` runs the episodes on the workers' robots and collects the same ones.
         """
+        if self._start_workers is not None and not isinstance(head, LowLevel):  # a low level may keep state
+            return self._collect_in_workers(head, steps, seed)
         self.switch.use(head)
         name = digest(head)
         trajectories: list[Trajectory] = []
@@ -114,11 +139,8 @@ class TargetSession:
         while used < steps:
             served = self._replayed("collection", seed + episode, name)
             if served is None:
-                rng = np.random.default_rng(seed + episode)
-                self.noisy.rng = rng
-                success, _ = run_episode(self.env, self.noisy, self.act, rng, self.exploration, seed + episode,
-                                         min(self.exploration.episode_steps, steps - used))
-                served = success, self._completed("collection", seed + episode, name, success)
+                success, trajectory = self.explore(seed + episode, min(self.exploration.episode_steps, steps - used))
+                served = success, self._journaled("collection", seed + episode, name, success, trajectory)
             else:
                 replayed(head, served[1])
             trajectory = served[1]
@@ -127,6 +149,53 @@ class TargetSession:
             episode += 1
             trajectories.append(trajectory)
         return trajectories
+
+    def explore(self, seed: int, max_steps: int) -> tuple[bool, Trajectory]:
+        """One exploring episode with the head in use, its exploration drawn from ``seed``."""
+        rng = np.random.default_rng(seed)
+        self.noisy.rng = rng
+        success, _ = run_episode(self.env, self.noisy, self.act, rng, self.exploration, seed, max_steps)
+        return success, self._last_trajectory()
+
+    def _collect_in_workers(self, head: object, steps: int, seed: int) -> list[Trajectory]:
+        """``collect`` on the workers: episode ``k`` is sent out only once the episodes before it
+        leave room for it in ``steps`` even if each still running runs in full (so only episodes
+        the serial order runs are run), and it runs in full and is cut here to what was left: a
+        prefix of a seeded episode is the episode cut short, so the trajectories are the serial
+        ones, taken (charged, journaled) in episode order."""
+        if self._workers is None:
+            self._workers = self._start_workers()
+        name, blob, full = digest(head), pickle.dumps(head), self.exploration.episode_steps
+        out: dict[int, Future | tuple[bool, Trajectory]] = {}
+        trajectories: list[Trajectory] = []
+        used = 0
+        while used < steps:
+            while len(_running(out)) < self._workers.n and used + _most_steps(out, full) < steps:
+                k = len(trajectories) + len(out)
+                out[k] = self._replayed("collection", seed + k, name) or self._workers.submit((blob, seed + k))
+            k = len(trajectories)
+            if out[k] in _running(out):
+                wait(_running(out), return_when=FIRST_COMPLETED)  # then send the next one out
+                continue
+            item = out.pop(k)
+            if isinstance(item, Future):
+                success, trajectory = item.result()
+                cut = min(full, steps - used)
+                if len(trajectory) > cut:
+                    success, trajectory = False, trajectory.first(cut)
+                self._journaled("collection", seed + k, name, success, trajectory)
+            else:
+                trajectory = item[1]
+                replayed(head, trajectory)
+            self.ledger.charge("collection", len(trajectory))
+            used += len(trajectory)
+            trajectories.append(trajectory)
+        return trajectories
+
+    @property
+    def worker_cpu_s(self) -> float:
+        """CPU seconds the collection workers (if any) spent on episodes so far."""
+        return 0.0 if self._workers is None else self._workers.cpu_s
 
     def learner_robot(self) -> JournaledRobot:
         """The session's robot for a learner that drives it itself (RL fine-tuning): its
@@ -143,7 +212,9 @@ class TargetSession:
 
     def _completed(self, purpose: str, seed: int, digest: str, success: bool) -> Trajectory:
         """The episode just run, written to the journal before anything else uses it."""
-        trajectory = self._last_trajectory()
+        return self._journaled(purpose, seed, digest, success, self._last_trajectory())
+
+    def _journaled(self, purpose: str, seed: int, digest: str, success: bool, trajectory: Trajectory) -> Trajectory:
         if self.journal is not None:
             self.journal.append(self.name, purpose, seed, digest, success, trajectory)
         return trajectory
@@ -159,4 +230,6 @@ class TargetSession:
         return recorded[0]
 
     def close(self) -> None:
+        if self._workers is not None:
+            self._workers.close()
         self.env.close()
