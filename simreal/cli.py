@@ -657,11 +657,12 @@ class BenchBridgeConfig:
 
 
 def run_bench_bridge(cfg: BenchBridgeConfig) -> int:
-    from .bench.bridge_speed import measure
+    from .bench.bridge_speed import measure, zmq_floor
 
     load_before = os.getloadavg()[0]
     with console.status("timing the control loop over the bridge and in-process"):
         rows = measure(cfg.policy, cfg.target, episodes=cfg.episodes)
+        floor = zmq_floor()
     by_key = {(r.robot, r.where, r.requested_hz): r for r in rows}
     table_rows = []
     for robot, rate in ((robot, rate) for robot in ("simulated", "echo") for rate in (100.0, 500.0, 1000.0, None)):
@@ -672,6 +673,10 @@ def run_bench_bridge(cfg: BenchBridgeConfig) -> int:
             "unpaced" if rate is None else f"{rate:.0f} Hz",
             *(f"{r.achieved_hz:,.0f} Hz, {r.p50_ms:.2f} / {r.p99_ms:.2f}" for r in (bridge, blocking, local)),
             f"{bridge.p50_ms / local.p50_ms:.2f}x"))
+    for r in floor:
+        table_rows.append(("bare zmq echo (the floor)", "unpaced" if r.requested_hz is None else
+                           f"{r.requested_hz:.0f} Hz", f"{r.achieved_hz:,.0f} Hz, {r.p50_ms:.2f} / {r.p99_ms:.2f}",
+                           "-", "-", "-"))
     console.print(_table("Control loop, policy in the loop (achieved rate, loop period p50 / p99 in ms)",
                          ["robot", "requested", "bridge", "bridge, blocking wait", "in-process",
                           "p50 bridge / in-process"], table_rows))

@@ -38,11 +38,16 @@ class DeployResult:
     flags: Counter = field(default_factory=Counter)
 
     def loop_stats(self) -> dict[str, float]:
-        if not self.periods:
-            return {}
-        p = np.asarray(self.periods)
-        return {"mean_hz": float(1.0 / p.mean()), "p50_ms": float(np.percentile(p, 50) * 1e3),
-                "p99_ms": float(np.percentile(p, 99) * 1e3), "max_ms": float(p.max() * 1e3)}
+        return loop_stats(self.periods)
+
+
+def loop_stats(periods: list[float]) -> dict[str, float]:
+    """Achieved rate (Hz) and loop period p50 / p99 / max (ms) of a control loop's periods (s)."""
+    if not periods:
+        return {}
+    p = np.asarray(periods)
+    return {"mean_hz": float(1.0 / p.mean()), "p50_ms": float(np.percentile(p, 50) * 1e3),
+            "p99_ms": float(np.percentile(p, 99) * 1e3), "max_ms": float(p.max() * 1e3)}
 
 
 def deploy(policy: HierarchicalPolicy, robot: Robot, episodes: int, seed: int = 0, rate_hz: float | None = None,
@@ -71,7 +76,7 @@ def deploy(policy: HierarchicalPolicy, robot: Robot, episodes: int, seed: int = 
             while not done:
                 action = policy.act(obs)
                 obs, reward, terminated, truncated, info = env.step(action)
-                last = _pace(last, rate_hz, out.periods)
+                last = pace(last, rate_hz, out.periods)
                 out.flags.update(getattr(robot, "last_flags", ()) or ())
                 if log and length == 0:
                     _log_reset(log, episode, recorder.trajectories[-1])
@@ -90,7 +95,9 @@ def deploy(policy: HierarchicalPolicy, robot: Robot, episodes: int, seed: int = 
     return out
 
 
-def _pace(last: float, rate_hz: float | None, periods: list[float]) -> float:
+def pace(last: float, rate_hz: float | None, periods: list[float]) -> float:
+    """Wait until one period of ``rate_hz`` after ``last`` (None: no wait), append the period
+    taken to ``periods`` and return the new start (``time.perf_counter`` s)."""
     if rate_hz:
         deadline = last + 1.0 / rate_hz
         # sleep while far from the deadline, then spin: sleep() overshoots by ~0.1-1 ms

@@ -136,3 +136,12 @@ def test_hardware_bridge_script_records_the_excitation_and_the_torques_read_the_
     assert np.all(np.abs(fit.offsets - truth)[1:6] <= 0.002), fit.offsets - truth
     missing = hardware_bridge("excite", "--endpoint", "tcp://127.0.0.1:9", "--out", str(tmp_path / "none.npz"))
     assert missing.returncode == 2 and "error" in missing.stderr and not (tmp_path / "none.npz").exists()
+
+
+def test_bench_bridge_floor_times_a_bare_zmq_echo_in_another_process():
+    from simreal.bench.bridge_speed import zmq_floor
+
+    rows = zmq_floor(rates=(500.0, None), loops=50)
+    assert [(r.robot, r.requested_hz) for r in rows] == [("zmq", 500.0), ("zmq", None)]
+    assert all(r.achieved_hz > 0 and r.p99_ms >= r.p50_ms > 0 for r in rows)
+    assert rows[0].achieved_hz <= 500.0 * 1.05  # paced like the control loop
