@@ -319,25 +319,28 @@ def test_overspeed_can_latch_the_estop():
             client.close()
 
 
+def _five_steps(robot):
+    """The state after a seeded reset and five fixed commands."""
+    home = np.array(robot.spec.home)
+    robot.reset(seed=3)
+    for t in range(5):
+        robot.apply(JointCommand(home + 0.02 * t, 0.04))
+        state = robot.step()
+    return state
+
+
 @pytest.mark.parametrize("spin", [0.0, 0.002, 0.5])
 def test_how_the_client_waits_for_replies_does_not_change_what_it_gets(robot, spin):
     """Spinning, blocking, or spinning through a whole robot step: the same states."""
-    home = np.array(robot.spec.home)
     with RobotServer(robot, watchdog_timeout=1.0) as server:
         client = RobotClient(server.endpoint, robot.spec, timeout=2.0, spin=spin)
         try:
-            client.reset(seed=3)
-            for t in range(5):
-                client.apply(JointCommand(home + 0.02 * t, 0.04))
-                state = client.step()
+            state = _five_steps(client)
         finally:
             client.close()
     reference = PerturbedTarget("weak_motors")
     try:
-        reference.reset(seed=3)
-        for t in range(5):
-            reference.apply(JointCommand(home + 0.02 * t, 0.04))
-            expected = reference.step()
+        expected = _five_steps(reference)
     finally:
         reference.close()
     np.testing.assert_array_equal(state.joint_positions, expected.joint_positions)

@@ -23,7 +23,8 @@ from ..exploration import ExplorationConfig
 
 def _runner(reference: str, policy_blob: bytes, exploration: ExplorationConfig
             ) -> Callable[[tuple[bytes, int]], tuple[bool, Trajectory]]:
-    """In a worker: a session on its own robot; each task is (pickled head, episode seed)."""
+    """In a worker: a session on its own robot; each task is (pickled head, episode seed).
+    The pickles come from the parent process over the pool's pipe, never from a file."""
     from .session import TargetSession
 
     policy = pickle.loads(policy_blob)
