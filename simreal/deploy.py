@@ -58,10 +58,6 @@ def deploy(policy: HierarchicalPolicy, robot: Robot, episodes: int, seed: int = 
     ``step`` blocks for its control period). Episode ``i`` uses seed ``seed + i``, so the
     object placements match an in-process evaluation with the same seeds.
     """
-    # a control loop's small networks gain nothing from intra-op threads, whose idle workers
-    # spin on the cores the robot's driver, server and network threads need
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     recorder = RecordingRobot(robot)  # keeps the joint command of every step for the log
     env = time_limited_grasp_env(robot=recorder, randomization=None, controller=policy.controller_factory())
     out = DeployResult(EvaluationResult(0, 0, 0.0, 0.0))
@@ -69,6 +65,10 @@ def deploy(policy: HierarchicalPolicy, robot: Robot, episodes: int, seed: int = 
     if log:
         _log_header(log, robot)
     successes, lengths, returns = 0, [], []
+    # a control loop's small networks gain nothing from intra-op threads, whose idle workers
+    # spin on the cores the robot's driver, server and network threads need
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         for episode in range(episodes):
             obs, _ = env.reset(seed=seed + episode)
