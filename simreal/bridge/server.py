@@ -334,8 +334,7 @@ class RobotServer:
 
     def _hold_tick(self, now: float) -> None:
         assert self.last_state is not None
-        if self.hold_began is None or self._hold_command is None:
-            self.hold_began = now
+        if self._hold_command is None:
             self._hold_command = self.safety.hold(self.last_state)  # latched: re-holding each tick would sag
         self._last_tick = now
         try:
@@ -343,8 +342,10 @@ class RobotServer:
         except Exception:
             self.robot_errors += 1
             log.exception("robot failed during a hold tick")
-            return
-        self._record(state, frozenset({"estop"} if self.estopped else {"watchdog_hold"}))
+        else:
+            self._record(state, frozenset({"estop"} if self.estopped else {"watchdog_hold"}))
+        if self.hold_began is None:  # published last, so a reader that sees it also sees the hold's flags
+            self.hold_began = now
 
     def _end_hold(self, now: float) -> None:
         self.hold_began = None
