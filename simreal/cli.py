@@ -327,7 +327,9 @@ def run_train(cfg: Any) -> int:
     ]
     kept = (m["head_fit"] or {}).get("kept")
     if kept:
-        rows.append(("head kept", kept["head"], ", ".join(f"{k} {v:.0%}" for k, v in kept["validation"].items())))
+        scores = "; ".join(f"{draw}: " + ", ".join(f"{k} {v:.0%}" for k, v in kept[draw].items())
+                           for draw in ("validation", "broad") if draw in kept)
+        rows.append(("head kept", kept["head"], scores))
     if "online" in m:
         o = m["online"]
         rows.append(("online policy success (sim)", f"{o['success_rate']:.1%} [{o['interval_95'][0]:.1%}, "

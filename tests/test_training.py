@@ -115,3 +115,32 @@ def test_shipped_policy_is_small_and_records_its_origin():
     manifest, _ = load_checkpoint(folder)
     assert manifest.seed is not None and "train" in manifest.command
     assert manifest.metrics["success_rate"] >= 0.9
+
+
+@pytest.mark.parametrize("scores, kept, draws", [
+    ({"validation": (0.9, 0.8)}, "fitted", ["validation"]),
+    ({"validation": (0.8, 0.9)}, "reference", ["validation"]),
+    ({"validation": (1.0, 1.0), "broad": (0.7, 0.6)}, "fitted", ["validation", "broad"]),
+    ({"validation": (1.0, 1.0), "broad": (0.6, 0.7)}, "reference", ["validation", "broad"]),
+    ({"validation": (1.0, 1.0), "broad": (0.7, 0.7)}, "reference", ["validation", "broad"]),
+])
+def test_a_fitted_correction_is_kept_only_when_it_validates_better(monkeypatch, scores, kept, draws):
+    """A tie on the training randomization goes to the broader draw, a tie there to the
+    reference controller alone; the broader draw is run only when needed."""
+    from simreal.learn import train as train_module
+    from simreal.policy.head import ControlHead, HeadConfig
+
+    asked = []
+
+    def success(head, config, randomization, expert, seed):
+        draw = "validation" if randomization == config.randomization else "broad"
+        if draw not in asked:
+            asked.append(draw)
+        fitted, reference = scores[draw]
+        return fitted if head is fitted_head else reference
+
+    monkeypatch.setattr(train_module, "_validation_success", success)
+    head = fitted_head = ControlHead(7, HeadConfig(anchor="reference"))
+    chosen, record = train_module._fitted_or_reference(head, TrainConfig(randomization="latency"))
+    assert record["head"] == kept and asked == draws
+    assert (chosen is head) == (kept == "fitted")

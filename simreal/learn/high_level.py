@@ -29,6 +29,7 @@ from ..evaluation import EvaluationResult, evaluate
 from ..policy import ScriptedGraspExpert
 from ..policy.head import ControlHead, head_controller
 from ..policy.high_level import HighLevelConfig, HighLevelPolicy
+from ..sim.randomizer import Randomizer
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ class HighLevelTrainConfig:
     n_envs: int = 1  # PPO's envs; more than one run in worker processes (SB3 SubprocVecEnv)
 
 
-def make_grasp_env(head: ControlHead, robot: str, randomization: str | None, layout: Layout | None = None) -> gym.Env:
+def make_grasp_env(head: ControlHead, robot: str, randomization: str | Randomizer | None,
+                   layout: Layout | None = None) -> gym.Env:
     """The grasp task with ``head`` as its low level; observations cut to ``layout``'s blocks if given."""
     env = time_limited_grasp_env(robot=robot, randomization=randomization, controller=head_controller(head))
     if layout is None or layout == grasp_layout():

@@ -3,8 +3,8 @@
 Stages, each saved as it completes (so ``resume`` loses at most one interval):
 1. head data: expert grasps with exploration, relabeled, in chunks of episodes;
 2. head fit: supervised fit of the control head (hindsight relabeling); a
-   reference-anchored head is kept only if it validates at least as well as the
-   reference controller alone (zero correction);
+   reference-anchored head's correction is kept only if it validates better than the
+   reference controller alone (zero correction), a tie decided on a broader draw;
 3. DAgger iterations of the high level with the frozen head inside the env;
 4. PPO fine-tuning chunks (kept only if validation success does not drop);
 5. online adaptation (``--online``), RMA's two phases in simulation (``learn.online``):
@@ -35,6 +35,8 @@ from ..atomic import replacing, write_json
 from ..envs import grasp_layout, task_layout, time_limited_grasp_env
 from ..kernels import kernel_settings
 from ..evaluation import EvaluationResult, evaluate
+from ..families import FamilyRandomizer
+from ..sim.randomizer import Randomizer
 from ..policy import ScriptedGraspExpert
 from ..policy.head import ANCHORS, ControlHead, HeadConfig, head_controller
 from ..policy.hierarchical import HierarchicalPolicy
@@ -244,19 +246,39 @@ def _head_chunks(config: TrainConfig, head_config: HeadConfig, indices: range) -
 
 
 def _fitted_or_reference(head: ControlHead, config: TrainConfig) -> tuple[ControlHead, dict]:
-    """Keep the fitted correction only if the predictive expert over it validates at least
-    as well as over the reference controller alone: hindsight labels taken in contact
-    (fingers on the table or the object) can bias a correction where precision matters."""
+    """Keep the fitted correction only if it shows that it helps: hindsight labels taken in
+    contact (fingers on the table or the object) can bias a correction where precision
+    matters, and a correction is one more thing that can fail on a robot it was not fitted
+    on. The predictive expert drives over each candidate on the training randomization;
+    when both score the same there, a broader draw (``online_family``, the robots the
+    toolkit expects to meet) decides, and a tie there too keeps the reference controller
+    alone (zero correction), the simpler of the two."""
     expert = ScriptedGraspExpert(head.config.max_displacement, predictive=True)
-    base = HighLevelTrainConfig()
+    seed = HighLevelTrainConfig().validation_seed
     reference = ControlHead(head.dof, head.config).zero_output_().eval()
-    scores = {}
-    for name, candidate in (("fitted", head), ("reference", reference)):
-        env = make_grasp_env(candidate, config.robot, config.randomization)
-        scores[name] = evaluate(env, expert, config.validation_episodes, base.validation_seed).success_rate
+    candidates = {"fitted": head, "reference": reference}
+    randomizations: list[tuple[str, str | Randomizer | None]] = [("validation", config.randomization)]
+    if config.online_family:
+        spec = assets.robot_spec(config.robot)
+        randomizations.append(("broad", FamilyRandomizer(config.online_family, spec.dof)))
+    scores: dict[str, dict[str, float]] = {}
+    for label, randomization in randomizations:
+        scores[label] = {name: _validation_success(candidate, config, randomization, expert, seed)
+                         for name, candidate in candidates.items()}
+        if scores[label]["fitted"] != scores[label]["reference"]:
+            break
+    last = scores[label]
+    kept = "fitted" if last["fitted"] > last["reference"] else "reference"
+    return candidates[kept], {"head": kept, **scores}
+
+
+def _validation_success(head: ControlHead, config: TrainConfig, randomization: str | Randomizer | None,
+                        expert: ScriptedGraspExpert, seed: int) -> float:
+    env = make_grasp_env(head, config.robot, randomization)
+    try:
+        return evaluate(env, expert, config.validation_episodes, seed).success_rate
+    finally:
         env.close()
-    kept = "fitted" if scores["fitted"] >= scores["reference"] else "reference"
-    return (head if kept == "fitted" else reference), {"head": kept, "validation": scores}
 
 
 def _high_level_config(config: TrainConfig) -> HighLevelTrainConfig:
