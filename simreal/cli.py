@@ -325,6 +325,10 @@ def run_train(cfg: Any) -> int:
         ("PPO fine-tune kept", str(m["rl_kept"]), ""),
         ("checkpoint", str(result.checkpoint), ""),
     ]
+    init = m.get("high_level_init")
+    if init:
+        rows.append(("high level from", f"{init['source']} ({init['source_robot']})",
+                     f"{init['reuse']}; the control head trained anew for this robot"))
     kept = (m["head_fit"] or {}).get("kept")
     if kept:
         scores = "; ".join(f"{draw}: " + ", ".join(f"{k} {v:.0%}" for k, v in kept[draw].items())

@@ -44,12 +44,16 @@ from ..policy.latent import AdaptationModule, LatentEncoder, OnlineModule
 from ..options import option
 from ..plots import learning_curve
 from .episode_workers import EpisodeWorkers, check_n_envs, identity
+from .high_level_init import InitialHighLevel, copy_into_sb3, load_initial_high_level
 from .high_level import HighLevelTrainConfig, HighLevelTrainer, make_grasp_env
 from .online import OnlineTrainConfig, collect_latent_data, fit_latent_head, train_adaptation
 from .relabel import FitConfig, RelabeledData
 from .source_head import collect_head_data, reference_controller, tracking_report, train_head
 
 Progress = Callable[[str, float], None]
+
+
+REUSE = ("fine-tune", "frozen")  # what --init-high-level does with the high level it starts from
 
 
 @dataclass
@@ -79,6 +83,11 @@ class TrainConfig:
     online_episodes: int = option(800, "phase 1: expert episodes for the latent-conditioned head")
     online_rollouts: int = option(150, "phase 2: policy episodes per round (2 rounds: true latent, then estimates)")
     online_eval_episodes: int = option(50, "held-out episodes of the online policy in simulation")
+    init_high_level: str = option("", "start the high level from this policy's: a shipped policy name or a "
+                                      "checkpoint folder, of this robot or another (the high level speaks task "
+                                      "space; the control head is trained anew either way)")
+    high_level_reuse: str = option("fine-tune", "with --init-high-level: 'fine-tune' (DAgger and PPO continue "
+                                                "from it) or 'frozen' (used as it is: no DAgger, no PPO)")
     n_envs: int = option(1, "environments in worker processes: the head data's chunks are collected on this "
                             "many (the same data for any number) and PPO steps this many envs at once (one "
                             "rollout of 1024 steps is split between them, so PPO's result depends on it)")
@@ -90,6 +99,8 @@ class TrainConfig:
             raise ValueError(f"--head-anchor must be one of {', '.join(ANCHORS)}, got {self.head_anchor!r}")
         if self.online and self.head_anchor != "reference":
             raise ValueError("--online needs --head-anchor reference (pass --no-online for a measured head)")
+        if self.high_level_reuse not in REUSE:
+            raise ValueError(f"--high-level-reuse must be one of {', '.join(REUSE)}, got {self.high_level_reuse!r}")
 
 
 class RunFolder:
@@ -144,12 +155,21 @@ def train(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
     folder = RunFolder(Path(config.run_dir))
     state = _start_state(folder, config)
     spec = assets.robot_spec(config.robot)
+    initial = load_initial_high_level(config.init_high_level, _head_config(config)) if config.init_high_level else None
     head = _head_stage(folder, config, state, spec.dof, note)
     reference = head.config.anchor == "reference"
     layout = grasp_layout() if reference else task_layout()  # a measured head's high level: the first policy's view
-    expert = ScriptedGraspExpert(head.config.max_displacement, predictive=reference, layout=layout)
-    trainer = HighLevelTrainer(head, config.robot, config.randomization, config.seed, _high_level_config(config),
-                               tensorboard_log=str(folder.root / "tb"), expert=expert, layout=layout)
+    if initial is not None:
+        layout = initial.layout
+        state["high_level_init"] = {**initial.describe(), "reuse": config.high_level_reuse}
+    # the predictive expert needs to see the commands in flight; a view without them gets the plain one
+    predictive = reference and "ee_reference_offset" in layout.names()
+    expert = ScriptedGraspExpert(head.config.max_displacement, predictive=predictive, layout=layout)
+    trainer = HighLevelTrainer(head, config.robot, config.randomization, config.seed,
+                               _high_level_config(config, initial), tensorboard_log=str(folder.root / "tb"),
+                               expert=expert, layout=layout)
+    if initial is not None and not (state["dagger"] or state["rl_chunks"]):
+        copy_into_sb3(initial.policy, trainer.model.policy)
     logger = configure(str(folder.root / "tb" / "source"), ["csv", "tensorboard"])
     try:
         with _phase(state, "DAgger"):
@@ -198,7 +218,7 @@ def _save_progress(folder: RunFolder, state: dict) -> None:
 
 def _head_stage(folder: RunFolder, config: TrainConfig, state: dict, dof: int, note: Progress) -> ControlHead:
     chunks = -(-config.head_episodes // config.head_chunk)
-    head_config = HeadConfig(anchor=config.head_anchor)
+    head_config = _head_config(config)
     with _phase(state, "head data"):
         for k, data in _head_chunks(config, head_config, range(state["head_chunks"], chunks)):
             note("head data", (k + 1) / chunks)
@@ -222,6 +242,10 @@ def _head_stage(folder: RunFolder, config: TrainConfig, state: dict, dof: int, n
     state["head_fitted"], state["head_fit"] = True, fit
     _save_progress(folder, state)
     return head.eval()
+
+
+def _head_config(config: TrainConfig) -> HeadConfig:
+    return HeadConfig(anchor=config.head_anchor)
 
 
 def _head_chunk(task: tuple[TrainConfig, HeadConfig, int]) -> RelabeledData:
@@ -281,11 +305,16 @@ def _validation_success(head: ControlHead, config: TrainConfig, randomization: s
         env.close()
 
 
-def _high_level_config(config: TrainConfig) -> HighLevelTrainConfig:
+def _high_level_config(config: TrainConfig, initial: InitialHighLevel | None = None) -> HighLevelTrainConfig:
     base = HighLevelTrainConfig()
     schedule = tuple((max(1, round(n * config.dagger_scale)), beta) for n, beta in base.dagger_schedule)
-    return HighLevelTrainConfig(dagger_schedule=schedule, rl_steps=config.rl_steps, rl_chunk=config.rl_chunk,
-                                validation_episodes=config.validation_episodes, n_envs=config.n_envs)
+    rl_steps = config.rl_steps
+    if initial is not None and config.high_level_reuse == "frozen":
+        schedule, rl_steps = (), 0
+    hidden = initial.policy.config.hidden if initial is not None else base.hidden
+    return HighLevelTrainConfig(dagger_schedule=schedule, rl_steps=rl_steps, rl_chunk=config.rl_chunk,
+                                validation_episodes=config.validation_episodes, n_envs=config.n_envs,
+                                hidden=hidden)
 
 
 def _dagger_stage(folder: RunFolder, config: TrainConfig, state: dict, trainer: HighLevelTrainer,
@@ -312,7 +341,7 @@ def _dagger_stage(folder: RunFolder, config: TrainConfig, state: dict, trainer: 
 
 def _rl_stage(folder: RunFolder, config: TrainConfig, state: dict, trainer: HighLevelTrainer,
               logger: Any, note: Progress) -> None:
-    chunks = config.rl_steps // trainer.config.rl_chunk
+    chunks = trainer.config.rl_steps // trainer.config.rl_chunk
     if state["rl_chunks"]:
         trainer.load_state(folder.load_tensors("high_level"))
         trainer.env_steps = state["env_steps"]
@@ -398,6 +427,7 @@ def _finish(folder: RunFolder, config: TrainConfig, state: dict, trainer: HighLe
         "success_rate": final.success_rate, "success_interval_95": [low, high], "eval_episodes": final.episodes,
         "eval_seed": config.eval_seed, "env_steps": state.get("env_steps", 0), "wall_time_s": wall,
         "head_fit": state.get("head_fit"), "rl_kept": state.get("rl_kept"),
+        "high_level_init": state.get("high_level_init"),
         "tracking": tracking, "curve": state["curve"], "phases": state.get("phases", {}),
     }
     if online_result is not None:
