@@ -52,6 +52,8 @@ class ExpertConfig:
     target: str = option("", "target profile to run on instead (name or YAML path)")
     episodes: int = option(200, "seeded episodes")
     seed: int = option(1000, "seed of the first episode")
+    predictive: bool = option(False, "the predictive expert over the reference controller, the pair simreal "
+                                     "train imitates, instead of the plain expert over differential IK")
 
 
 @dataclass
@@ -138,17 +140,20 @@ def run_demo(cfg: DemoConfig) -> int:
 def run_expert(cfg: ExpertConfig) -> int:
     import gymnasium as gym
 
+    from .controllers import ReferenceIKController
     from .evaluation import evaluate
     from .policy import ScriptedGraspExpert
 
     kwargs: dict[str, Any] = {"randomization": None if cfg.randomization == "none" else cfg.randomization}
     if cfg.target:
         kwargs = {"randomization": None, "target": cfg.target}
-    env = gym.make(cfg.env, **kwargs)
+    controller = {"controller": ReferenceIKController} if cfg.predictive else {}
+    env = gym.make(cfg.env, **kwargs, **controller)
     with console.status(f"{cfg.episodes} episodes of {cfg.env}"):
-        result = evaluate(env, ScriptedGraspExpert(), cfg.episodes, cfg.seed)
+        result = evaluate(env, ScriptedGraspExpert(predictive=cfg.predictive), cfg.episodes, cfg.seed)
     env.close()
-    console.print(f"{cfg.env} {kwargs}: success {result.describe()}, mean steps {result.mean_length:.1f}")
+    which = "predictive expert, reference controller" if cfg.predictive else "expert, differential IK"
+    console.print(f"{cfg.env} {kwargs}, {which}: success {result.describe()}, mean steps {result.mean_length:.1f}")
     return 0
 
 

@@ -354,3 +354,16 @@ def test_bench_ratios_are_relative_to_relabel_on_the_same_target():
     rows = [row("a", "relabel", 500), row("a", "finetune-rl", 2000), row("b", "relabel", None),
             row("b", "residual", 1000), row("a", "whole-policy-rl", None)]
     assert ratio_to(rows) == [1.0, 4.0, None, None, None]
+
+
+def test_bench_adapt_defaults_to_the_shipped_profiles_of_the_policys_robot():
+    """The per-profile bench runs the profiles written for the policy's robot; a robot with
+    none is refused before anything runs, naming how to get some."""
+    from simreal import assets
+    from simreal.bench.adapt_speed import measure, shipped_targets
+
+    panda = shipped_targets("panda")
+    assert "weak_motors" in panda and all(assets.target_profile(n).robot == "panda" for n in panda)
+    assert shipped_targets("xarm6") == []
+    with pytest.raises(ValueError, match="targets sample --robot xarm6"):
+        measure(dataclasses.replace(SMALL, policy="xarm6_grasp"), methods=["relabel"])

@@ -87,3 +87,11 @@ def test_lazy_verbs_summaries_are_their_options_first_docstring_line():
     for name, verb in VERBS.items():
         if verb.summary:
             assert verb.summary == (verb.options().__doc__ or "").strip().splitlines()[0], name
+
+
+def test_expert_predictive_grasps_the_xarm6_through_the_reference_controller(capsys):
+    """The pair simreal train imitates grasps the add-your-robot example on seeded episodes."""
+    assert main(["expert", "--env", "simreal/XArm6Grasp-v0", "--predictive", "--randomization", "latency",
+                 "--episodes", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "predictive expert, reference controller" in out and "success 100.0%" in out

@@ -93,28 +93,31 @@ def test_resume_with_other_options_is_refused(tiny_run):
     assert (run_dir / "progress.json").read_text() == before  # refused before touching the run
 
 
-def test_shipped_policy_grasps_under_randomization():
-    """The shipped source policy: >= 85 % on 50 seeded randomized episodes."""
+@pytest.mark.parametrize("name", ["panda_grasp", "xarm6_grasp"])
+def test_shipped_policy_grasps_under_randomization(name):
+    """Each shipped source policy: >= 85 % on 50 seeded randomized episodes of its own robot."""
     import gymnasium as gym
 
     from simreal import pretrained
     from simreal.evaluation import evaluate
 
-    policy = pretrained.load("panda_grasp")
+    policy = pretrained.load(name)
     env = gym.wrappers.TimeLimit(policy.make_env(randomization="default"), 50)
     result = evaluate(env, policy.act, episodes=50, seed=2_000_000)
     env.close()
     assert result.success_rate >= 0.85, result.describe()
 
 
-def test_shipped_policy_is_small_and_records_its_origin():
-    from simreal import pretrained
+@pytest.mark.parametrize("name, robot", [("panda_grasp", "panda"), ("xarm6_grasp", "xarm6")])
+def test_shipped_policy_is_small_and_records_its_origin(name, robot):
+    from simreal import assets, pretrained
 
-    folder = pretrained.path("panda_grasp")
+    folder = pretrained.path(name)
     assert sum(f.stat().st_size for f in folder.iterdir()) < 5 * 2**20
     manifest, _ = load_checkpoint(folder)
     assert manifest.seed is not None and "train" in manifest.command
     assert manifest.metrics["success_rate"] >= 0.9
+    assert manifest.robot == robot and manifest.robot_fingerprint == assets.robot_spec(robot).fingerprint()
 
 
 @pytest.mark.parametrize("scores, kept, draws", [

@@ -72,7 +72,11 @@ def measure(base: AdaptConfig, targets: Sequence[str] | None = None, methods: Se
     """Adapt with every method to every target (the robot's shipped profiles by default)."""
     note = progress or (lambda message: None)
     if targets is None:
-        targets = [name for name in assets.available("target") if assets.target_profile(name).robot == "panda"]
+        robot = load_policy(base.policy).spec.name
+        targets = shipped_targets(robot)
+        if not targets:
+            raise ValueError(f"no shipped target profile is for {robot}; name some with --targets, or sample "
+                             f"a family (simreal targets sample --robot {robot}) and pass it as --family")
     unknown = sorted(set(methods) - set(BENCH_METHODS))
     if unknown:
         raise ValueError(f"unknown method(s) {', '.join(unknown)}; available: {', '.join(BENCH_METHODS)}")
@@ -92,6 +96,11 @@ def measure(base: AdaptConfig, targets: Sequence[str] | None = None, methods: Se
             in_sim = report["in_sim"]["success_rate"]
             rows.append(row_of(target, method, report))
     return rows
+
+
+def shipped_targets(robot: str) -> list[str]:
+    """The shipped target profiles written for ``robot`` (a profile drives one robot's spec)."""
+    return [name for name in assets.available("target") if assets.target_profile(name).robot == robot]
 
 
 def row_of(target: str, method: str, report: dict) -> AdaptBenchRow:

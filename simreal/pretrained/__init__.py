@@ -1,7 +1,9 @@
 """Small source checkpoints shipped with the package, produced by ``simreal train``.
 
 ``panda_grasp``: made by ``simreal train --run-dir runs/panda --seed 0`` and copied from
-``runs/panda/final``; its manifest records the seed, command, randomization and metrics.
+``runs/panda/final``; ``xarm6_grasp``: made by ``simreal train --robot xarm6 --run-dir
+runs/xarm6 --seed 0`` and copied from ``runs/xarm6/final``. Each manifest records the seed,
+command, randomization and metrics.
 """
 
 from __future__ import annotations
