@@ -58,3 +58,14 @@ def test_a_high_level_reading_blocks_the_env_lacks_is_refused_naming_them(tmp_pa
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(CheckpointMismatch, match="camera_features"):
         load_initial_high_level(str(folder), HeadConfig())
+
+
+def test_the_xarm6_high_level_starts_a_panda_over_a_reference_head(tmp_path):
+    """The other direction, with the full observation (commands in flight) and the predictive expert."""
+    xarm = pretrained.load("xarm6_grasp")
+    config = tiny(tmp_path / "run", robot="panda", online=False, init_high_level="xarm6_grasp",
+                  high_level_reuse="frozen")
+    result = train(config)
+    assert result.policy.head.dof == 7 and result.policy.head.config.anchor == "reference"
+    assert all(torch.equal(a, b) for a, b in zip(_weights(result.policy.high_level), _weights(xarm.high_level),
+                                                  strict=True))

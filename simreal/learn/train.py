@@ -163,7 +163,7 @@ def train(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
         layout = initial.layout
         state["high_level_init"] = {**initial.describe(), "reuse": config.high_level_reuse}
     # the predictive expert needs to see the commands in flight; a view without them gets the plain one
-    predictive = reference and "ee_reference_offset" in layout.names()
+    predictive = reference and "ee_reference_offset" in layout.names
     expert = ScriptedGraspExpert(head.config.max_displacement, predictive=predictive, layout=layout)
     trainer = HighLevelTrainer(head, config.robot, config.randomization, config.seed,
                                _high_level_config(config, initial), tensorboard_log=str(folder.root / "tb"),
