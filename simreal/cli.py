@@ -800,17 +800,18 @@ def run_sweep(cfg: SweepConfig) -> int:
 
 
 def run_list(_: Any) -> int:
-    from . import assets
+    from . import assets, pretrained
 
     for kind, title in (("robot", "robots"), ("scene", "scenes"), ("target", "target profiles"),
                         ("randomization", "randomizations"), ("family", "target families"), ("maze", "mazes")):
         console.print(f"[bold]{title}[/]: {', '.join(assets.available(kind))}")
+    console.print(f"[bold]policies[/]: {', '.join(pretrained.available())}")
     return 0
 
 
 @dataclass
 class ListConfig:
-    """List the shipped robots, scenes, target profiles, randomization files, target families and mazes."""
+    """List the shipped robots, scenes, target profiles, randomization files, target families, mazes and policies."""
 
 
 @dataclass

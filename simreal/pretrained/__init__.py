@@ -9,8 +9,10 @@ command, randomization and metrics.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..policy.hierarchical import HierarchicalPolicy
+if TYPE_CHECKING:  # loading needs torch; listing the shipped policies does not
+    from ..policy.hierarchical import HierarchicalPolicy
 
 _HERE = Path(__file__).resolve().parent
 
@@ -28,5 +30,7 @@ def path(name: str = "panda_grasp") -> Path:
 
 def load(name: str = "panda_grasp") -> HierarchicalPolicy:
     """Load a shipped policy, checked against its robot's shipped spec."""
+    from ..policy.hierarchical import HierarchicalPolicy
+
     policy, _ = HierarchicalPolicy.load(path(name))
     return policy
