@@ -5,7 +5,8 @@ Stages, each saved as it completes (so ``resume`` loses at most one interval):
 2. head fit: supervised fit of the control head (hindsight relabeling); a
    reference-anchored head's correction is kept only if it validates better than the
    reference controller alone (zero correction), a tie decided on a broader draw;
-3. DAgger iterations of the high level with the frozen head inside the env;
+3. DAgger iterations of the high level with the frozen head inside the env (starting from
+   another policy's high level with ``init_high_level``; with it frozen, no DAgger or PPO);
 4. PPO fine-tuning chunks (kept only if validation success does not drop);
 5. online adaptation (``--online``), RMA's two phases in simulation (``learn.online``):
    the latent-conditioned head with its encoder, then the adaptation module;
@@ -157,6 +158,23 @@ def train(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
     spec = assets.robot_spec(config.robot)
     initial = load_initial_high_level(config.init_high_level, _head_config(config)) if config.init_high_level else None
     head = _head_stage(folder, config, state, spec.dof, note)
+    trainer = _high_level_trainer(folder, config, state, head, initial)
+    logger = configure(str(folder.root / "tb" / "source"), ["csv", "tensorboard"])
+    try:
+        with _phase(state, "DAgger"):
+            _dagger_stage(folder, config, state, trainer, logger, note)
+        with _phase(state, "PPO"):
+            _rl_stage(folder, config, state, trainer, logger, note)
+        online = _online_stage(folder, config, state, trainer, head, note) if config.online else None
+        return _finish(folder, config, state, trainer, head, spec, note, online)
+    finally:
+        trainer.close()
+
+
+def _high_level_trainer(folder: RunFolder, config: TrainConfig, state: dict, head: ControlHead,
+                        initial: InitialHighLevel | None) -> HighLevelTrainer:
+    """The high level's trainer over ``head``: its view of the observation, its expert, and
+    (with ``--init-high-level``) the weights it starts from."""
     reference = head.config.anchor == "reference"
     layout = grasp_layout() if reference else task_layout()  # a measured head's high level: the first policy's view
     if initial is not None:
@@ -170,16 +188,7 @@ def train(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
                                expert=expert, layout=layout)
     if initial is not None and not (state["dagger"] or state["rl_chunks"]):
         copy_into_sb3(initial.policy, trainer.model.policy)
-    logger = configure(str(folder.root / "tb" / "source"), ["csv", "tensorboard"])
-    try:
-        with _phase(state, "DAgger"):
-            _dagger_stage(folder, config, state, trainer, logger, note)
-        with _phase(state, "PPO"):
-            _rl_stage(folder, config, state, trainer, logger, note)
-        online = _online_stage(folder, config, state, trainer, head, note) if config.online else None
-        return _finish(folder, config, state, trainer, head, spec, note, online)
-    finally:
-        trainer.close()
+    return trainer
 
 
 @contextmanager
