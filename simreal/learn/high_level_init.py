@@ -13,9 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from torch import nn
-
 from .. import pretrained
 from ..envs import grasp_layout
 from ..envs.grasp import GRASP_ACTION_LAYOUT
@@ -59,18 +56,3 @@ def load_initial_high_level(reference: str, head_config: HeadConfig) -> InitialH
     policy.load_state_dict(weights["high_level"])
     return InitialHighLevel(policy.eval(), Layout(tuple(manifest.observation_layout)), str(reference),
                             manifest.robot)
-
-
-def copy_into_sb3(high_level: HighLevelPolicy, sb3_policy: object) -> None:
-    """Load the high level's weights into an SB3 actor of the same shape (the inverse of
-    ``HighLevelPolicy.from_sb3``); the critic is left as it is."""
-    theirs = [m for m in sb3_policy.mlp_extractor.policy_net if isinstance(m, nn.Linear)]
-    theirs.append(sb3_policy.action_net)
-    ours = [m for m in high_level.net if isinstance(m, nn.Linear)]
-    shapes = [tuple(m.weight.shape) for m in ours], [tuple(m.weight.shape) for m in theirs]
-    if shapes[0] != shapes[1]:
-        raise ValueError(f"the high level's layers {shapes[0]} do not match the trainer's actor {shapes[1]}")
-    with torch.no_grad():
-        for source, target in zip(ours, theirs, strict=True):
-            target.weight.copy_(source.weight)
-            target.bias.copy_(source.bias)

@@ -45,7 +45,7 @@ from ..policy.latent import AdaptationModule, LatentEncoder, OnlineModule
 from ..options import option
 from ..plots import learning_curve
 from .episode_workers import EpisodeWorkers, check_n_envs, identity
-from .high_level_init import InitialHighLevel, copy_into_sb3, load_initial_high_level
+from .high_level_init import InitialHighLevel, load_initial_high_level
 from .high_level import HighLevelTrainConfig, HighLevelTrainer, make_grasp_env
 from .online import OnlineTrainConfig, collect_latent_data, fit_latent_head, train_adaptation
 from .relabel import FitConfig, RelabeledData
@@ -187,7 +187,7 @@ def _high_level_trainer(folder: RunFolder, config: TrainConfig, state: dict, hea
                                _high_level_config(config, initial), tensorboard_log=str(folder.root / "tb"),
                                expert=expert, layout=layout)
     if initial is not None and not (state["dagger"] or state["rl_chunks"]):
-        copy_into_sb3(initial.policy, trainer.model.policy)
+        initial.policy.copy_to_sb3(trainer.model.policy)
     return trainer
 
 

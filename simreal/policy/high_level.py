@@ -57,13 +57,27 @@ class HighLevelPolicy(nn.Module):
     def from_sb3(cls, policy: object, config: HighLevelConfig) -> HighLevelPolicy:
         """Copy an SB3 ActorCriticPolicy's actor (mlp_extractor.policy_net + action_net)."""
         module = cls(config)
-        linears = [m for m in policy.mlp_extractor.policy_net if isinstance(m, nn.Linear)]
-        linears.append(policy.action_net)
-        ours = [m for m in module.net if isinstance(m, nn.Linear)]
-        if len(ours) != len(linears):
-            raise ValueError(f"SB3 actor has {len(linears)} linear layers, config expects {len(ours)}")
-        with torch.no_grad():
-            for mine, theirs in zip(ours, linears, strict=True):
-                mine.weight.copy_(theirs.weight)
-                mine.bias.copy_(theirs.bias)
+        _copy_linears(_sb3_actor(policy), module._linears())
         return module
+
+    def copy_to_sb3(self, policy: object) -> None:
+        """The inverse of :meth:`from_sb3`: this module's weights into an SB3 actor of the
+        same shape (its critic is left as it is)."""
+        _copy_linears(self._linears(), _sb3_actor(policy))
+
+    def _linears(self) -> list[nn.Linear]:
+        return [m for m in self.net if isinstance(m, nn.Linear)]
+
+
+def _sb3_actor(policy: object) -> list[nn.Linear]:
+    return [*(m for m in policy.mlp_extractor.policy_net if isinstance(m, nn.Linear)), policy.action_net]
+
+
+def _copy_linears(source: list[nn.Linear], target: list[nn.Linear]) -> None:
+    shapes = [tuple(m.weight.shape) for m in source], [tuple(m.weight.shape) for m in target]
+    if shapes[0] != shapes[1]:
+        raise ValueError(f"actor layers {shapes[0]} do not match {shapes[1]}")
+    with torch.no_grad():
+        for mine, theirs in zip(source, target, strict=True):
+            theirs.weight.copy_(mine.weight)
+            theirs.bias.copy_(mine.bias)
