@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simreal.calibration.explained import DRAWS, Consistency, read_noisily, residual_and_noise
+from simreal.calibration.explained import DRAWS, Consistency, ratio_of, read_noisily, residual_and_noise
 from simreal.calibration.replay import Simulated
 from simreal.calibration.trajectory_file import RecordedTrajectory
 
@@ -46,12 +46,34 @@ def _trajectory(q: np.ndarray) -> RecordedTrajectory:
 
 
 def _verdict(real_pairs, simulated_pairs) -> Consistency:
+    """As ``explained.consistency`` judges: each side's ``ratio_of``."""
     residual, noise = residual_and_noise(real_pairs)
-    ratios = []
-    for pairs in simulated_pairs:
-        r, level = residual_and_noise(pairs)
-        ratios.append(r / level)
-    return Consistency(residual, noise, tuple(ratios))
+    return Consistency(residual, noise, tuple(ratio_of(pairs) for pairs in simulated_pairs), ratio_of(real_pairs))
+
+
+def _off_course(pairs, trajectories):
+    """The replays of ``trajectories`` leave the recording halfway (a contact gone the other way)."""
+    out = list(pairs)
+    for i in trajectories:
+        recorded, simulated = out[i]
+        q = simulated.joint_positions.copy()
+        q[STEPS // 2:] += 20 * SIGMA * np.linspace(0, 1, STEPS + 1 - STEPS // 2)[:, None]
+        out[i] = (recorded, _trajectory(q))
+    return out
+
+
+def test_one_replay_knocked_off_course_is_not_held_against_the_model():
+    motion = _motion(0)
+    real = _off_course(_pairs(motion, _white, np.random.default_rng(100)), [2])
+    c = _verdict(real, _own(motion, _white, 1))
+    assert c.residual_rad > 3 * SIGMA  # the whole residual is far above the noise
+    assert c.explains
+
+
+def test_two_replays_off_course_are_a_model_that_misses_something():
+    motion = _motion(0)
+    real = _off_course(_pairs(motion, _white, np.random.default_rng(100)), [2, 4])
+    assert not _verdict(real, _own(motion, _white, 1)).explains
 
 
 def _own(motion, noise, seed: int):
