@@ -26,15 +26,23 @@ NEEDED_FLAGS = {"avx2", "fma"}
 
 
 _late = False  # numpy was loaded before the pins were set: OpenBLAS chose by the CPU
+UNPINNED = "SIMREAL_KERNELS"  # set to "unpinned" by a process that could not pin, for its children
 
 
 def pin_kernels() -> dict[str, str]:
-    """Set the pins where the CPU runs the pinned kernels; returns ``kernel_settings()``."""
+    """Set the pins where the CPU runs the pinned kernels; returns ``kernel_settings()``.
+
+    A process that loaded numpy first runs the CPU's own kernels; it then leaves the pins
+    unset and tells its child processes (``SIMREAL_KERNELS=unpinned``) to do the same, so
+    that work spread over worker processes gives the numbers the process itself gives."""
     global _late
-    if _runs_avx2():
+    if _runs_avx2() and os.environ.get(UNPINNED) != "unpinned":
         _late = "numpy" in sys.modules and "OPENBLAS_CORETYPE" not in os.environ
-        for name, value in PINS.items():
-            os.environ.setdefault(name, value)
+        if _late:
+            os.environ[UNPINNED] = "unpinned"
+        else:
+            for name, value in PINS.items():
+                os.environ.setdefault(name, value)
     return kernel_settings()
 
 

@@ -1,7 +1,7 @@
+import simreal  # noqa: F401  (first: it pins the math kernels before numpy loads; registers envs)
+
 import numpy as np
 import pytest
-
-import simreal  # noqa: F401  (registers envs, silences PyBullet's banner)
 from simreal import assets
 from simreal.sim import SimRobot
 
