@@ -716,6 +716,25 @@ def run_bench_latency(cfg: Any) -> int:
     return 0
 
 
+
+def run_bench_online(cfg: Any) -> int:
+    from .bench.online_headroom import measure
+
+    try:
+        with console.status("benchmarking") as status:
+            columns = measure(cfg.policy, cfg.family, cfg.episodes, cfg.seed,
+                              progress=lambda message: status.update(message))
+    except (ValueError, FileNotFoundError) as err:
+        return _data_error(err)
+    console.print(_table(f"Online adaptation on the {cfg.family} family ({cfg.episodes} seeded robots, the same in "
+                         "every column; 95% Wilson intervals)",
+                         ["low level", "success", "episodes won vs head", "episodes lost vs head"],
+                         [(c.name, _rate(c.result), "-" if c.name == "head" else str(c.wins),
+                           "-" if c.name == "head" else str(c.losses)) for c in columns]))
+    console.print("'online, true latent' is fed the encoding of each robot's real dynamics (only a simulator "
+                  "knows them): the most the adaptation module could give with an exact estimate.")
+    return 0
+
 @dataclass
 class TargetsSampleConfig:
     """Draw target profiles from a family (calibration/families/*.yaml) and write them to a folder."""
@@ -1017,6 +1036,9 @@ VERBS: dict[str, Verb] = {
     "bench latency": Verb("simreal.bench.latency:BenchLatencyConfig", run_bench_latency,
                           "Grasp success against command delay (0-200 ms by default), policies side by side with "
                           "Wilson intervals."),
+    "bench online": Verb("simreal.bench.online_headroom:BenchOnlineConfig", run_bench_online,
+                         "Success on a target family of the head, the online method, and the online head given "
+                         "the true latent."),
     "evaluate": Verb(EvaluateConfig, run_evaluate),
     "list": Verb(ListConfig, run_list),
     "targets sample": Verb(TargetsSampleConfig, run_targets_sample),

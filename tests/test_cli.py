@@ -28,7 +28,7 @@ def test_list_shows_shipped_files(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "panda" in out and "weak_motors" in out and "tabletop" in out
-    assert "policies: panda_grasp, xarm6_grasp" in out
+    assert "policies: panda_grasp, panda_grasp_latency, xarm6_grasp" in out
 
 
 def test_unknown_option_is_an_error(capsys):

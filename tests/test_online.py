@@ -266,3 +266,50 @@ def test_bench_latency_prints_every_column_and_refuses_bad_input(tmp_path, capsy
     assert main(["bench", "latency", "--policy", str(tmp_path / "missing")]) == 2
     assert main(["adapt", "--method", "online", "--policy", "panda_grasp", "--out-dir", str(tmp_path / "a")]) == 2
     assert "no online adaptation module" in capsys.readouterr().out
+
+
+def test_bench_online_feeds_the_true_latent_and_pairs_episodes_with_the_head(tmp_path, capsys):
+    from simreal.bench.online_headroom import TrueLatent, measure
+    from simreal.cli import main
+    from simreal.envs import time_limited_grasp_env
+    from simreal.policy.head import head_controller
+
+    policy = online_policy()
+    env = TrueLatent(time_limited_grasp_env(robot="panda", randomization=FamilyRandomizer("broad", 7),
+                                            controller=head_controller(policy.online.head)), policy.online.encoder)
+    for seed in (1, 2):
+        env.reset(seed=seed)
+        grasp = env.unwrapped
+        assert np.array_equal(grasp.controller.latent, policy.online.encoder.encode(grasp.dynamics))
+    env.close()
+    path = policy.save(tmp_path / "p", metrics={}, seed=0, command=["test"])
+    columns = measure(str(path), "broad", 2, 7)
+    assert [c.name for c in columns] == ["head", "online, true latent", "online"]
+    assert columns[0].wins == columns[0].losses == 0 and all(c.result.episodes == 2 for c in columns)
+    for c in columns[1:]:
+        assert c.wins <= c.result.successes and c.losses <= columns[0].result.successes
+    assert main(["bench", "online", "--policy", str(path), "--episodes", "1"]) == 0
+    assert "true latent" in capsys.readouterr().out
+    assert main(["bench", "online", "--policy", "panda_grasp", "--episodes", "1"]) == 2
+    assert "no online adaptation module" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("online_measures", [0, 20])
+def test_an_online_head_measured_worse_than_zero_shot_is_refused(tmp_path, monkeypatch, online_measures):
+    """The online method keeps its head unvalidated, so the report's measurement is its guard:
+    worse than the source head zero-shot with confidence, and the run keeps the source head
+    and writes no adapted checkpoint; otherwise the online low level is kept."""
+    from simreal.evaluation import EvaluationResult
+    from simreal.learn.adapt import measure
+    from simreal.learn.adapt.online import OnlineLowLevel
+
+    def fake(policy, head, robot, episodes, seed):  # the source head grasps every time
+        return EvaluationResult(20, online_measures if isinstance(head, OnlineLowLevel) else 20, 10.0, 0.0)
+
+    monkeypatch.setattr(measure, "on_target", fake)
+    result = online_run(tmp_path, [])
+    refused = online_measures == 0
+    assert result.report["kept_head_refused"] is refused and result.accepted is not refused
+    assert result.policy.low_level == ("head" if refused else "online")
+    assert (result.report["verdict"] == "negative transfer") is refused
+    assert ("checkpoint" in save_outputs(result, tmp_path / "out")) is not refused

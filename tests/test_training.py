@@ -93,7 +93,7 @@ def test_resume_with_other_options_is_refused(tiny_run):
     assert (run_dir / "progress.json").read_text() == before  # refused before touching the run
 
 
-@pytest.mark.parametrize("name", ["panda_grasp", "xarm6_grasp"])
+@pytest.mark.parametrize("name", ["panda_grasp", "panda_grasp_latency", "xarm6_grasp"])
 def test_shipped_policy_grasps_under_randomization(name):
     """Each shipped source policy: >= 85 % on 50 seeded randomized episodes of its own robot."""
     import gymnasium as gym
@@ -108,7 +108,8 @@ def test_shipped_policy_grasps_under_randomization(name):
     assert result.success_rate >= 0.85, result.describe()
 
 
-@pytest.mark.parametrize("name, robot", [("panda_grasp", "panda"), ("xarm6_grasp", "xarm6")])
+@pytest.mark.parametrize("name, robot", [("panda_grasp", "panda"), ("panda_grasp_latency", "panda"),
+                                               ("xarm6_grasp", "xarm6")])
 def test_shipped_policy_is_small_and_records_its_origin(name, robot):
     from simreal import assets, pretrained
 

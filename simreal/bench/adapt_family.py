@@ -27,6 +27,7 @@ from .. import assets
 from ..families import changed_fields, family_members
 from ..learn.adapt import FROM_SCRATCH, RECOVERY, AdaptConfig, adapt, load_policy, run_method, target_robot
 from ..learn.adapt import measure as measuring
+from ..learn.adapt.report import verdict_label
 from ..learn.transfer import better_with_confidence
 from ..evaluation import EvaluationResult
 
@@ -161,7 +162,7 @@ def family_member(config: FamilyMemberTrial, note: Callable[[str], None] | None 
     report = adapt(replace(base, from_scratch=True), say, in_sim=in_sim).report
     row = FamilyRow(path.stem, changed_fields(assets.target_profile(path).dynamics), Rate.of(report["in_sim"]),
                     Rate.of(report["zero_shot"]), Rate.of(report["final"]), Rate.of(report["from_scratch"]),
-                    report["adaptation"]["kept"]["name"], report["verdict"], report["adaptation"]["steps"])
+                    report["adaptation"]["kept"]["name"], verdict_label(report), report["adaptation"]["steps"])
     if row.hurt and not row.recovered:
         say(f"reach check: from scratch with {config.reach_factor}x the budget")
         row = replace(row, reach=reach_check(base, path, in_sim, config.reach_factor, say))

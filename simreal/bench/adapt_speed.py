@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields, replace
 from .. import assets
 from ..learn.adapt import METHODS, RECOVERY, AdaptConfig, UnsupportedPolicy, adapt, load_policy, target_robot
 from ..learn.adapt.measure import steps_of
+from ..learn.adapt.report import verdict_label
 from ..learn.finetune_whole import UnsupportedHead, WholePolicyPPO
 from ..learn.transfer import better_with_confidence
 from ..options import option
@@ -109,7 +110,7 @@ def row_of(target: str, method: str, report: dict) -> AdaptBenchRow:
     kept = next(c for c in run["candidates"] if c["name"] == run["kept"]["name"])
     return AdaptBenchRow(target, method, report["in_sim"]["success_rate"], report["zero_shot"]["success_rate"],
                          report["final"]["success_rate"], tuple(report["final"]["interval_95"]),
-                         run["passed_at_steps"], run["steps"]["total"], report["verdict"],
+                         run["passed_at_steps"], run["steps"]["total"], verdict_label(report),
                          validated=kept["validation"]["episodes"] > 0)
 
 

@@ -31,8 +31,9 @@ from ..specs import DynamicsParams
 class BenchLatencyConfig:
     """Grasp success against command delay (0-200 ms by default), policies side by side with Wilson intervals."""
 
-    policy: str = option("runs/train/final", "policy (shipped name or checkpoint folder): its head and, if it "
-                                             "has one, its online adaptation (default: what `simreal train` writes)")
+    policy: str = option("panda_grasp_latency", "policy (shipped name or checkpoint folder): its head and, if it "
+                                                "has one, its online adaptation (default: the shipped latency-robust "
+                                                "policy)")
     baseline: str = option("panda_grasp", "a policy to compare with (the shipped one by default); empty = none")
     delays: str = option("0,1,2,3,4", "command delays in control steps (50 ms each), comma-separated")
     jitter: int = option(0, "extra delay of each command, drawn from 0 to this many steps")
@@ -54,7 +55,8 @@ class BenchLatencyConfig:
         for name in names:
             if not Path(name).is_dir() and name not in pretrained.available():
                 raise FileNotFoundError(f"policy {name!r}: no checkpoint folder or shipped policy of that name "
-                                        "(`simreal train` writes runs/train/final)")
+                                        "(`simreal list` names the shipped ones; `simreal train` writes "
+                                        "runs/train/final)")
         return [("/".join(Path(name).parts[-2:]) if Path(name).is_dir() else name, name) for name in names]
 
 

@@ -11,7 +11,9 @@ candidate by that held-out test (``selection``), saying which and why. ``online`
 nothing: it runs the policy's adaptation module in the loop after one warm-up episode
 (``online``). The report's
 seeded evaluation (in sim, zero-shot, final head and the from-scratch baseline) is a
-measurement for the report, outside the budget, and gives the verdict (``report``).
+measurement for the report, outside the budget, and gives the verdict (``report``); a kept
+head that measures worse than the source head there, with confidence, is refused: the run
+writes no adapted checkpoint and its policy keeps the source head.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from . import low_level, measure
 from .config import RECOVERY, AdaptConfig
 from .methods import FROM_SCRATCH, METHODS, Method, method_named
 from .online import NoOnlineModule
-from .report import Measurements, RunRecord, build_report
+from .report import Measurements, RunRecord, build_report, refuse
 from .run import AdaptRun, UnsupportedPolicy
 from .run_folder import RunFolder
 from .session import RobotFactory
@@ -147,11 +149,14 @@ def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None,
     zero_shot = measured("zero_shot", source_head)
     final = zero_shot if kept.head is source_head else measured("final", kept.head)
     scratch = measured("from_scratch", baseline.selection.winner.head) if baseline is not None else None
-    low_level.install(policy, kept.head)
+    refused = kept.head is not source_head and refuse(zero_shot, final)
+    if not refused:
+        low_level.install(policy, kept.head)
     if high_level_digest(policy) != digest:
         raise RuntimeError("the high level changed during adaptation; this is a bug")
-    report = build_report(config, target, Measurements(in_sim, zero_shot, final, scratch), run, baseline, digest)
-    return AdaptResult(report, policy, accepted=kept.head is not source_head)
+    report = build_report(config, target, Measurements(in_sim, zero_shot, final, scratch), run, baseline, digest,
+                          refused=refused)
+    return AdaptResult(report, policy, accepted=kept.head is not source_head and not refused)
 
 
 def save_outputs(result: AdaptResult, out_dir: str | Path) -> dict[str, Path]:

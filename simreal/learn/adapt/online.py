@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ... import pretrained
 from ...envs import EPISODE_STEPS
 from ...episode_journal import head_digest
 from ...policy.hierarchical import HierarchicalPolicy
@@ -40,7 +41,9 @@ class NoOnlineModule(UnsupportedPolicy):
 def require_module(policy: HierarchicalPolicy, name: str = "the policy") -> None:
     """Refuse a policy without an online adaptation module, saying how to get one."""
     if policy.online is None:
-        raise NoOnlineModule(f"{name} has no online adaptation module; train one with `simreal train` (online "
+        shipped = pretrained.with_online_adaptation(policy.spec.name)
+        use = f"use the shipped {' or '.join(shipped)}, or " if shipped else ""
+        raise NoOnlineModule(f"{name} has no online adaptation module; {use}train one with `simreal train` (online "
                              "adaptation is on by default) and pass its final/ folder")
 
 

@@ -73,7 +73,7 @@ def verdict(m: Measurements, kept: Candidate, adapted: Candidate | None = None) 
     """The run's verdict and its reason (see module docstring); ``adapted`` is the best
     validated head adapted from the source (None if none was validated: no evidence)."""
     threshold = RECOVERY * m.in_sim.success_rate
-    if better_with_confidence(m.zero_shot, m.final)[0]:
+    if refuse(m.zero_shot, m.final):
         return "negative transfer", "the kept head is worse than the source head zero-shot"
     if not better_with_confidence(m.in_sim, m.zero_shot)[0]:
         return "nothing to recover", "zero-shot success is not significantly below in-sim"
@@ -91,6 +91,18 @@ def verdict(m: Measurements, kept: Candidate, adapted: Candidate | None = None) 
     if better_with_confidence(m.final, m.zero_shot)[0]:
         return "improved", f"better than zero-shot with confidence, below {RECOVERY:.0%} of in-sim success"
     return "not recovered", "no head did significantly better than zero-shot"
+
+
+def refuse(zero_shot: EvaluationResult, final: EvaluationResult) -> bool:
+    """Whether a kept head is refused: it measured worse than the source head zero-shot, with
+    confidence, on the same seeded target episodes. This is the guard of a method that keeps
+    its head unvalidated (``online``), and a last check on the others."""
+    return better_with_confidence(zero_shot, final)[0]
+
+
+def verdict_label(report: dict) -> str:
+    """The verdict as tables print it, saying when the kept head was refused."""
+    return report["verdict"] + ("; head refused" if report.get("kept_head_refused") else "")
 
 
 def curve(candidates: Sequence[Candidate]) -> list[dict]:
@@ -124,10 +136,14 @@ def _target_steps(measured: dict[str, EvaluationResult | None]) -> int:
 
 
 def build_report(cfg: AdaptConfig, target: dict, m: Measurements, run: RunRecord, baseline: RunRecord | None,
-                 digest: str) -> dict:
+                 digest: str, refused: bool = False) -> dict:
+    """The report; ``refused``: the kept head measured worse than zero-shot and the run keeps
+    the source head (the verdict is negative transfer either way)."""
     kept = run.selection.winner
     adapted = [c for c in run.candidates if c.origin == "adapted" and c.tally.episodes]
     name, reason = verdict(m, kept, min(adapted, key=rank_key) if adapted else None)
+    if refused:
+        reason += "; it is refused, the output keeps the source head"
     main = run.to_json()
     base = baseline.to_json() if baseline is not None else None
     measured = {"in_sim": m.in_sim, "zero_shot": m.zero_shot, "final": m.final, "from_scratch": m.from_scratch}
@@ -144,6 +160,7 @@ def build_report(cfg: AdaptConfig, target: dict, m: Measurements, run: RunRecord
         "verdict_reason": reason,
         "exit_code": EXIT_CODES[name],
         "negative_transfer": name == "negative transfer",
+        "kept_head_refused": refused,
         "adaptation": main,
         "baseline": base,
         "jumpstart": (main["curve"][0]["success"] - base["curve"][0]["success"]
