@@ -30,6 +30,11 @@ class _Body:
     link_masses: dict[int, float]
     movable: list[int]  # every non-fixed joint, in index order: the degrees of freedom of inverse dynamics
 
+    @property
+    def joints(self) -> list[int]:
+        """The arm's joints, then the gripper's: the joints a state reads."""
+        return self.arm + self.gripper
+
 
 def _index_robot(world: World, spec: RobotSpec) -> _Body:
     uid = world.load_urdf(urdf_path(spec), spec.base_position)
@@ -261,17 +266,19 @@ class SimRobot:
 
     def _read_state(self) -> RobotState:
         cid, body, d = self.world.id, self._body, self.dynamics
-        states = pybullet.getJointStates(body.uid, body.arm + body.gripper, physicsClientId=cid)
-        dof = self.spec.dof
-        q = np.array([s[0] for s in states[:dof]]) + self._offsets
-        dq = np.array([s[1] for s in states[:dof]])
+        states = pybullet.getJointStates(body.uid, body.joints, physicsClientId=cid)
+        positions, velocities, _, motor_torques = zip(*states, strict=True)  # one tuple per field, arm first
+        dof = len(body.arm)
+        q = np.array(positions[:dof]) + self._offsets
+        dq = np.array(velocities[:dof])
         if d.position_noise:
             q += self._rng.normal(0.0, d.position_noise, dof)
         if d.velocity_noise:
             dq += self._rng.normal(0.0, d.velocity_noise, dof)
         gripper = self.spec.gripper
-        drive = sum(s[0] / m for s, m in zip(states[dof:], gripper.multipliers, strict=True)) / len(states[dof:])
-        torques = np.array([s[3] for s in states[:dof]])  # the motors' torques over the last substep
+        fingers = positions[dof:]
+        drive = sum(p / m for p, m in zip(fingers, gripper.multipliers, strict=True)) / len(fingers)
+        torques = np.array(motor_torques[:dof])  # the motors' torques over the last substep
         return RobotState(self._time, q, dq, float(gripper.width(drive)), self._object_poses(), torques)
 
     def _object_poses(self) -> dict[str, ObjectPose]:
