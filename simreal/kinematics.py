@@ -101,8 +101,7 @@ class Kinematics:
         return pos.copy(), orn.copy()
 
     def tcp_pose_view(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`tcp_pose` without the copies: the arrays are shared with the cache, so
-        callers must not write to them."""
+        """:meth:`tcp_pose` without the copies: read-only arrays shared with the cache."""
         values = np.asarray(q, dtype=float)
         key = values.tobytes()
         pose = self._poses.get(key)
@@ -120,6 +119,8 @@ class Kinematics:
         link = pybullet.getLinkState(self._uid, self._ee, computeForwardKinematics=1, physicsClientId=cid)
         pos, orn = pybullet.multiplyTransforms(link[4], link[5], self.spec.tcp_offset, (0, 0, 0, 1))
         pose = (np.array(pos), np.array(orn))
+        for part in pose:
+            part.flags.writeable = False  # shared by every caller that asks for these joints
         poses = self._poses
         if len(poses) >= POSE_CACHE:
             del poses[next(iter(poses))]

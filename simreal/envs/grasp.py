@@ -131,7 +131,7 @@ class GraspEnv(RobotEnv, EzPickle):
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         self._state = self._reset_robot(seed, options)
         self.controller.reset(self._state)
-        self._ee = self.kinematics.tcp_pose(self._state.joint_positions)[0]
+        self._ee = self.kinematics.tcp_pose_view(self._state.joint_positions)[0]
         self._sent = np.asarray(self._state.joint_positions, dtype=float).copy()
         self._actions[:] = 0.0
         obs, _ = self._observe(self._ee)
@@ -149,7 +149,7 @@ class GraspEnv(RobotEnv, EzPickle):
         self._actions[0] = a
         self._state = self.robot.step()
         previous = self._ee
-        self._ee = self.kinematics.tcp_pose(self._state.joint_positions)[0]
+        self._ee = self.kinematics.tcp_pose_view(self._state.joint_positions)[0]
         obs, lift = self._observe(previous)
         success = bool(lift >= self.lift_height)
         dropped = bool(lift < -0.05)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pybullet
@@ -29,11 +29,10 @@ class _Body:
     ee_link: int
     link_masses: dict[int, float]
     movable: list[int]  # every non-fixed joint, in index order: the degrees of freedom of inverse dynamics
+    joints: list[int] = field(init=False)  # the joints a state reads: the arm's, then the gripper's
 
-    @property
-    def joints(self) -> list[int]:
-        """The arm's joints, then the gripper's: the joints a state reads."""
-        return self.arm + self.gripper
+    def __post_init__(self) -> None:
+        self.joints = self.arm + self.gripper
 
 
 def _index_robot(world: World, spec: RobotSpec) -> _Body:
