@@ -18,6 +18,12 @@ from .latency import CommandDelay
 from .world import World
 
 
+FINGER_POSITION_GAIN = 0.1
+FINGER_VELOCITY_GAIN = 1.0
+"""PyBullet's default motor gains (``setJointMotorControlArray`` without gains), which the
+fingers run with: the spec gives gains for the arm only."""
+
+
 @dataclass
 class _Body:
     """PyBullet indices of the robot: arm joints, gripper joints and links."""
@@ -107,7 +113,11 @@ class SimRobot:
         self._gains = [self.spec.position_gain * g for g in d.gain_scales(self.spec.dof)]
         self._vgains = [self.spec.velocity_gain] * self.spec.dof
         self._forces = [j.force * d.force_limit for j in self.spec.arm]
-        self._gripper_forces = [self.spec.gripper.force * d.gripper_force] * len(body.gripper)
+        fingers = len(body.gripper)
+        # one motor command drives arm and fingers; the fingers get PyBullet's default gains
+        self._motor_gains = self._gains + [FINGER_POSITION_GAIN] * fingers
+        self._motor_vgains = self._vgains + [FINGER_VELOCITY_GAIN] * fingers
+        self._motor_forces = self._forces + [self.spec.gripper.force * d.gripper_force] * fingers
         self._offsets = np.asarray(d.offsets(self.spec.dof))
         self._lower, self._upper = self.spec.lower, self.spec.upper
         self.dynamics = d
@@ -207,7 +217,7 @@ class SimRobot:
         for command in queued:  # shift the initial hold commands out, one period each
             self._delay.push(command)
             self._delay.pop()
-        self._gripper_target = None  # re-send the gripper target with the next command
+        self._gripper_target = None  # recompute the finger targets with the next command
         return self._read_state()
 
     def holding_torques(self, joint_positions: np.ndarray, gripper_width: float) -> np.ndarray:
@@ -251,17 +261,14 @@ class SimRobot:
 
     def _drive(self, command: JointCommand) -> None:
         targets = np.minimum(np.maximum(np.asarray(command.positions) - self._offsets, self._lower), self._upper)
-        cid, body = self.world.id, self._body
-        pybullet.setJointMotorControlArray(
-            body.uid, body.arm, pybullet.POSITION_CONTROL, targetPositions=targets.tolist(),
-            positionGains=self._gains, velocityGains=self._vgains, forces=self._forces,
-            physicsClientId=cid)
-        if command.gripper != self._gripper_target:  # motor targets persist in PyBullet
+        if command.gripper != self._gripper_target:
             self._gripper_target = command.gripper
-            pybullet.setJointMotorControlArray(
-                body.uid, body.gripper, pybullet.POSITION_CONTROL,
-                targetPositions=self._gripper_targets(command.gripper),
-                forces=self._gripper_forces, physicsClientId=cid)
+            self._finger_targets = self._gripper_targets(command.gripper)
+        body = self._body
+        pybullet.setJointMotorControlArray(
+            body.uid, body.joints, pybullet.POSITION_CONTROL, targetPositions=targets.tolist() + self._finger_targets,
+            positionGains=self._motor_gains, velocityGains=self._motor_vgains, forces=self._motor_forces,
+            physicsClientId=self.world.id)
 
     def _read_state(self) -> RobotState:
         cid, body, d = self.world.id, self._body, self.dynamics
