@@ -6,6 +6,8 @@ the learned control head (policy/) implements the same protocol.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -27,18 +29,44 @@ class Controller(Protocol):
         ...
 
 
-def orientation_error(current: np.ndarray, desired: np.ndarray) -> np.ndarray:
-    """Rotation vector (rad, world frame) that turns ``current`` into ``desired``."""
-    inv = pybullet.invertTransform((0, 0, 0), current)[1]
-    diff = pybullet.multiplyTransforms((0, 0, 0), desired, (0, 0, 0), inv)[1]
-    x, y, z, w = diff
+_ORIGIN = (0.0, 0.0, 0.0)
+
+try:  # the kernel np.linalg.solve runs for one right-hand side, without its wrapper's checks
+    from numpy.linalg._umath_linalg import solve1 as _solve_kernel
+except ImportError:  # a numpy that moved it: the public function computes the same
+    _solve_kernel = None
+
+
+def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.linalg.solve(a, b)`` for a float64 matrix that is never singular (a damped
+    normal matrix), bit for bit: the wrapper's type checks and error-state context cost
+    more than solving a 6 x 6 system."""
+    if _solve_kernel is None:
+        return np.linalg.solve(a, b)
+    return _solve_kernel(a, b, signature="dd->d")
+
+
+def orientation_error(current: Sequence[float], desired: Sequence[float]) -> np.ndarray:
+    """Rotation vector (rad, world frame) that turns ``current`` into ``desired`` (quaternions
+    x, y, z, w)."""
+    return np.array(_rotation_vector(current, desired))
+
+
+def _rotation_vector(current: Sequence[float], desired: Sequence[float]) -> tuple[float, float, float]:
+    # PyBullet parses Python floats several times faster than the elements of an array
+    if isinstance(current, np.ndarray):
+        current = current.tolist()
+    if isinstance(desired, np.ndarray):
+        desired = desired.tolist()
+    inv = pybullet.invertTransform(_ORIGIN, current)[1]
+    x, y, z, w = pybullet.multiplyTransforms(_ORIGIN, desired, _ORIGIN, inv)[1]
     if w < 0:
         x, y, z, w = -x, -y, -z, -w
-    sin_half = np.sqrt(x * x + y * y + z * z)
+    sin_half = math.sqrt(x * x + y * y + z * z)  # correctly rounded, as np.sqrt
     if sin_half < 1e-9:
-        return np.zeros(3)
-    angle = 2.0 * np.arctan2(sin_half, w)
-    return np.array((x, y, z)) * (angle / sin_half)
+        return 0.0, 0.0, 0.0
+    scale = 2.0 * np.arctan2(sin_half, w) / sin_half
+    return x * scale, y * scale, z * scale
 
 
 class DifferentialIKController:
@@ -56,7 +84,8 @@ class DifferentialIKController:
         self.kinematics = kinematics or Kinematics(spec)
         self._orientation_gain = orientation_gain
         self._max_step = spec.velocity_limits * control_period
-        self._desired = np.asarray(spec.grasp_orientation, dtype=float)
+        self._min_step = -self._max_step
+        self._desired = tuple(float(v) for v in spec.grasp_orientation)
         self._low = np.asarray(spec.workspace_low)
         self._high = np.asarray(spec.workspace_high)
         self._lower, self._upper = spec.lower, spec.upper
@@ -67,12 +96,15 @@ class DifferentialIKController:
 
     def step_from(self, q: np.ndarray, displacement: np.ndarray) -> np.ndarray:
         """Joint positions one DLS step from ``q`` toward the TCP displaced by ``displacement`` (m)."""
-        pos, orn = self.kinematics.tcp_pose(q)
+        pos, orn = self.kinematics.tcp_pose_view(q)
         target = np.minimum(np.maximum(pos + displacement, self._low), self._high)
-        error = np.concatenate((target - pos, self._orientation_gain * orientation_error(orn, self._desired)))
+        dx, dy, dz = (target - pos).tolist()
+        rx, ry, rz = _rotation_vector(orn, self._desired)
+        gain = self._orientation_gain
+        error = np.array((dx, dy, dz, gain * rx, gain * ry, gain * rz))
         jac = self.kinematics.jacobian(q)
-        dq = jac.T @ np.linalg.solve(jac @ jac.T + self._damping_eye, error)
-        dq = np.minimum(np.maximum(dq, -self._max_step), self._max_step)
+        dq = jac.T @ _solve(jac @ jac.T + self._damping_eye, error)
+        dq = np.minimum(np.maximum(dq, self._min_step), self._max_step)
         return np.minimum(np.maximum(q + dq, self._lower), self._upper)
 
     def __call__(self, state: RobotState, displacement: np.ndarray, gripper_width: float) -> JointCommand:

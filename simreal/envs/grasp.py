@@ -123,12 +123,15 @@ class GraspEnv(RobotEnv, EzPickle):
         self._sent = np.zeros(self.spec_robot.dof)
         self._actions = np.zeros((ACTION_HISTORY, 4))
         self._keeps_reference = isinstance(self.controller, CommandReference)  # checked once: it is not cheap
+        self._relative = self.layout.slice("object_relative_position")
+        self._blocks = tuple(self.layout.slice(name) for name in self.layout.names)
+        self._obs = np.zeros(self.layout.size)  # assembled in place, handed out as a float32 copy
 
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         self._state = self._reset_robot(seed, options)
         self.controller.reset(self._state)
-        self._ee = self.kinematics.tcp_pose(self._state.joint_positions)[0]
+        self._ee = self.kinematics.tcp_pose_view(self._state.joint_positions)[0]
         self._sent = np.asarray(self._state.joint_positions, dtype=float).copy()
         self._actions[:] = 0.0
         obs, _ = self._observe(self._ee)
@@ -137,8 +140,8 @@ class GraspEnv(RobotEnv, EzPickle):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._state is None:
             raise RuntimeError("call reset() before step()")
-        a = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
-        width = (1.0 - a[3]) / 2.0 * self.spec_robot.gripper.max_width
+        a = np.minimum(np.maximum(np.asarray(action, dtype=float), -1.0), 1.0)  # np.clip, without its overhead
+        width = (1.0 - float(a[3])) / 2.0 * self.spec_robot.gripper.max_width
         command = self.controller(self._state, a[:3] * self.max_displacement, width)
         self.robot.apply(command)
         self._sent = np.asarray(command.positions, dtype=float)
@@ -146,7 +149,7 @@ class GraspEnv(RobotEnv, EzPickle):
         self._actions[0] = a
         self._state = self.robot.step()
         previous = self._ee
-        self._ee = self.kinematics.tcp_pose(self._state.joint_positions)[0]
+        self._ee = self.kinematics.tcp_pose_view(self._state.joint_positions)[0]
         obs, lift = self._observe(previous)
         success = bool(lift >= self.lift_height)
         dropped = bool(lift < -0.05)
@@ -163,11 +166,18 @@ class GraspEnv(RobotEnv, EzPickle):
                 "from its height, so the robot side must report it in each state (a perception system, "
                 "motion capture or fiducials)")
         lift = self._lift(target)
-        velocity = (ee - previous_ee) / self.robot.control_period
         reference = self.controller.reference if self._keeps_reference else None
-        offset = self.kinematics.tcp_pose(self._sent if reference is None else reference)[0] - ee
-        obs = np.concatenate((ee, velocity, (state.gripper_width,), target.position - ee,
-                              target.half_extents, (lift,), offset, self._actions.ravel()))
+        commanded = self.kinematics.tcp_pose_view(self._sent if reference is None else reference)[0]
+        obs = self._obs
+        ee_at, velocity_at, width_at, relative_at, extents_at, lift_at, offset_at, actions_at = self._blocks
+        obs[ee_at] = ee
+        obs[velocity_at] = (ee - previous_ee) / self.robot.control_period
+        obs[width_at] = state.gripper_width
+        obs[relative_at] = target.position - ee
+        obs[extents_at] = target.half_extents
+        obs[lift_at] = lift
+        obs[offset_at] = commanded - ee
+        obs[actions_at] = self._actions.ravel()
         return obs.astype(np.float32), lift
 
     def lifted(self, state: RobotState) -> bool:
@@ -181,5 +191,6 @@ class GraspEnv(RobotEnv, EzPickle):
     def _reward(self, obs: np.ndarray, lift: float, success: bool) -> float:
         if self.reward_type == "sparse":
             return float(success)
-        distance = float(np.linalg.norm(obs[self.layout.slice("object_relative_position")]))
+        relative = obs[self._relative]
+        distance = float(np.sqrt(relative.dot(relative)))  # np.linalg.norm's own formula, without its checks
         return -distance + 5.0 * min(max(lift, 0.0) / self.lift_height, 1.0) + 10.0 * success

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pybullet
@@ -18,6 +18,12 @@ from .latency import CommandDelay
 from .world import World
 
 
+FINGER_POSITION_GAIN = 0.1
+FINGER_VELOCITY_GAIN = 1.0
+"""PyBullet's default motor gains (``setJointMotorControlArray`` without gains), which the
+fingers run with: the spec gives gains for the arm only."""
+
+
 @dataclass
 class _Body:
     """PyBullet indices of the robot: arm joints, gripper joints and links."""
@@ -29,6 +35,10 @@ class _Body:
     ee_link: int
     link_masses: dict[int, float]
     movable: list[int]  # every non-fixed joint, in index order: the degrees of freedom of inverse dynamics
+    joints: list[int] = field(init=False)  # the joints a state reads: the arm's, then the gripper's
+
+    def __post_init__(self) -> None:
+        self.joints = self.arm + self.gripper
 
 
 def _index_robot(world: World, spec: RobotSpec) -> _Body:
@@ -103,7 +113,11 @@ class SimRobot:
         self._gains = [self.spec.position_gain * g for g in d.gain_scales(self.spec.dof)]
         self._vgains = [self.spec.velocity_gain] * self.spec.dof
         self._forces = [j.force * d.force_limit for j in self.spec.arm]
-        self._gripper_forces = [self.spec.gripper.force * d.gripper_force] * len(body.gripper)
+        fingers = len(body.gripper)
+        # one motor command drives arm and fingers; the fingers get PyBullet's default gains
+        self._motor_gains = self._gains + [FINGER_POSITION_GAIN] * fingers
+        self._motor_vgains = self._vgains + [FINGER_VELOCITY_GAIN] * fingers
+        self._motor_forces = self._forces + [self.spec.gripper.force * d.gripper_force] * fingers
         self._offsets = np.asarray(d.offsets(self.spec.dof))
         self._lower, self._upper = self.spec.lower, self.spec.upper
         self.dynamics = d
@@ -203,7 +217,7 @@ class SimRobot:
         for command in queued:  # shift the initial hold commands out, one period each
             self._delay.push(command)
             self._delay.pop()
-        self._gripper_target = None  # re-send the gripper target with the next command
+        self._gripper_target = None  # recompute the finger targets with the next command
         return self._read_state()
 
     def holding_torques(self, joint_positions: np.ndarray, gripper_width: float) -> np.ndarray:
@@ -247,31 +261,30 @@ class SimRobot:
 
     def _drive(self, command: JointCommand) -> None:
         targets = np.minimum(np.maximum(np.asarray(command.positions) - self._offsets, self._lower), self._upper)
-        cid, body = self.world.id, self._body
-        pybullet.setJointMotorControlArray(
-            body.uid, body.arm, pybullet.POSITION_CONTROL, targetPositions=targets.tolist(),
-            positionGains=self._gains, velocityGains=self._vgains, forces=self._forces,
-            physicsClientId=cid)
-        if command.gripper != self._gripper_target:  # motor targets persist in PyBullet
+        if command.gripper != self._gripper_target:
             self._gripper_target = command.gripper
-            pybullet.setJointMotorControlArray(
-                body.uid, body.gripper, pybullet.POSITION_CONTROL,
-                targetPositions=self._gripper_targets(command.gripper),
-                forces=self._gripper_forces, physicsClientId=cid)
+            self._finger_targets = self._gripper_targets(command.gripper)
+        body = self._body
+        pybullet.setJointMotorControlArray(
+            body.uid, body.joints, pybullet.POSITION_CONTROL, targetPositions=targets.tolist() + self._finger_targets,
+            positionGains=self._motor_gains, velocityGains=self._motor_vgains, forces=self._motor_forces,
+            physicsClientId=self.world.id)
 
     def _read_state(self) -> RobotState:
         cid, body, d = self.world.id, self._body, self.dynamics
-        states = pybullet.getJointStates(body.uid, body.arm + body.gripper, physicsClientId=cid)
-        dof = self.spec.dof
-        q = np.array([s[0] for s in states[:dof]]) + self._offsets
-        dq = np.array([s[1] for s in states[:dof]])
+        states = pybullet.getJointStates(body.uid, body.joints, physicsClientId=cid)
+        positions, velocities, _, motor_torques = zip(*states, strict=True)  # one tuple per field, arm first
+        dof = len(body.arm)
+        q = np.array(positions[:dof]) + self._offsets
+        dq = np.array(velocities[:dof])
         if d.position_noise:
             q += self._rng.normal(0.0, d.position_noise, dof)
         if d.velocity_noise:
             dq += self._rng.normal(0.0, d.velocity_noise, dof)
         gripper = self.spec.gripper
-        drive = sum(s[0] / m for s, m in zip(states[dof:], gripper.multipliers, strict=True)) / len(states[dof:])
-        torques = np.array([s[3] for s in states[:dof]])  # the motors' torques over the last substep
+        fingers = positions[dof:]
+        drive = sum(p / m for p, m in zip(fingers, gripper.multipliers, strict=True)) / len(fingers)
+        torques = np.array(motor_torques[:dof])  # the motors' torques over the last substep
         return RobotState(self._time, q, dq, float(gripper.width(drive)), self._object_poses(), torques)
 
     def _object_poses(self) -> dict[str, ObjectPose]:
