@@ -31,21 +31,6 @@ class Controller(Protocol):
 
 _ORIGIN = (0.0, 0.0, 0.0)
 
-try:  # the kernel np.linalg.solve runs for one right-hand side, without its wrapper's checks
-    from numpy.linalg._umath_linalg import solve1 as _solve_kernel
-except ImportError:  # a numpy that moved it: the public function computes the same
-    _solve_kernel = None
-
-
-def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``np.linalg.solve(a, b)`` for a float64 matrix that is never singular (a damped
-    normal matrix), bit for bit: the wrapper's type checks and error-state context cost
-    more than solving a 6 x 6 system."""
-    if _solve_kernel is None:
-        return np.linalg.solve(a, b)
-    return _solve_kernel(a, b, signature="dd->d")
-
-
 def orientation_error(current: Sequence[float], desired: Sequence[float]) -> np.ndarray:
     """Rotation vector (rad, world frame) that turns ``current`` into ``desired`` (quaternions
     x, y, z, w)."""
@@ -103,7 +88,7 @@ class DifferentialIKController:
         gain = self._orientation_gain
         error = np.array((dx, dy, dz, gain * rx, gain * ry, gain * rz))
         jac = self.kinematics.jacobian(q)
-        dq = jac.T @ _solve(jac @ jac.T + self._damping_eye, error)
+        dq = jac.T @ np.linalg.solve(jac @ jac.T + self._damping_eye, error)
         dq = np.minimum(np.maximum(dq, self._min_step), self._max_step)
         return np.minimum(np.maximum(q + dq, self._lower), self._upper)
 
