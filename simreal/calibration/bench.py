@@ -9,6 +9,11 @@ scored against its hidden truth by the issue's bars, coordinate by coordinate:
 - a coordinate at nominal is *fine* when it comes out within its bar of nominal or flagged;
 - an identifiable coordinate is *covered* when the truth lies within 3 of its sigmas.
 
+The two gain fields are scored by what the data identify: each joint's product
+``actuator_gain x joint_gain_scale[j]`` (``DynamicsParams.gain_scales``, ``gains.joint_gains``)
+against the truth's, with the product's sigma. Their split is a convention (``gains.split_gains``)
+and is not scored; a fit that estimated only one of the two fields is scored field by field.
+
 A profile *passes* when every coordinate that differs is found and every nominal one is fine.
 """
 
@@ -26,7 +31,8 @@ from .. import assets
 from ..specs import DynamicsParams, load_target
 from .estimates import Estimate
 from .explained import Consistency
-from .parameters import RESOLUTION, bar, nominal_value
+from .gains import joint_gains
+from .parameters import GAIN_FIELDS, RESOLUTION, bar, nominal_value
 from .pipeline import record, run_calibration
 
 DIFFERS = 0.2  # relative: a truth this far from nominal differs
@@ -74,28 +80,39 @@ def differs(name: str, truth: float, nominal: float) -> bool:
 
 def score(profile: str, truth: DynamicsParams, estimates: list[Estimate]) -> Score:
     out = Score(profile)
+    products = joint_gains(estimates)
     for e in estimates:
-        t, n = truth_of(truth, e), nominal_value(e.coord.name, e.coord.joint)
-        error = abs(e.value - t)
-        found = error == 0 if e.coord.name == "latency_steps" else error <= bar(e.coord.name, t)
-        if differs(e.coord.name, t, n):
-            out.differs += 1
-            out.found += found
-            if not found:
-                out.misses.append(f"{e.label} {t:.4g} -> {e.value:.4g}" + ("" if e.identifiable else " (flagged)"))
-        else:
-            out.nominal += 1
-            fine = found or not e.identifiable
-            out.nominal_fine += fine
-            if not fine:
-                out.misses.append(f"{e.label} nominal {t:.4g} -> {e.value:.4g}")
-        if e.identifiable:
-            out.identifiable += 1
-            covered = error <= 3 * e.sigma + 1e-12
-            out.covered += covered
-            if not covered:
-                out.misses.append(f"{e.label} {t:.4g} outside {e.value:.4g} +- 3 x {e.sigma:.2g}")
+        if products and e.coord.name in GAIN_FIELDS:
+            continue  # scored as the per-joint products below
+        _tally(out, e.coord.name, e.label, truth_of(truth, e), nominal_value(e.coord.name, e.coord.joint),
+               e.value, e.sigma, e.identifiable)
+    for g, t in zip(products, truth.gain_scales(len(products)) if products else (), strict=True):
+        _tally(out, "joint_gain_scale", g.label, float(t), 1.0, g.value, g.sigma, g.identifiable)
     return out
+
+
+def _tally(out: Score, name: str, label: str, t: float, n: float, value: float, sigma: float,
+           identifiable: bool) -> None:
+    """Count one coordinate (truth ``t``, nominal ``n``) into ``out``."""
+    error = abs(value - t)
+    found = error == 0 if name == "latency_steps" else error <= bar(name, t)
+    if differs(name, t, n):
+        out.differs += 1
+        out.found += found
+        if not found:
+            out.misses.append(f"{label} {t:.4g} -> {value:.4g}" + ("" if identifiable else " (flagged)"))
+    else:
+        out.nominal += 1
+        fine = found or not identifiable
+        out.nominal_fine += fine
+        if not fine:
+            out.misses.append(f"{label} nominal {t:.4g} -> {value:.4g}")
+    if identifiable:
+        out.identifiable += 1
+        covered = error <= 3 * sigma + 1e-12
+        out.covered += covered
+        if not covered:
+            out.misses.append(f"{label} {t:.4g} outside {value:.4g} +- 3 x {sigma:.2g}")
 
 
 def _cpu() -> float:

@@ -27,9 +27,12 @@ from ..specs import RandomizationSpec, load_randomization, load_target, param_in
 from ..specs.dynamics import INTEGER_PARAMS, PARAM_NAMES, PER_JOINT_PARAMS
 from .estimates import Estimate
 from .fit import Fit
-from .parameters import nominal_value
+from .gains import joint_gains
+from .parameters import GAIN_FIELDS, nominal_value
 from .trajectory_file import Recording
 
+SPLIT_NOTE = ("the data see only each joint's actuator_gain x joint_gain_scale (joint_gains); "
+              "their split is a convention, the one leaving the most fields nominal")
 RELATIVE_FLOOR = 0.05  # range half-width at least 5 % of the estimate (log fields) ...
 ABSOLUTE_FLOOR = {"payload_mass": 0.05, "joint_offset": 0.005, "joint_damping": 0.02,
                   "position_noise": 0.0002, "velocity_noise": 0.002, "object_position_noise": 0.0005}
@@ -51,6 +54,7 @@ def estimates(fit: Fit) -> dict[str, dict]:
     """Per fitted field: value, sigma (same unit; per joint for per-joint fields, None where
     unseen), identifiable, the stages that read it and why a coordinate is not identifiable."""
     out: dict[str, dict] = {}
+    split = bool(joint_gains(fit.estimates))
     for name in fit.names:
         rows = fit.of(name)
         value = _plain(getattr(fit.dynamics, name))
@@ -65,14 +69,33 @@ def estimates(fit: Fit) -> dict[str, dict]:
             entry["identifiable_per_joint"] = [bool(e.identifiable) for e in rows]
         if notes:
             entry["notes"] = notes
+        if name in GAIN_FIELDS and split:
+            entry["convention"] = SPLIT_NOTE
         out[name] = entry
     return out
+
+
+def gain_products(fit: Fit) -> dict | None:
+    """The per-joint gains ``actuator_gain x joint_gain_scale`` (what the data identify) with their
+    sigmas, when the fit estimated both fields (None otherwise: one field alone is its product)."""
+    products = joint_gains(fit.estimates)
+    if not products:
+        return None
+    return {"value": [g.value for g in products], "unit": "x nominal",
+            "sigma": [_finite(g.sigma) for g in products],
+            "identifiable": bool(all(g.identifiable for g in products)),
+            "identifiable_per_joint": [g.identifiable for g in products],
+            "read_by": sorted({e.stage for e in fit.estimates if e.coord.name in GAIN_FIELDS and e.stage})}
 
 
 def summary_rows(fit: Fit) -> list[tuple[str, ...]]:
     """One table row per fitted field: estimate, 1 sigma, identifiable (why not), the stages that read it."""
     rows = []
-    for name, e in estimates(fit).items():
+    fields = estimates(fit)
+    products = gain_products(fit)
+    if products is not None:
+        fields["joint gains (product)"] = products
+    for name, e in fields.items():
         value, sigma = e["value"], e["sigma"]
         shown = ", ".join(f"{v:.4g}" for v in value) if isinstance(value, list) else f"{value:.4g}"
         spread = ", ".join("-" if v is None else f"{v:.2g}" for v in sigma) if isinstance(sigma, list) else (
@@ -85,6 +108,8 @@ def summary_rows(fit: Fit) -> list[tuple[str, ...]]:
             verdict = "no"
         if e.get("notes"):
             verdict += f" ({'; '.join(e['notes'])})"
+        if e.get("convention"):
+            verdict += " (split: a convention, see joint gains)"
         rows.append((name, shown, spread, verdict, ", ".join(e["read_by"]) or "-"))
     return rows
 
@@ -177,6 +202,7 @@ def write_outputs(fit: Fit, recording: Recording, robot: str, name: str, out_dir
     load_target(paths["profile"])  # what we write must load
     load_randomization(paths["randomization"])
     report = {"name": name, "robot": robot, "sources": sources, "created": stamp, "estimates": estimates(fit),
+              "joint_gains": gain_products(fit),
               "known": {n: _plain(v) for n, v in fit.known.items()},
               "plan": [{"stage": step.stage.name, "fields": list(step.fields)} for step in fit.plan.steps],
               "unread": list(fit.plan.unread), "stage_notes": _jsonable(fit.notes),
