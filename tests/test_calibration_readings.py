@@ -9,7 +9,8 @@ import pytest
 
 from simreal.calibration import latency, resting, saturation
 from simreal.calibration.estimates import Estimate, Estimates, settle
-from simreal.calibration.gains import split_gains
+from simreal.calibration.bench import score
+from simreal.calibration.gains import joint_gains, split_gains
 from simreal.calibration.parameters import coordinates
 from simreal.calibration.trajectory_file import RecordedTrajectory
 from simreal.specs import DynamicsParams
@@ -127,3 +128,34 @@ def test_the_table_keeps_unseen_fields_nominal_snaps_near_nominal_and_flags_by_t
     table.put([Estimate(gain, 0.5, 0.01, "first")])
     table.put([Estimate(gain, 0.7, 0.05, "second")])  # looser: the first stays
     assert table.get(gain).stage == "first" and table.dynamics().actuator_gain == 0.5
+
+
+def _gain_estimates(common: float, factors: list[float], sigma: float = 0.01) -> list[Estimate]:
+    """A fit's gain fields as settled and pinned, each factor's sigma relative (its product's)."""
+    return [Estimate(COORD["actuator_gain"], common, common * sigma, "drives", identifiable=True)] + [
+        Estimate(COORD[f"joint_gain_scale[{j}]"], f, f * sigma, "drives", identifiable=True)
+        for j, f in enumerate(factors)]
+
+
+def test_the_bench_scores_the_gains_as_per_joint_products_whatever_their_split():
+    truth = DynamicsParams(joint_gain_scale=(0.1,) * 4 + (1.0,) * 3)
+    swapped = score("soft", truth, _gain_estimates(0.1, [1.0] * 4 + [10.0] * 3))  # the same products
+    assert (swapped.differs, swapped.found, swapped.nominal, swapped.nominal_fine) == (4, 4, 3, 3)
+    assert (swapped.identifiable, swapped.covered) == (7, 7) and not swapped.misses
+    off = score("soft", truth, _gain_estimates(0.1, [1.0] * 4 + [10.0, 10.0, 8.0]))  # one wrist at 0.8
+    assert off.nominal_fine == 2 and off.covered == 6
+    assert off.misses == ["joint_gain[6] nominal 1 -> 0.8", "joint_gain[6] 1 outside 0.8 +- 3 x 0.008"]
+
+
+def test_a_convention_split_still_pins_the_products_and_one_gain_field_alone_is_scored_as_itself():
+    products = _products([0.2, 0.3, 0.45, 0.6, 0.8, 1.3, 0.05])
+    table = Estimates(DynamicsParams(), SPEC.dof)
+    table.put(split_gains(COORD["actuator_gain"], products, 1.0))  # no two joints agree: a convention
+    gains = joint_gains(list(table))
+    assert [g.value for g in gains] == pytest.approx([0.2, 0.3, 0.45, 0.6, 0.8, 1.3, 0.05])
+    assert all(g.identifiable for g in gains) and [g.sigma for g in gains] == pytest.approx(
+        [0.01 * g.value for g in gains])
+    assert not joint_gains(products)  # no common gain estimated: no products to form
+    alone = score("p", DynamicsParams(joint_gain_scale=(0.4, 0.3, 0.45, 0.6, 0.8, 1.3, 0.05)), products)
+    assert (alone.differs, alone.found) == (7, 6) and alone.misses == ["joint_gain_scale[0] 0.4 -> 0.2 (flagged)"]
+

@@ -16,6 +16,8 @@ import pytest
 from simreal import assets
 from simreal.calibration import record, run_calibration
 from simreal.calibration.bench import score
+from simreal.calibration.gains import joint_gains
+from simreal.calibration.parameters import GAIN_FIELDS
 from simreal.families import sample_profiles, write_family
 from simreal.specs import load_randomization, load_target
 
@@ -31,8 +33,8 @@ def _blind(profile, tmp_path, seed: int = 0):
 KNOWN_MISSES = {
     "laggy": "a nominal wrist gain comes out 1.33",
     "slippery": "the grip fields are flagged, not found; object friction 10 % off",
-    "soft_shoulder": "the weak drives' gain is split into actuator_gain x joint_gain_scale the other way round "
-                     "(the same products), which the per-field score counts as misses",
+    "soft_shoulder": "a nominal wrist gain product comes out 0.81 (the per-joint scan's halving zoom cannot "
+                     "reach its basin from the coarse pick) and a nominal damping 0.136, outside its 3 sigma",
 }
 
 
@@ -53,13 +55,20 @@ def test_each_shipped_profile_is_recovered_blind(profile, tmp_path):
     assert result.fit.converged and result.fit.wall_time_s > 0
     ranges = load_randomization(result.paths["randomization"])
     for e in result.fit.estimates:  # the narrowed ranges hold the truth wherever the fit pins the field
-        if e.identifiable:
+        if e.identifiable and e.coord.name not in GAIN_FIELDS:
             low, high = (np.atleast_1d(v) for v in ranges.range_of(e.coord.name))
             value = np.atleast_1d(getattr(truth.dynamics, e.coord.name) or [e.value] * len(low))
             j = e.coord.joint or 0
             assert low[j] - 1e-9 <= value[j] <= high[j] + 1e-9, (e.label, value[j], low[j], high[j])
+    common = ranges.range_of("actuator_gain")
+    factors = (np.atleast_1d(v) for v in ranges.range_of("joint_gain_scale"))
+    for g, t, low, high in zip(joint_gains(result.fit.estimates), truth.dynamics.gain_scales(7), *factors,
+                               strict=True):  # the gains are pinned as products: their split is a convention
+        if g.identifiable:
+            assert common[0] * low - 1e-9 <= t <= common[1] * high + 1e-9, (g.label, t, common, low, high)
     report = json.loads(result.paths["report"].read_text())
     assert set(report["estimates"]) == set(truth.dynamics.__dataclass_fields__)
+    assert len(report["joint_gains"]["value"]) == 7
     assert result.paths["plot"].stat().st_size > 10_000
 
 
