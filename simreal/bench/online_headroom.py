@@ -31,6 +31,7 @@ from ..envs import time_limited_grasp_env
 from ..evaluation import EpisodeOutcome, EvaluationResult, run_episodes, summarize
 from ..families import FamilyRandomizer
 from ..learn.adapt import load_policy
+from ..learn.adapt.online import require_module
 from ..options import option
 from ..policy.head import head_controller
 from ..policy.hierarchical import HierarchicalPolicy
@@ -96,8 +97,7 @@ def measure(policy_name: str, family: str, episodes: int, seed: int,
     policy if it has no online adaptation module."""
     note = progress or (lambda message: None)
     policy = load_policy(policy_name)
-    if policy.online is None:
-        raise ValueError(f"policy {policy_name!r} has no online adaptation module (`simreal train` trains one)")
+    require_module(policy, f"policy {policy_name!r}")
     online = policy.online
     note(HEAD)
     head = _episodes(policy, family, head_controller(policy.head), episodes, seed)
