@@ -34,7 +34,7 @@ from . import low_level, measure
 from .config import RECOVERY, AdaptConfig
 from .methods import FROM_SCRATCH, METHODS, Method, method_named
 from .online import NoOnlineModule
-from .report import Measurements, RunRecord, build_report, refuse
+from .report import Measurements, RunRecord, build_report
 from .run import AdaptRun, UnsupportedPolicy
 from .run_folder import RunFolder
 from .session import RobotFactory
@@ -149,14 +149,13 @@ def adapt(config: AdaptConfig, progress: Callable[[str], None] | None = None,
     zero_shot = measured("zero_shot", source_head)
     final = zero_shot if kept.head is source_head else measured("final", kept.head)
     scratch = measured("from_scratch", baseline.selection.winner.head) if baseline is not None else None
-    refused = kept.head is not source_head and refuse(zero_shot, final)
-    if not refused:
+    report = build_report(config, target, Measurements(in_sim, zero_shot, final, scratch), run, baseline, digest)
+    accepted = kept.head is not source_head and not report["kept_head_refused"]
+    if accepted:
         low_level.install(policy, kept.head)
     if high_level_digest(policy) != digest:
         raise RuntimeError("the high level changed during adaptation; this is a bug")
-    report = build_report(config, target, Measurements(in_sim, zero_shot, final, scratch), run, baseline, digest,
-                          refused=refused)
-    return AdaptResult(report, policy, accepted=kept.head is not source_head and not refused)
+    return AdaptResult(report, policy, accepted=accepted)
 
 
 def save_outputs(result: AdaptResult, out_dir: str | Path) -> dict[str, Path]:

@@ -136,9 +136,10 @@ def _target_steps(measured: dict[str, EvaluationResult | None]) -> int:
 
 
 def build_report(cfg: AdaptConfig, target: dict, m: Measurements, run: RunRecord, baseline: RunRecord | None,
-                 digest: str, refused: bool = False) -> dict:
-    """The report; ``refused``: the kept head measured worse than zero-shot and the run keeps
-    the source head (the verdict is negative transfer either way)."""
+                 digest: str) -> dict:
+    """The report; ``kept_head_refused``: the kept head measured worse than zero-shot (``refuse``)
+    and the run keeps the source head (a kept source head measures as zero-shot: never refused)."""
+    refused = refuse(m.zero_shot, m.final)
     kept = run.selection.winner
     adapted = [c for c in run.candidates if c.origin == "adapted" and c.tally.episodes]
     name, reason = verdict(m, kept, min(adapted, key=rank_key) if adapted else None)
